@@ -1,0 +1,129 @@
+"""Clinical and technical alerts, their lifecycle, and every action taken on them."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class AlertKind(models.TextChoices):
+    NEWS2_RISK = "news2_risk", "NEWS2 risk band reached"
+    SINGLE_PARAMETER = "single_parameter", "Single parameter scored 3"
+    FALL = "fall", "Fall detected"
+    DEVICE_OFFLINE = "device_offline", "Device offline"
+    OBSERVATIONS_OVERDUE = "observations_overdue", "Observations overdue"
+    LOW_BATTERY = "low_battery", "Low battery"
+
+
+CLINICAL_KINDS = frozenset({AlertKind.NEWS2_RISK, AlertKind.SINGLE_PARAMETER, AlertKind.FALL})
+
+
+class Category(models.TextChoices):
+    CLINICAL = "clinical", "Clinical"
+    TECHNICAL = "technical", "Technical"
+
+
+class Severity(models.IntegerChoices):
+    # Ordered so that "most urgent first" is a plain descending sort.
+    INFO = 10, "Information"
+    LOW = 20, "Low"
+    LOW_MEDIUM = 30, "Low–medium"
+    MEDIUM = 40, "Medium"
+    HIGH = 50, "High"
+
+
+class AlertState(models.TextChoices):
+    OPEN = "open", "Open"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"
+    RESOLVED = "resolved", "Resolved"
+
+
+class Outcome(models.TextChoices):
+    ADVICE_BY_PHONE = "advice_by_phone", "Advice by phone"
+    VIDEO_REVIEW = "video_review", "Video review"
+    HOME_VISIT = "home_visit", "Home visit"
+    ESCALATED_TO_HOSPITAL = "escalated_to_hospital", "Escalated to hospital"
+    AMBULANCE = "ambulance", "Ambulance called"
+    DEVICE_FIXED = "device_fixed", "Device problem fixed"
+    NO_ACTION = "no_action", "No action needed"
+    AUTO_RESOLVED = "auto_resolved", "Resolved automatically"
+
+
+class Alert(models.Model):
+    kind = models.CharField(max_length=24, choices=AlertKind.choices)
+    category = models.CharField(max_length=10, choices=Category.choices)
+    severity = models.PositiveSmallIntegerField(choices=Severity.choices)
+    state = models.CharField(max_length=12, choices=AlertState.choices, default=AlertState.OPEN)
+    patient = models.ForeignKey("patients.Patient", on_delete=models.CASCADE, related_name="alerts")
+    device = models.ForeignKey("devices.Device", null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts")
+    score = models.ForeignKey(
+        "scoring.EarlyWarningScore", null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts"
+    )
+    title = models.CharField(max_length=200)
+    detail = models.TextField(blank=True)
+
+    opened_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    escalated_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="assigned_alerts"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    outcome = models.CharField(max_length=24, choices=Outcome.choices, blank=True)
+
+    class Meta:
+        ordering = ["-severity", "opened_at"]
+        indexes = [models.Index(fields=["state", "-severity", "opened_at"], name="alert_queue")]
+        constraints = [
+            # One live alert per patient and kind (per device for device alerts): worse news
+            # escalates that alert in place instead of raising a flood of duplicates.
+            models.UniqueConstraint(
+                fields=["patient", "kind"],
+                condition=Q(state__in=["open", "acknowledged"], device__isnull=True),
+                name="one_live_alert_per_patient_kind",
+            ),
+            models.UniqueConstraint(
+                fields=["device", "kind"],
+                condition=Q(state__in=["open", "acknowledged"], device__isnull=False),
+                name="one_live_alert_per_device_kind",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} – {self.title}"
+
+    @property
+    def is_live(self) -> bool:
+        return self.state != AlertState.RESOLVED
+
+
+class AlertEvent(models.Model):
+    """Append-only history: who did what to an alert, and when."""
+
+    class Action(models.TextChoices):
+        RAISED = "raised", "Raised"
+        ESCALATED = "escalated", "Escalated"
+        ACKNOWLEDGED = "acknowledged", "Acknowledged"
+        ASSIGNED = "assigned", "Assigned"
+        NOTE = "note", "Note added"
+        RESOLVED = "resolved", "Resolved"
+        AUTO_RESOLVED = "auto_resolved", "Resolved automatically"
+        REOPENED = "reopened", "Reopened"
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="events")
+    action = models.CharField(max_length=16, choices=Action.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField()
+    note = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]

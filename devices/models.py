@@ -1,0 +1,146 @@
+"""The device registry, pairing, the record of every message received, and connectivity."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+def new_device_id() -> str:
+    # Short, unguessable and safe as an MQTT topic level and a broker username.
+    return "dev-" + secrets.token_hex(6)
+
+
+class DeviceKind(models.TextChoices):
+    PULSE_OXIMETER = "pulse_oximeter", "Pulse oximeter"
+    BP_MONITOR = "bp_monitor", "Blood-pressure monitor"
+    THERMOMETER = "thermometer", "Thermometer"
+    WEARABLE_PATCH = "wearable_patch", "Wearable patch"
+    SCALES = "scales", "Scales"
+    FALL_SENSOR = "fall_sensor", "Fall sensor"
+
+
+class DeviceMode(models.TextChoices):
+    CONTINUOUS = "continuous", "Continuous"
+    SPOT_CHECK = "spot_check", "Spot check"
+
+
+class Connectivity(models.TextChoices):
+    UNKNOWN = "unknown", "Not yet heard from"
+    ONLINE = "online", "Online"
+    OFFLINE = "offline", "Offline"
+
+
+class Device(models.Model):
+    device_id = models.CharField(max_length=64, unique=True, default=new_device_id)
+    kind = models.CharField(max_length=20, choices=DeviceKind.choices)
+    serial = models.CharField(max_length=64, unique=True)
+    patient = models.ForeignKey(
+        "patients.Patient", null=True, blank=True, on_delete=models.PROTECT, related_name="devices"
+    )
+    mode = models.CharField(max_length=12, choices=DeviceMode.choices, default=DeviceMode.SPOT_CHECK)
+    expected_interval_s = models.PositiveIntegerField(default=300)
+
+    # Broker credentials: only a hash is kept; the secret is shown once, at pairing.
+    secret_hash = models.CharField(max_length=256, blank=True)
+    credentials_issued_at = models.DateTimeField(null=True, blank=True)
+    paired_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    # Connectivity, moved only by the device services and the sweep.
+    connectivity = models.CharField(max_length=10, choices=Connectivity.choices, default=Connectivity.UNKNOWN)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    last_reading_at = models.DateTimeField(null=True, blank=True)
+    offline_since = models.DateTimeField(null=True, blank=True)
+    battery = models.PositiveSmallIntegerField(null=True, blank=True)
+    battery_at = models.DateTimeField(null=True, blank=True)
+    # When this device becomes overdue; the sweep claims rows past it (indexed, see sweep).
+    overdue_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ["kind", "serial"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.serial}"
+
+    @property
+    def is_paired(self) -> bool:
+        return self.patient_id is not None and self.revoked_at is None and bool(self.secret_hash)
+
+
+class PairingCode(models.Model):
+    """A short, single-use, expiring code a patient types to pair a device. Only its hash is kept."""
+
+    patient = models.ForeignKey("patients.Patient", on_delete=models.CASCADE, related_name="pairing_codes")
+    code_hash = models.CharField(max_length=128, unique=True)
+    issued_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    issued_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    device = models.ForeignKey(Device, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["-issued_at"]
+
+
+class ReceivedMessage(models.Model):
+    """One row per (device, msg_id): the outcome, so a redelivery is answered, not re-stored."""
+
+    device = models.ForeignKey(Device, on_delete=models.PROTECT, related_name="messages")
+    msg_id = models.CharField(max_length=64)
+    received_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+    accepted = models.PositiveIntegerField(default=0)
+    rejected = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["device", "msg_id"], name="received_unique_device_msg")]
+
+
+class IngestRejection(models.Model):
+    """Everything the platform refused, kept where staff can see it. Never patient data."""
+
+    device = models.ForeignKey(Device, null=True, blank=True, on_delete=models.PROTECT, related_name="rejections")
+    device_ref = models.CharField(max_length=200, blank=True, help_text="The id the topic named.")
+    topic = models.CharField(max_length=300)
+    msg_id = models.CharField(max_length=64, blank=True)
+    index = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: the whole message.")
+    reason = models.CharField(max_length=300)
+    received_at = models.DateTimeField(db_index=True)
+    excerpt = models.TextField(blank=True, help_text="The start of the payload, for diagnosis.")
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["device", "msg_id", "index"],
+                condition=Q(device__isnull=False, index__isnull=False),
+                name="rejection_unique_device_msg_item",
+            )
+        ]
+
+
+class ConnectivityGap(models.Model):
+    """An episode of silence from a device: the gap in its data is recorded, not hidden."""
+
+    class Cause(models.TextChoices):
+        LAST_WILL = "last_will", "Device went offline (Last Will)"
+        TIMEOUT = "timeout", "Nothing received within the expected interval"
+
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="gaps")
+    patient = models.ForeignKey(
+        "patients.Patient", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    cause = models.CharField(max_length=12, choices=Cause.choices)
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["device"], condition=Q(ended_at__isnull=True), name="one_open_gap_per_device")
+        ]

@@ -1,0 +1,64 @@
+"""Shared test set-up: which real services to use, and the fixtures that reach them.
+
+Under CI (`make test` with CI=true) DATABASE_URL, REDIS_URL and MQTT_URL point at the machine's
+real PostgreSQL, Redis and Mosquitto, and the run fails at once if any is unreachable. On a
+fresh machine without them the same tests run on SQLite, fakeredis and an embedded broker.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import pytest
+from django.conf import settings
+
+from virtualward.embedded import embedded_mqtt, embedded_redis
+
+
+def _reachable(url: str, default_port: int) -> bool:
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or default_port), timeout=3):
+            return True
+    except OSError:
+        return False
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if os.environ.get("VW_REQUIRE_SERVICES") != "true":
+        return
+    problems = []
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        problems.append("DATABASE_URL does not point at PostgreSQL")
+    elif not _reachable(settings.DATABASE_URL, 5432):
+        problems.append(f"PostgreSQL unreachable at {settings.DATABASE_URL}")
+    for name, url, port in (("REDIS_URL", settings.REDIS_URL, 6379), ("MQTT_URL", settings.MQTT_URL, 1883)):
+        if not url:
+            problems.append(f"{name} is not set")
+        elif not _reachable(url, port):
+            problems.append(f"{name} unreachable at {url}")
+    if problems:
+        pytest.exit("CI requires the real services: " + "; ".join(problems), returncode=3)
+
+
+@pytest.fixture(scope="session")
+def mqtt_url() -> Iterator[str]:
+    """The real broker when MQTT_URL is set (always in CI), else an embedded one."""
+    if settings.MQTT_URL:
+        yield settings.MQTT_URL
+        return
+    with embedded_mqtt() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """The real Redis when REDIS_URL is set (always in CI), else a fakeredis server."""
+    if settings.REDIS_URL:
+        yield settings.REDIS_URL
+        return
+    with embedded_redis() as url:
+        yield url

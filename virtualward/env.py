@@ -1,0 +1,56 @@
+"""Typed readers for settings that come from the environment.
+
+Every setting that differs between a laptop, CI and production is read here, once, so that
+a wrong value fails at start-up with the variable's name rather than later with a mystery.
+"""
+
+from __future__ import annotations
+
+import os
+from urllib.parse import urlsplit
+
+
+class ImproperlyConfiguredEnv(ValueError):
+    pass
+
+
+def env_str(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfiguredEnv(f"{name}={raw!r} is not a boolean (use true or false)")
+
+
+def env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ImproperlyConfiguredEnv(f"{name}={raw!r} is not a whole number") from exc
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return list(default)
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def mqtt_endpoint(url: str) -> tuple[str, int, bool]:
+    """Host, port and TLS flag of an ``mqtt://`` or ``mqtts://`` URL."""
+    parts = urlsplit(url)
+    if parts.scheme not in {"mqtt", "mqtts", "tcp", "ssl"}:
+        raise ImproperlyConfiguredEnv(f"MQTT_URL={url!r} must start with mqtt:// or mqtts://")
+    tls = parts.scheme in {"mqtts", "ssl"}
+    return parts.hostname or "127.0.0.1", parts.port or (8883 if tls else 1883), tls
