@@ -100,6 +100,9 @@ else:
             },
         }
     }
+# Lets concurrent test runs against one PostgreSQL server use separate test databases.
+if env_str("VW_TEST_DB_NAME"):
+    DATABASES["default"]["TEST"] = {"NAME": env_str("VW_TEST_DB_NAME")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis, cache, channel layer, Celery ------------------------------------------------------
