@@ -28,8 +28,15 @@ test: $(STAMP)
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The bench runs on the machine's real services by default; it creates and drops its own
+# database and empties its own Redis database (9). Override any of them: make bench BENCH_DATABASE_URL=...
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/vw_bench
+BENCH_REDIS_URL ?= redis://127.0.0.1:6379/9
+BENCH_MQTT_URL ?= mqtt://127.0.0.1:1883
+
 bench: $(STAMP)
-	$(BIN)/python manage.py bench $(BENCH_ARGS)
+	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) MQTT_URL=$(BENCH_MQTT_URL) \
+	VW_CHANNELS_PREFIX=bench $(BIN)/python manage.py bench $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -15,6 +15,12 @@ def normalise_nhs_number(raw: str) -> str:
     return "".join(ch for ch in str(raw) if ch not in " -")
 
 
+def _is_ascii_digits(text: str) -> bool:
+    # str.isdigit() also accepts "９" and "²"; a stored NHS number must be plain ASCII digits,
+    # or the same number could be registered twice in two scripts.
+    return text.isascii() and text.isdigit()
+
+
 def nhs_check_digit(first_nine: str) -> int | None:
     total = sum(int(digit) * weight for digit, weight in zip(first_nine, range(10, 1, -1), strict=True))
     check = 11 - (total % 11)
@@ -27,14 +33,14 @@ def nhs_check_digit(first_nine: str) -> int | None:
 
 def is_valid_nhs_number(raw: str) -> bool:
     number = normalise_nhs_number(raw)
-    if len(number) != 10 or not number.isdigit():
+    if len(number) != 10 or not _is_ascii_digits(number):
         return False
     return nhs_check_digit(number[:9]) == int(number[9])
 
 
 def validate_nhs_number(raw: str) -> None:
     number = normalise_nhs_number(raw)
-    if len(number) != 10 or not number.isdigit():
+    if len(number) != 10 or not _is_ascii_digits(number):
         raise ValidationError("An NHS number has exactly ten digits.", code="nhs_number_length")
     if nhs_check_digit(number[:9]) != int(number[9]):
         raise ValidationError("This NHS number fails its Modulus 11 check digit.", code="nhs_number_check")

@@ -149,15 +149,36 @@ MQTT_CLIENT_ID = env_str("MQTT_CLIENT_ID", "vw-ingest")
 # Shared subscription group: several ingest processes split the load, each message once.
 MQTT_SHARE_GROUP = env_str("MQTT_SHARE_GROUP", "vw-ingest")
 MQTT_BROKER_DIR = Path(env_str("VW_MQTT_DIR", str(VAR_DIR / "mosquitto")))
+# Ingest (docs/ingest.md). "auto" tries MQTT 5 and falls back to 3.1.1 (the embedded broker).
+MQTT_PROTOCOL = env_str("MQTT_PROTOCOL", "auto")
+# How long the broker keeps the ingest session (and queues for it) while no ingest is connected.
+MQTT_SESSION_EXPIRY_S = env_int("MQTT_SESSION_EXPIRY_S", 7 * 24 * 3600)
+MQTT_CA_FILE = env_str("MQTT_CA_FILE")
+VW_INGEST_BATCH_SIZE = env_int("VW_INGEST_BATCH_SIZE", 500)
+VW_INGEST_BATCH_MS = env_int("VW_INGEST_BATCH_MS", 20)
 
 # --- Clinical settings ----------------------------------------------------------------------
 # Seconds a continuous device may be late beyond its expected interval before it is offline.
 VW_DEVICE_GRACE_SECONDS = env_int("VW_DEVICE_GRACE_SECONDS", 60)
 VW_LOW_BATTERY_PERCENT = env_int("VW_LOW_BATTERY_PERCENT", 20)
+# Per-parameter NEWS2 freshness overrides in minutes, e.g. "spo2=30,temperature=240";
+# parsed and checked by scoring.services.freshness_windows (docs/alerting.md).
+VW_FRESHNESS_MINUTES = env_str("VW_FRESHNESS_MINUTES")
+# A burst of readings for one patient waits this long so that one recomputation covers it.
+VW_RESCORE_DELAY_SECONDS = env_int("VW_RESCORE_DELAY_SECONDS", 1)
 # A reading that arrives this long after it was measured is marked late.
 VW_LATE_READING_SECONDS = env_int("VW_LATE_READING_SECONDS", 120)
 VW_WARD_PHONE = env_str("VW_WARD_PHONE", "0300 123 4567")
 VW_PAIRING_CODE_MINUTES = env_int("VW_PAIRING_CODE_MINUTES", 15)
+# Pairing (docs/pairing.md): wrong codes allowed per IP / per code prefix in a 10-minute window,
+# minutes before the waiting page offers help, and the broker address handed to devices.
+VW_PAIRING_MAX_FAILURES = env_int("VW_PAIRING_MAX_FAILURES", 8)
+VW_PAIRING_HELP_AFTER_S = env_int("VW_PAIRING_HELP_AFTER_S", 180)
+MQTT_PUBLIC_URL = env_str("MQTT_PUBLIC_URL") or MQTT_URL or "mqtt://127.0.0.1:1883"
+# The OS user a broker started by the platform runs as (Mosquitto drops root to this user).
+VW_MQTT_BROKER_USER = env_str("VW_MQTT_BROKER_USER")
+VW_MQTT_TLS_CERTFILE = env_str("VW_MQTT_TLS_CERTFILE")
+VW_MQTT_TLS_KEYFILE = env_str("VW_MQTT_TLS_KEYFILE")
 
 # --- Auth -----------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -199,6 +220,11 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    # One name per shared choice set, so `spectacular --validate --fail-on-warn` stays clean.
+    "ENUM_NAME_OVERRIDES": {
+        "News2ParameterEnum": "scoring.news2.PARAMETERS",
+        "SpO2ScaleEnum": "patients.models.SpO2Scale",
+    },
 }
 
 # --- Internationalisation, time -------------------------------------------------------------

@@ -1,0 +1,127 @@
+"""Reads of alerts, always through who-may-see-what, and the JSON shape API and websockets share."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Case, IntegerField, QuerySet, Value, When
+
+from accounts.access import AnyUser, visible_patients
+from alerts.models import CLINICAL_KINDS, Alert, AlertEvent, AlertKind, AlertState
+
+# What the command centre needs to tell apart at a glance: a patient getting worse, a patient
+# we are not hearing from, and a device that needs attention but is still reporting.
+REASONS = {
+    AlertKind.NEWS2_RISK: "deteriorating",
+    AlertKind.SINGLE_PARAMETER: "deteriorating",
+    AlertKind.FALL: "deteriorating",
+    AlertKind.DEVICE_OFFLINE: "not_heard_from",
+    AlertKind.OBSERVATIONS_OVERDUE: "not_heard_from",
+    AlertKind.LOW_BATTERY: "device_attention",
+}
+LIVE_STATES = (AlertState.OPEN, AlertState.ACKNOWLEDGED)
+
+
+def visible_alerts(user: AnyUser) -> QuerySet[Alert]:
+    return Alert.objects.filter(patient__in=visible_patients(user)).select_related(
+        "patient", "device", "acknowledged_by", "assigned_to", "resolved_by"
+    )
+
+
+def alert_queue(user: AnyUser) -> QuerySet[Alert]:
+    """Live alerts the user may see, most urgent first: severity, unacknowledged, oldest."""
+    return (
+        visible_alerts(user)
+        .filter(state__in=LIVE_STATES)
+        .annotate(
+            acknowledged_rank=Case(
+                When(state=AlertState.OPEN, then=Value(0)), default=Value(1), output_field=IntegerField()
+            )
+        )
+        .order_by("-severity", "acknowledged_rank", "opened_at", "id")
+    )
+
+
+def alert_list(
+    user: AnyUser, *, state: str | None = None, kind: str | None = None, ward_id: int | None = None
+) -> QuerySet[Alert]:
+    """The queue by default; with ``state`` any state (``live`` or ``all`` too), newest first."""
+    if state in (None, "", "live"):
+        alerts = alert_queue(user)
+    else:
+        alerts = visible_alerts(user).order_by("-opened_at", "-id")
+        if state != "all":
+            alerts = alerts.filter(state=state)
+    if kind:
+        alerts = alerts.filter(kind=kind)
+    if ward_id is not None:
+        alerts = alerts.filter(patient__ward_id=ward_id)
+    return alerts
+
+
+def alert_events(alert: Alert) -> QuerySet[AlertEvent]:
+    return alert.events.select_related("actor").order_by("at", "id")
+
+
+def _user_dict(user: Any) -> dict[str, Any] | None:
+    if user is None:
+        return None
+    return {"id": user.pk, "username": user.get_username(), "name": user.get_full_name() or user.get_username()}
+
+
+def _iso(moment: Any) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def alert_to_dict(alert: Alert) -> dict[str, Any]:
+    """An alert as the API and the dashboard show it."""
+    patient = alert.patient
+    device = alert.device if alert.device_id is not None else None
+    return {
+        "id": alert.pk,
+        "kind": alert.kind,
+        "kind_label": AlertKind(alert.kind).label,
+        "category": "clinical" if alert.kind in CLINICAL_KINDS else "technical",
+        "reason": REASONS[AlertKind(alert.kind)],
+        "severity": alert.severity,
+        "severity_label": alert.get_severity_display(),
+        "state": alert.state,
+        "title": alert.title,
+        "detail": alert.detail,
+        "patient": {
+            "id": patient.pk,
+            "name": patient.name,
+            "nhs_number": patient.nhs_number,
+            "ward_id": patient.ward_id,
+        },
+        "patient_id": patient.pk,
+        "ward_id": patient.ward_id,
+        "device": {"id": device.pk, "device_id": device.device_id, "kind": device.kind, "mode": device.mode}
+        if device
+        else None,
+        "score_id": alert.score_id,
+        "opened_at": _iso(alert.opened_at),
+        "updated_at": _iso(alert.updated_at),
+        "escalated_at": _iso(alert.escalated_at),
+        "acknowledged_at": _iso(alert.acknowledged_at),
+        "acknowledged_by": _user_dict(alert.acknowledged_by),
+        "assigned_to": _user_dict(alert.assigned_to),
+        "resolved_at": _iso(alert.resolved_at),
+        "resolved_by": _user_dict(alert.resolved_by),
+        "outcome": alert.outcome or None,
+    }
+
+
+def alert_event_to_dict(event: AlertEvent) -> dict[str, Any]:
+    return {
+        "id": event.pk,
+        "action": event.action,
+        "at": event.at.isoformat(),
+        "actor": _user_dict(event.actor),
+        "note": event.note,
+        "data": event.data,
+    }
+
+
+def alert_detail_to_dict(alert: Alert) -> dict[str, Any]:
+    return {**alert_to_dict(alert), "events": [alert_event_to_dict(event) for event in alert_events(alert)]}

@@ -1,0 +1,41 @@
+"""Every write to alerts goes through here (see the submodules for the rules of each kind)."""
+
+from alerts.services.actions import (
+    AlertActionError,
+    AlertPermissionError,
+    alert_acknowledge,
+    alert_add_note,
+    alert_assign,
+    alert_escalate,
+    alert_resolve,
+)
+from alerts.services.clinical import alert_fall_detected, evaluate_score
+from alerts.services.core import AlertNews, auto_resolve, live_alert, raise_or_escalate
+from alerts.services.technical import (
+    raise_device_offline,
+    raise_low_battery,
+    resolve_device_offline,
+    resolve_low_battery,
+    sweep_overdue_observations,
+)
+
+__all__ = [
+    "AlertActionError",
+    "AlertNews",
+    "AlertPermissionError",
+    "alert_acknowledge",
+    "alert_add_note",
+    "alert_assign",
+    "alert_escalate",
+    "alert_fall_detected",
+    "alert_resolve",
+    "auto_resolve",
+    "evaluate_score",
+    "live_alert",
+    "raise_device_offline",
+    "raise_low_battery",
+    "raise_or_escalate",
+    "resolve_device_offline",
+    "resolve_low_battery",
+    "sweep_overdue_observations",
+]

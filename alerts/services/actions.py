@@ -1,0 +1,156 @@
+"""What the command centre does to alerts: acknowledge, assign, note, escalate, resolve.
+
+Each action checks who may act (accounts.access), re-reads the alert under a row lock so two
+people acting at once see each other's work, validates the transition, records an AlertEvent
+and an AuditEvent, and publishes ``alert.updated`` after commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.access import can_triage, can_view_patient, role_of
+from accounts.models import AuditEvent
+from alerts.models import CLINICAL_KINDS, Alert, AlertEvent, AlertState, Outcome, Severity
+from alerts.selectors import alert_to_dict
+from alerts.services.core import LIVE_STATES, record_event
+from frontend.events import publish
+
+MAX_NOTE_CHARS = 4000
+
+
+class AlertActionError(Exception):
+    """An action that is not allowed in the alert's current state, or with these arguments."""
+
+
+class AlertPermissionError(AlertActionError):
+    """The user may not act on this alert."""
+
+
+def alert_acknowledge(*, alert: Alert, user: Any) -> Alert:
+    def change(locked: Alert, now: datetime) -> dict:
+        if locked.state != AlertState.OPEN:
+            raise AlertActionError(_state_message(locked, "acknowledge"))
+        locked.state = AlertState.ACKNOWLEDGED
+        locked.acknowledged_at = now
+        locked.acknowledged_by = user
+        return {}
+
+    return _act(alert, user, AlertEvent.Action.ACKNOWLEDGED, change)
+
+
+def alert_assign(*, alert: Alert, user: Any, assignee: Any) -> Alert:
+    def change(locked: Alert, now: datetime) -> dict:
+        _require_live(locked, "assign")
+        if assignee is None or role_of(assignee) is None:
+            raise AlertActionError("Alerts can only be assigned to an active member of staff.")
+        if not can_view_patient(assignee, locked.patient_id):
+            raise AlertActionError(f"{_name(assignee)} does not work on this patient's ward.")
+        if locked.assigned_to_id == assignee.pk:
+            raise AlertActionError(f"The alert is already assigned to {_name(assignee)}.")
+        before = locked.assigned_to_id
+        locked.assigned_to = assignee
+        return {"assignee_id": assignee.pk, "assignee": _name(assignee), "previous_assignee_id": before}
+
+    return _act(alert, user, AlertEvent.Action.ASSIGNED, change)
+
+
+def alert_add_note(*, alert: Alert, user: Any, note: str) -> Alert:
+    text = _clean_note(note, required=True)
+
+    def change(locked: Alert, now: datetime) -> dict:
+        return {}  # a note changes nothing but the history; allowed after resolution too
+
+    return _act(alert, user, AlertEvent.Action.NOTE, change, note=text)
+
+
+def alert_escalate(*, alert: Alert, user: Any, note: str = "") -> Alert:
+    text = _clean_note(note)
+
+    def change(locked: Alert, now: datetime) -> dict:
+        _require_live(locked, "escalate")
+        if locked.severity >= Severity.HIGH:
+            raise AlertActionError("The alert is already at the highest severity (high).")
+        before = locked.severity
+        locked.severity = min(s for s in Severity.values if s > before)
+        locked.escalated_at = now
+        return {"severity_before": before, "severity": locked.severity}
+
+    return _act(alert, user, AlertEvent.Action.ESCALATED, change, note=text)
+
+
+def alert_resolve(*, alert: Alert, user: Any, outcome: str, note: str = "") -> Alert:
+    text = _clean_note(note)
+    if outcome not in Outcome.values:
+        raise AlertActionError(f"Unknown outcome {outcome!r}; choose one of {', '.join(Outcome.values)}.")
+    if outcome == Outcome.AUTO_RESOLVED:
+        # Only the system resolves automatically, and never a clinical alert: a person closes it.
+        kind = "A clinical alert" if alert.kind in CLINICAL_KINDS else "An alert"
+        raise AlertActionError(f"{kind} resolved by a person needs a real outcome, not 'auto_resolved'.")
+
+    def change(locked: Alert, now: datetime) -> dict:
+        _require_live(locked, "resolve")
+        locked.state = AlertState.RESOLVED
+        locked.outcome = outcome
+        locked.resolved_at = now
+        locked.resolved_by = user
+        return {"outcome": outcome}
+
+    return _act(alert, user, AlertEvent.Action.RESOLVED, change, note=text)
+
+
+def _act(alert: Alert, user: Any, action: str, change: Callable[[Alert, datetime], dict], note: str = "") -> Alert:
+    if not can_triage(user) or not can_view_patient(user, alert.patient_id):
+        raise AlertPermissionError("You may not act on alerts for this patient.")
+    with transaction.atomic():
+        locked = Alert.objects.select_for_update(of=("self",)).select_related("patient").get(pk=alert.pk)
+        now = timezone.now()
+        data = change(locked, now)
+        locked.updated_at = now
+        locked.save()
+        record_event(locked, action, at=now, actor=user, note=note, data=data)
+        AuditEvent.objects.create(
+            at=now,
+            actor=user,
+            action=f"alert.{action}",
+            patient_id=locked.patient_id,
+            object_type="alert",
+            object_id=str(locked.pk),
+            detail={**data, "kind": locked.kind, **({"note": note} if note else {})},
+        )
+        publish(
+            "alert.updated", ward_id=locked.patient.ward_id, patient_id=locked.patient_id, data=alert_to_dict(locked)
+        )
+    return locked
+
+
+def _require_live(alert: Alert, verb: str) -> None:
+    if alert.state not in LIVE_STATES:
+        raise AlertActionError(_state_message(alert, verb))
+
+
+def _state_message(alert: Alert, verb: str) -> str:
+    if alert.state == AlertState.RESOLVED:
+        return f"Cannot {verb} this alert: it was already resolved at {alert.resolved_at:%Y-%m-%d %H:%M %Z}."
+    if alert.state == AlertState.ACKNOWLEDGED:
+        who = _name(alert.acknowledged_by) if alert.acknowledged_by else "someone"
+        return f"Cannot {verb} this alert: it was already acknowledged by {who}."
+    return f"Cannot {verb} this alert in state {alert.state}."
+
+
+def _clean_note(note: str | None, *, required: bool = False) -> str:
+    text = (note or "").strip()
+    if required and not text:
+        raise AlertActionError("A note cannot be empty.")
+    if len(text) > MAX_NOTE_CHARS:
+        raise AlertActionError(f"A note can be at most {MAX_NOTE_CHARS} characters (this one is {len(text)}).")
+    return text
+
+
+def _name(user: Any) -> str:
+    return user.get_full_name() or user.get_username()

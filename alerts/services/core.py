@@ -1,0 +1,134 @@
+"""The alert lifecycle primitives the system uses: raise or escalate in place, resolve itself.
+
+One live alert per patient and kind (per device and kind for device alerts) is enforced by the
+partial unique constraints on Alert; these functions lean on them, so two workers racing to
+raise the same alert end with one alert, the loser escalating the winner's instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from alerts.models import CLINICAL_KINDS, Alert, AlertEvent, AlertKind, AlertState, Category, Outcome
+from alerts.selectors import alert_to_dict
+from frontend.events import publish
+
+LIVE_STATES = (AlertState.OPEN, AlertState.ACKNOWLEDGED)
+
+
+@dataclass
+class AlertNews:
+    """What the system wants to say about a patient (or one of their devices)."""
+
+    kind: str
+    severity: int
+    title: str
+    detail: str = ""
+    device_id: int | None = None
+    score_id: int | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    # Worse news that does not raise the severity (another fall, a second parameter at 3).
+    always_escalate: bool = False
+
+
+def category_of(kind: str) -> str:
+    return Category.CLINICAL if kind in CLINICAL_KINDS else Category.TECHNICAL
+
+
+def live_alert(*, kind: str, patient_id: int, device_id: int | None = None, lock: bool = False) -> Alert | None:
+    alerts = Alert.objects.select_related("patient").filter(kind=kind, state__in=LIVE_STATES)
+    alerts = (
+        alerts.filter(device_id=device_id)
+        if device_id is not None
+        else alerts.filter(patient_id=patient_id, device__isnull=True)
+    )
+    if lock:
+        alerts = alerts.select_for_update(of=("self",))
+    return alerts.first()
+
+
+def raise_or_escalate(*, patient: Any, news: AlertNews, now: datetime) -> tuple[Alert, str]:
+    """Open the alert, or escalate the live one in place if the news is worse.
+
+    Returns the alert and what happened: "raised", "escalated" or "unchanged".
+    """
+    existing = live_alert(kind=news.kind, patient_id=patient.pk, device_id=news.device_id, lock=True)
+    if existing is None:
+        try:
+            with transaction.atomic():
+                alert = _create(patient, news, now)
+        except IntegrityError:
+            # Another worker raised it between our look and our insert: treat theirs as ours.
+            existing = live_alert(kind=news.kind, patient_id=patient.pk, device_id=news.device_id, lock=True)
+            if existing is None:
+                raise
+        else:
+            record_event(alert, AlertEvent.Action.RAISED, at=now, note=news.detail, data=news.data)
+            publish("alert.raised", ward_id=patient.ward_id, patient_id=patient.pk, data=alert_to_dict(alert))
+            return alert, "raised"
+    if news.severity > existing.severity or news.always_escalate:
+        _escalate(existing, news, now)
+        return existing, "escalated"
+    return existing, "unchanged"
+
+
+def _create(patient: Any, news: AlertNews, now: datetime) -> Alert:
+    return Alert.objects.create(
+        kind=news.kind,
+        category=category_of(news.kind),
+        severity=news.severity,
+        patient=patient,
+        device_id=news.device_id,
+        score_id=news.score_id,
+        title=news.title[:200],
+        detail=news.detail,
+        opened_at=now,
+        updated_at=now,
+    )
+
+
+def _escalate(alert: Alert, news: AlertNews, now: datetime) -> None:
+    before = alert.severity
+    alert.severity = max(alert.severity, news.severity)
+    alert.title = news.title[:200]
+    alert.detail = news.detail
+    alert.score_id = news.score_id or alert.score_id
+    alert.escalated_at = now
+    alert.updated_at = now
+    alert.save(update_fields=["severity", "title", "detail", "score", "escalated_at", "updated_at"])
+    data = {**news.data, "severity_before": before, "severity": alert.severity}
+    record_event(alert, AlertEvent.Action.ESCALATED, at=now, note=news.detail, data=data)
+    publish("alert.updated", ward_id=alert.patient.ward_id, patient_id=alert.patient_id, data=alert_to_dict(alert))
+
+
+def auto_resolve(
+    *, kind: str, patient_id: int, device_id: int | None = None, now: datetime, note: str, data: dict | None = None
+) -> Alert | None:
+    """Resolve the live technical alert of this kind because its cause cleared; None if none."""
+    if kind in CLINICAL_KINDS:
+        # RCP NEWS2 and every virtual-ward pathway: a clinical alert is closed by a person.
+        raise ValueError(f"clinical alert kind {kind!r} is never resolved automatically")
+    alert = live_alert(kind=kind, patient_id=patient_id, device_id=device_id, lock=True)
+    if alert is None:
+        return None
+    alert.state = AlertState.RESOLVED
+    alert.outcome = Outcome.AUTO_RESOLVED
+    alert.resolved_at = now
+    alert.updated_at = now
+    alert.save(update_fields=["state", "outcome", "resolved_at", "updated_at"])
+    record_event(alert, AlertEvent.Action.AUTO_RESOLVED, at=now, note=note, data=data or {})
+    publish("alert.updated", ward_id=alert.patient.ward_id, patient_id=alert.patient_id, data=alert_to_dict(alert))
+    return alert
+
+
+def record_event(
+    alert: Alert, action: str, *, at: datetime, actor: Any = None, note: str = "", data: dict | None = None
+) -> AlertEvent:
+    return AlertEvent.objects.create(alert=alert, action=action, actor=actor, at=at, note=note, data=data or {})
+
+
+__all__ = ["LIVE_STATES", "AlertKind", "AlertNews", "auto_resolve", "live_alert", "raise_or_escalate", "record_event"]

@@ -1,0 +1,58 @@
+"""Admin for devices, pairing codes and the record of what ingest received and refused.
+
+Credentials are never shown or edited here: pairing issues them and keeps only a hash.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+from devices.models import ConnectivityGap, Device, IngestRejection, PairingCode, ReceivedMessage
+from patients.admin import ReadOnlyAdmin
+
+
+@admin.register(Device)
+class DeviceAdmin(admin.ModelAdmin):
+    list_display = ["device_id", "kind", "serial", "patient", "mode", "connectivity", "last_seen_at", "battery"]
+    list_filter = ["kind", "mode", "connectivity", ("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["device_id", "serial", "patient__nhs_number", "patient__family_name"]
+    list_select_related = ["patient"]
+    exclude = ["secret_hash"]
+    # Connectivity is moved only by ingest and the sweep; editing it here would fake the record.
+    readonly_fields = [
+        "device_id", "credentials_issued_at", "paired_at", "revoked_at", "connectivity", "last_seen_at",
+        "last_reading_at", "offline_since", "battery", "battery_at", "overdue_at",
+    ]  # fmt: skip
+
+
+@admin.register(PairingCode)
+class PairingCodeAdmin(ReadOnlyAdmin):
+    list_display = ["patient", "issued_by", "issued_at", "expires_at", "used_at", "cancelled_at", "device"]
+    list_filter = [("used_at", admin.EmptyFieldListFilter), ("cancelled_at", admin.EmptyFieldListFilter)]
+    search_fields = ["patient__nhs_number", "patient__family_name"]
+    exclude = ["code_hash"]
+
+
+@admin.register(ReceivedMessage)
+class ReceivedMessageAdmin(ReadOnlyAdmin):
+    list_display = ["received_at", "device", "msg_id", "accepted", "rejected"]
+    search_fields = ["device__device_id", "msg_id"]
+    date_hierarchy = "received_at"
+    list_select_related = ["device"]
+
+
+@admin.register(IngestRejection)
+class IngestRejectionAdmin(ReadOnlyAdmin):
+    list_display = ["received_at", "device", "device_ref", "msg_id", "index", "reason"]
+    list_filter = [("device", admin.EmptyFieldListFilter)]
+    search_fields = ["device__device_id", "device_ref", "msg_id", "reason"]
+    date_hierarchy = "received_at"
+    list_select_related = ["device"]
+
+
+@admin.register(ConnectivityGap)
+class ConnectivityGapAdmin(ReadOnlyAdmin):
+    list_display = ["device", "patient", "cause", "started_at", "ended_at"]
+    list_filter = ["cause", ("ended_at", admin.EmptyFieldListFilter)]
+    search_fields = ["device__device_id", "patient__nhs_number"]
+    list_select_related = ["device", "patient"]

@@ -1,0 +1,86 @@
+"""Read-only REST API for devices and for what ingest refused from them.
+
+Device secrets (even their hashes) never leave the database. Clinicians see the devices of the
+patients they can see; operators and administrators see every device, paired or not.
+"""
+
+from __future__ import annotations
+
+import django_filters
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import serializers, viewsets
+
+from accounts.access import visible_patients
+from devices.models import Device, IngestRejection
+from patients import selectors
+from patients.models import Patient
+
+
+class DeviceSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Device
+        fields = [
+            "id", "device_id", "kind", "serial", "patient", "mode", "expected_interval_s", "paired_at",
+            "revoked_at", "connectivity", "last_seen_at", "last_reading_at", "offline_since", "battery",
+            "battery_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class IngestRejectionSerializer(serializers.ModelSerializer):
+    device = serializers.CharField(source="device.device_id", read_only=True, default=None)
+
+    class Meta:
+        model = IngestRejection
+        fields = ["id", "device", "device_ref", "topic", "msg_id", "index", "reason", "received_at", "excerpt"]
+        read_only_fields = fields
+
+
+def _request_patients(request: object) -> QuerySet[Patient]:
+    user = getattr(request, "user", None)
+    return visible_patients(user) if user is not None else Patient.objects.none()
+
+
+def _request_devices(request: object) -> QuerySet[Device]:
+    user = getattr(request, "user", None)
+    return selectors.device_list(user=user) if user is not None else Device.objects.none()
+
+
+class DeviceFilter(django_filters.FilterSet):
+    patient = django_filters.ModelChoiceFilter(queryset=_request_patients)
+
+    class Meta:
+        model = Device
+        fields = ["patient", "kind", "connectivity"]
+
+
+class RejectionFilter(django_filters.FilterSet):
+    device = django_filters.ModelChoiceFilter(queryset=_request_devices, help_text="The device's numeric id.")
+
+    class Meta:
+        model = IngestRejection
+        fields = ["device"]
+
+
+@extend_schema_view(list=extend_schema(summary="Devices you can see"), retrieve=extend_schema(summary="One device"))
+@extend_schema(tags=["Devices"])
+class DeviceViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = DeviceSerializer
+    filterset_class = DeviceFilter
+
+    def get_queryset(self) -> QuerySet[Device]:
+        return selectors.device_list(user=self.request.user)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Messages and readings ingest refused, newest first"),
+    retrieve=extend_schema(summary="One ingest rejection"),
+)
+@extend_schema(tags=["Devices"])
+class IngestRejectionViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = IngestRejectionSerializer
+    filterset_class = RejectionFilter
+
+    def get_queryset(self) -> QuerySet[IngestRejection]:
+        return selectors.rejection_list(user=self.request.user)

@@ -1,0 +1,171 @@
+"""The device fleet: publishes one paced step of `obs` messages and times each `ack`.
+
+Runs in its own process (no Django here) so the publisher's CPU is not shared with the
+process polling the database. One MQTT connection carries the whole fleet, as a home gateway
+would; per-device connections would measure the broker's connection handling, not ingest.
+The platform sends a device's ack only after the message is committed, so ack arrival minus
+publish time is publish-to-stored latency, measured without touching the database.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+import paho.mqtt.client as mqtt
+
+from devices.bench.messages import alert_readings, encode_msg_id, obs_payload, ordinary_readings, rfc3339
+from devices.bench.pacing import PacingReport, message_count, paced
+
+# Progress check while draining: give up once nothing has been acknowledged for this long.
+_STALL_S = 10.0
+
+
+@dataclass(frozen=True)
+class StepPlan:
+    mqtt_url: str
+    topic_root: str  # "vw/v1/devices/" for the platform, another root for the baseline
+    tag: str
+    device_ids: tuple[str, ...]
+    alert_device_ids: tuple[str, ...]
+    rate: float
+    seconds: float
+    drain_timeout_s: float = 60.0
+    seed: int = 1
+
+
+@dataclass
+class StepOutcome:
+    tag: str
+    published: int = 0
+    published_obs: int = 0
+    first_publish_at: float = 0.0
+    last_publish_at: float = 0.0
+    max_lag_s: float = 0.0
+    ack_latencies: list[float] = field(default_factory=list)
+    acked_obs: int = 0
+    last_ack_at: float | None = None
+    unacked: int = 0
+    refused: list[str] = field(default_factory=list)
+    alert_published_at: dict[str, float] = field(default_factory=dict)
+
+
+def alert_positions(total: int, alerts: int) -> dict[int, int]:
+    """Sequence number → alert index, spread evenly through the step (none at the very edges)."""
+    if alerts <= 0:
+        return {}
+    if alerts > total:
+        raise ValueError(f"cannot place {alerts} alerts among {total} messages")
+    return {int((index + 0.5) * total / alerts): index for index in range(alerts)}
+
+
+class _AckBook:
+    """What is awaiting an ack, filled by the publisher and emptied on paho's network thread."""
+
+    def __init__(self, outcome: StepOutcome) -> None:
+        self.outcome = outcome
+        self.pending: dict[str, tuple[float, int]] = {}
+        self.subscribed = threading.Event()
+        self.last_progress = time.monotonic()
+
+    def expect(self, msg_id: str, published_at: float, obs_count: int) -> None:
+        self.pending[msg_id] = (published_at, obs_count)
+
+    def on_ack(self, payload: bytes) -> None:
+        arrived = time.time()
+        try:
+            body = json.loads(payload)
+            msg_id = body["msg_id"]
+        except (ValueError, TypeError, KeyError):
+            return
+        if not isinstance(msg_id, str) or msg_id not in self.pending:
+            return  # another run's ack, or a redelivery's second one
+        if body.get("error"):
+            # Kept pending: another platform on the same broker (a test run's ingest) answers
+            # "not registered" for our devices; only our platform's answer settles a message.
+            if len(self.outcome.refused) < 20:
+                self.outcome.refused.append(f"{msg_id}: {json.dumps(body)[:200]}")
+            return
+        published_at, obs_count = self.pending.pop(msg_id)
+        self.last_progress = time.monotonic()
+        if body.get("rejected") or body.get("accepted") != obs_count:
+            self.outcome.refused.append(f"{msg_id}: {json.dumps(body)[:200]}")
+            return
+        self.outcome.ack_latencies.append(arrived - published_at)
+        self.outcome.acked_obs += obs_count
+        self.outcome.last_ack_at = arrived
+
+
+def _connect(plan: StepPlan, book: _AckBook) -> mqtt.Client:
+    parts = urlsplit(plan.mqtt_url)
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-fleet-{plan.tag}", clean_session=True)
+    client.max_inflight_messages_set(200)
+    if parts.username:
+        client.username_pw_set(parts.username, parts.password)
+
+    def on_connect(client, userdata, flags, reason_code, properties):
+        client.subscribe(f"{plan.topic_root}+/ack", qos=1)
+
+    client.on_connect = on_connect
+    client.on_subscribe = lambda *args: book.subscribed.set()
+    client.on_message = lambda client, userdata, message: book.on_ack(message.payload)
+    client.connect(parts.hostname or "127.0.0.1", parts.port or 1883, keepalive=30)
+    client.loop_start()
+    if not book.subscribed.wait(10):
+        client.loop_stop()
+        raise ConnectionError(f"no SUBACK from the broker at {plan.mqtt_url} within 10 s")
+    return client
+
+
+def _publish_all(plan: StepPlan, client: mqtt.Client, book: _AckBook) -> None:
+    outcome, rng = book.outcome, random.Random(plan.seed)
+    total = message_count(plan.rate, plan.seconds)
+    alerts = alert_positions(total, len(plan.alert_device_ids))
+    pacing = PacingReport()
+    for seq in paced(plan.rate, plan.seconds, pacing):
+        now = time.time()
+        stamp = rfc3339(datetime.fromtimestamp(now, UTC))
+        alert_index = alerts.get(seq)
+        if alert_index is None:
+            device_id = plan.device_ids[seq % len(plan.device_ids)]
+            readings = ordinary_readings(rng, stamp)
+        else:
+            device_id = plan.alert_device_ids[alert_index]
+            readings = alert_readings(stamp)
+            outcome.alert_published_at[device_id] = now
+        msg_id = encode_msg_id(plan.tag, seq, now)
+        book.expect(msg_id, now, len(readings))
+        client.publish(
+            f"{plan.topic_root}{device_id}/obs", obs_payload(msg_id, stamp, rng.randint(40, 100), readings), 1
+        )
+        outcome.published += 1
+        outcome.published_obs += len(readings)
+        outcome.first_publish_at = outcome.first_publish_at or now
+        outcome.last_publish_at = now
+    outcome.max_lag_s = pacing.max_lag_s
+
+
+def _drain(plan: StepPlan, book: _AckBook) -> None:
+    deadline = time.monotonic() + plan.drain_timeout_s
+    book.last_progress = time.monotonic()
+    while book.pending and time.monotonic() < deadline and time.monotonic() - book.last_progress < _STALL_S:
+        time.sleep(0.02)
+    book.outcome.unacked = len(book.pending)
+
+
+def run_step(plan: StepPlan) -> StepOutcome:
+    """Publish the step's messages at the planned rate, then wait for their acks."""
+    book = _AckBook(StepOutcome(tag=plan.tag))
+    client = _connect(plan, book)
+    try:
+        _publish_all(plan, client, book)
+        _drain(plan, book)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    return book.outcome

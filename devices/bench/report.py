@@ -1,0 +1,140 @@
+"""Turn step outcomes into the figures the README quotes: a table on screen and JSON on disk."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from devices.bench.fleet import StepOutcome
+from devices.bench.measure import Stored
+from devices.bench.stats import LatencySummary, ratio, summarise_latencies, sustained_rate
+
+# A step "keeps up" when it completes at least this share of the offered rate with no loss.
+KEEPS_UP = 0.95
+TARGET_RATIO = 0.8
+TARGET_ALERT_P99_MS = 250.0
+TARGET_RATE = 1000.0
+
+
+@dataclass
+class StepResult:
+    system: str  # "platform" or "baseline"
+    rate: float
+    seconds: float
+    published: int
+    published_obs: int
+    stored_messages: int
+    stored_obs: int
+    msg_per_s: float
+    obs_per_s: float
+    stored_latency: LatencySummary
+    max_publisher_lag_ms: float
+    unacked_at_drain: int
+    refused: list[str] = field(default_factory=list)
+    alert_latency: LatencySummary | None = None  # publish → alert.raised on the dashboard channel
+    alert_opened_latency: LatencySummary | None = None  # publish → Alert.opened_at
+    alerts_expected: int = 0
+
+    @property
+    def lost_messages(self) -> int:
+        return self.published - self.stored_messages
+
+    @property
+    def lost_obs(self) -> int:
+        return self.published_obs - self.stored_obs
+
+    @property
+    def keeps_up(self) -> bool:
+        return self.lost_messages == 0 and self.lost_obs == 0 and self.msg_per_s >= KEEPS_UP * self.rate
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.update(lost_messages=self.lost_messages, lost_obs=self.lost_obs, keeps_up=self.keeps_up)
+        return data
+
+
+def step_result(system: str, rate: float, seconds: float, outcome: StepOutcome, stored: Stored) -> StepResult:
+    finished = outcome.last_ack_at or outcome.last_publish_at
+    completed = len(outcome.ack_latencies)
+    msg_rate = sustained_rate(completed, outcome.first_publish_at, finished)
+    return StepResult(
+        system=system,
+        rate=rate,
+        seconds=seconds,
+        published=outcome.published,
+        published_obs=outcome.published_obs,
+        stored_messages=stored.messages,
+        stored_obs=stored.observations,
+        msg_per_s=round(msg_rate, 1),
+        obs_per_s=round(sustained_rate(outcome.acked_obs, outcome.first_publish_at, finished), 1),
+        stored_latency=summarise_latencies(outcome.ack_latencies),
+        max_publisher_lag_ms=round(outcome.max_lag_s * 1000, 1),
+        unacked_at_drain=outcome.unacked,
+        refused=outcome.refused[:10],
+    )
+
+
+def alert_latencies(published_at: dict[int, float], seen_at: dict[int, float]) -> tuple[list[float], int]:
+    """(latencies in seconds, how many expected alerts never came), keyed by patient id."""
+    latencies = [seen_at[pid] - sent for pid, sent in published_at.items() if pid in seen_at]
+    return latencies, len(published_at) - len(latencies)
+
+
+def sustained(steps: Sequence[StepResult], system: str) -> float:
+    """The highest rate a system completed while keeping up: its sustained messages/s."""
+    kept = [step.msg_per_s for step in steps if step.system == system and step.keeps_up]
+    return max(kept, default=0.0)
+
+
+def summary(steps: Sequence[StepResult]) -> dict[str, Any]:
+    platform, baseline = sustained(steps, "platform"), sustained(steps, "baseline")
+    at_target = [s for s in steps if s.system == "platform" and s.rate == TARGET_RATE]
+    alert_p99 = at_target[0].alert_latency.p99_ms if at_target and at_target[0].alert_latency else None
+    overall = ratio(platform, baseline)
+    return {
+        "platform_sustained_msg_per_s": platform,
+        "baseline_sustained_msg_per_s": baseline,
+        "ratio": None if overall is None else round(overall, 3),
+        "zero_loss": all(s.lost_messages == 0 and s.lost_obs == 0 for s in steps),
+        "alert_p99_ms_at_1000": alert_p99,
+        "meets_ratio_target": overall is not None and overall >= TARGET_RATIO,
+        "meets_alert_target": alert_p99 is not None and alert_p99 < TARGET_ALERT_P99_MS,
+    }
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}" if value >= 100 else f"{value:.1f}"
+
+
+def table(steps: Sequence[StepResult]) -> str:
+    header = (
+        f"{'rate':>6} {'system':<9} {'msg/s':>8} {'obs/s':>8} {'lost':>5} {'stored p50':>10} {'p99':>7} "
+        f"{'alert p50':>9} {'p99':>7} {'ratio':>6}"
+    )
+    lines = [header, "-" * len(header)]
+    baselines = {s.rate: s.msg_per_s for s in steps if s.system == "baseline"}
+    for s in steps:
+        alert = s.alert_latency
+        step_ratio = ratio(s.msg_per_s, baselines.get(s.rate, 0.0)) if s.system == "platform" else None
+        lines.append(
+            f"{s.rate:>6.0f} {s.system:<9} {s.msg_per_s:>8.0f} {s.obs_per_s:>8.0f} {s.lost_messages:>5} "
+            f"{_ms(s.stored_latency.p50_ms):>10} {_ms(s.stored_latency.p99_ms):>7} "
+            f"{_ms(alert.p50_ms if alert else None):>9} {_ms(alert.p99_ms if alert else None):>7} "
+            f"{'-' if step_ratio is None else f'{step_ratio:.2f}':>6}"
+        )
+    return "\n".join(lines)
+
+
+def write_json(path: Path, *, command: str, config: dict[str, Any], steps: Sequence[StepResult]) -> dict[str, Any]:
+    document = {
+        "command": command,
+        "config": config,
+        "summary": summary(steps),
+        "steps": [step.as_dict() for step in steps],
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=2, default=str))
+    return document

@@ -1,0 +1,195 @@
+"""One benchmark run: fresh database, the platform's processes, stepped load, the baseline, figures.
+
+Each rate is offered to the platform and then, with the same messages, to the baseline, so
+both meet the same machine in the same state; the ratio of the two is the figure that travels
+between machines, where absolute rates do not.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+
+import psycopg
+from django.core.management import call_command
+from django.db import connections
+
+from devices.bench import baseline, measure, report, stack
+from devices.bench.alertwatch import AlertWatch
+from devices.bench.fleet import StepOutcome, StepPlan, run_step
+from devices.bench.report import StepResult
+from devices.bench.seed import Fleet, seed_fleet
+from devices.bench.stats import summarise_latencies
+from devices.protocol import TOPIC_PREFIX
+
+Say = Callable[[str], None]
+
+
+@dataclass
+class BenchConfig:
+    services: stack.Services
+    rates: list[float]
+    seconds: float
+    devices: int = 200
+    alerts_per_step: int = 20
+    drain_timeout_s: float = 60.0
+    alert_timeout_s: float = 30.0
+    ingest_args: list[str] = field(default_factory=list)
+    worker_concurrency: int = 2
+    with_baseline: bool = True
+    keep_db: bool = False
+    results_dir: Path = Path("bench-results")
+    warmup_attempts: int = 6
+
+
+@dataclass
+class _Run:
+    config: BenchConfig
+    fleet: Fleet
+    watch: AlertWatch
+    executor: ProcessPoolExecutor
+    say: Say
+    alerts_used: int = 0
+
+    def take_alert_devices(self, count: int) -> tuple[str, ...]:
+        chosen = self.fleet.for_alerts[self.alerts_used : self.alerts_used + count]
+        self.alerts_used += count
+        return chosen
+
+    def publish(self, *, tag: str, root: str, rate: float, seconds: float, alerts: tuple[str, ...]) -> StepOutcome:
+        plan = StepPlan(
+            mqtt_url=self.config.services.mqtt_url,
+            topic_root=root,
+            tag=tag,
+            device_ids=self.fleet.ordinary,
+            alert_device_ids=alerts,
+            rate=rate,
+            seconds=seconds,
+            drain_timeout_s=self.config.drain_timeout_s,
+        )
+        return self.executor.submit(run_step, plan).result()
+
+
+def _prepare_database(config: BenchConfig, say: Say) -> Fleet:
+    say(f"fresh database {stack.bench_database_name(config.services.database_url)}, empty Redis, migrate")
+    connections.close_all()
+    stack.recreate_database(config.services.database_url)
+    stack.empty_redis(config.services.redis_url)
+    call_command("migrate", verbosity=0, interactive=False)
+    with psycopg.connect(config.services.database_url) as conn:
+        baseline.ensure_table(conn)
+    # One spare set of fresh patients for the warm-up, which proves alerts arrive at all.
+    return seed_fleet(ordinary=config.devices, for_alerts=config.alerts_per_step * len(config.rates) + 1)
+
+
+def _wait_for_alerts(run: _Run, patients: dict[str, int], timeout_s: float) -> None:
+    wanted = set(patients.values())
+    deadline = time.monotonic() + timeout_s
+    while not wanted <= run.watch.raised_at.keys() and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
+def _warm_up(run: _Run, system: str, root: str) -> None:
+    """Publish a trickle until one passes end to end: proves the processes are subscribed."""
+    for attempt in range(run.config.warmup_attempts):
+        alerts = run.take_alert_devices(1) if system == "platform" and attempt == 0 else ()
+        outcome = run.publish(tag=f"warm{system[0]}{attempt}", root=root, rate=10, seconds=2, alerts=alerts)
+        if alerts:
+            _wait_for_alerts(run, measure.patients_of(alerts), run.config.alert_timeout_s)
+        if outcome.unacked == 0 and outcome.published:
+            run.say(f"{system} warm: {len(outcome.ack_latencies)} messages acknowledged")
+            return
+        time.sleep(2)
+    raise stack.BenchSetupError(f"the {system} never acknowledged a message; see {run.config.results_dir}/logs")
+
+
+def _platform_step(run: _Run, index: int, rate: float) -> StepResult:
+    tag = f"p{index}r{rate:.0f}"
+    alerts = run.take_alert_devices(run.config.alerts_per_step)
+    outcome = run.publish(tag=tag, root=TOPIC_PREFIX, rate=rate, seconds=run.config.seconds, alerts=alerts)
+    patients = measure.patients_of(alerts)
+    _wait_for_alerts(run, patients, run.config.alert_timeout_s)
+    result = report.step_result("platform", rate, run.config.seconds, outcome, measure.platform_stored(tag))
+    sent = {patients[device]: at for device, at in outcome.alert_published_at.items()}
+    seen, missing = report.alert_latencies(sent, run.watch.raised_at)
+    opened, _ = report.alert_latencies(sent, measure.alerts_opened(sent))
+    result.alert_latency = summarise_latencies(seen)
+    result.alert_opened_latency = summarise_latencies(opened)
+    result.alerts_expected = len(sent)
+    if missing:
+        result.refused.append(f"{missing} of {len(sent)} expected alerts never reached the dashboard channel")
+    return result
+
+
+def _baseline_step(run: _Run, index: int, rate: float) -> StepResult:
+    tag = f"b{index}r{rate:.0f}"
+    outcome = run.publish(tag=tag, root=baseline.BASELINE_ROOT, rate=rate, seconds=run.config.seconds, alerts=())
+    return report.step_result("baseline", rate, run.config.seconds, outcome, measure.baseline_stored(tag))
+
+
+def _start_stack(config: BenchConfig, say: Say) -> stack.Stack:
+    platform = stack.Stack(
+        services=config.services,
+        log_dir=config.results_dir / "logs",
+        ingest_args=config.ingest_args,
+        worker_concurrency=config.worker_concurrency,
+    )
+    say("starting ingest and a Celery worker" + (", and the baseline subscriber" if config.with_baseline else ""))
+    platform.start()
+    if config.with_baseline:
+        platform.start_process(
+            "baseline",
+            [
+                sys.executable,
+                "-m",
+                "devices.bench.baseline",
+                "--database-url",
+                config.services.database_url,
+                "--mqtt-url",
+                config.services.mqtt_url,
+            ],
+        )
+    return platform
+
+
+def _steps(run: _Run, platform: stack.Stack) -> list[StepResult]:
+    results: list[StepResult] = []
+    for index, rate in enumerate(run.config.rates):
+        for measure_step in (_platform_step, _baseline_step) if run.config.with_baseline else (_platform_step,):
+            result = measure_step(run, index, rate)
+            results.append(result)
+            run.say(
+                f"{result.system:>8} @ {rate:>5.0f}/s: {result.msg_per_s:.0f} msg/s, lost {result.lost_messages}, "
+                f"stored p99 {result.stored_latency.p99_ms} ms"
+                + (f", alert p99 {result.alert_latency.p99_ms} ms" if result.alert_latency else "")
+            )
+            if dead := platform.dead():
+                raise stack.BenchSetupError("a platform process died: " + "; ".join(dead))
+    return results
+
+
+def run_bench(config: BenchConfig, say: Say) -> list[StepResult]:
+    stack.check_services(config.services)
+    fleet = _prepare_database(config, say)
+    platform = _start_stack(config, say)
+    watch = AlertWatch()
+    executor = ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"))
+    try:
+        watch.start()
+        run = _Run(config=config, fleet=fleet, watch=watch, executor=executor, say=say)
+        _warm_up(run, "platform", TOPIC_PREFIX)
+        if config.with_baseline:
+            _warm_up(run, "baseline", baseline.BASELINE_ROOT)
+        return _steps(run, platform)
+    finally:
+        watch.stop()
+        executor.shutdown(cancel_futures=True)
+        platform.stop()
+        connections.close_all()
+        if not config.keep_db:
+            stack.drop_database(config.services.database_url)

@@ -1,0 +1,243 @@
+"""Connectivity: who we are hearing from, who went silent, and the gaps in between.
+
+Like healthchecks' ``sendalerts``, each device stores ``overdue_at``, the moment it becomes
+overdue: a continuous device by its connection (last heard + expected interval + grace), a
+spot-check device by its reading schedule (last reading + expected interval + grace), so a
+spot-check device that disconnects between readings is not "offline". The beat sweep claims
+overdue devices with a conditional ``UPDATE ... WHERE connectivity = old AND overdue_at = old``;
+only the winner opens the gap and raises the alert, so an episode alerts exactly once however
+many workers sweep. Detection needs nothing but the clock: no other data has to arrive.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from alerts.models import Alert, AlertKind
+from alerts.services import (
+    raise_device_offline,
+    raise_low_battery,
+    resolve_device_offline,
+    resolve_low_battery,
+)
+from alerts.services.core import LIVE_STATES
+from devices.models import Connectivity, ConnectivityGap, Device, DeviceMode
+from frontend.events import publish
+
+logger = logging.getLogger(__name__)
+
+# Battery readings jitter by a point or two; clearing only a few points above the threshold
+# keeps a device hovering at the threshold from raising and resolving an alert every message.
+LOW_BATTERY_CLEAR_MARGIN = 5
+SWEEP_BATCH = 500
+_CONTACT_FIELDS = [
+    "connectivity",
+    "last_seen_at",
+    "last_reading_at",
+    "offline_since",
+    "battery",
+    "battery_at",
+    "overdue_at",
+]
+
+
+def last_heard(device: Device) -> datetime | None:
+    """What the device's schedule runs from: its last contact, or its last reading if spot-check."""
+    if device.mode == DeviceMode.CONTINUOUS:
+        return device.last_seen_at
+    return device.last_reading_at or device.last_seen_at
+
+
+def overdue_at(device: Device) -> datetime | None:
+    """When the device becomes overdue: by connection if continuous, by schedule if spot-check."""
+    base = last_heard(device)
+    if base is None:
+        return None  # never heard from: "unknown", not "offline"
+    return base + timedelta(seconds=device.expected_interval_s + settings.VW_DEVICE_GRACE_SECONDS)
+
+
+def device_status_to_dict(device: Device) -> dict[str, Any]:
+    def iso(moment: datetime | None) -> str | None:
+        return moment.isoformat() if moment else None
+
+    return {
+        "id": device.pk,
+        "device_id": device.device_id,
+        "kind": device.kind,
+        "mode": device.mode,
+        "patient_id": device.patient_id,
+        "connectivity": device.connectivity,
+        "last_seen_at": iso(device.last_seen_at),
+        "last_reading_at": iso(device.last_reading_at),
+        "offline_since": iso(device.offline_since),
+        "overdue_at": iso(device.overdue_at),
+        "battery": device.battery,
+        "battery_at": iso(device.battery_at),
+    }
+
+
+def record_contact(
+    *,
+    contacts: Mapping[int, datetime],
+    readings: Mapping[int, datetime],
+    batteries: Mapping[int, tuple[int, datetime]],
+) -> None:
+    """Note what a batch of messages told us about devices; call inside the ingest transaction.
+
+    One locking read and one bulk update for the whole batch; per-device work only for the
+    few devices that come back, change battery state or change connectivity.
+    """
+    pks = sorted(set(contacts) | set(readings) | set(batteries))
+    if not pks:
+        return
+    now = timezone.now()
+    # Locked in primary-key order so concurrent ingest batches cannot deadlock, and so the
+    # sweep's conditional UPDATE waits for us and then sees the new overdue_at and loses.
+    devices = list(
+        Device.objects.select_for_update(of=("self",)).select_related("patient").filter(pk__in=pks).order_by("pk")
+    )
+    live_low = set(
+        Alert.objects.filter(kind=AlertKind.LOW_BATTERY, state__in=LIVE_STATES, device_id__in=pks).values_list(
+            "device_id", flat=True
+        )
+    )
+    changes = []
+    for device in devices:
+        before = (device.connectivity, device.battery)
+        came_back = _apply(device, contacts.get(device.pk), readings.get(device.pk), batteries.get(device.pk), now)
+        changes.append((device, came_back, before != (device.connectivity, device.battery)))
+    Device.objects.bulk_update(devices, _CONTACT_FIELDS)
+    for device, came_back, changed in changes:
+        if came_back:
+            _end_episode(device, now)
+        _check_battery(device, device.pk in live_low, now)
+        if changed:
+            _publish_device(device)
+
+
+def _apply(
+    device: Device,
+    contact: datetime | None,
+    reading: datetime | None,
+    battery: tuple[int, datetime] | None,
+    now: datetime,
+) -> bool:
+    """Move the device's clock fields forward; returns True if it came back from offline."""
+    if contact is not None and (device.last_seen_at is None or contact > device.last_seen_at):
+        device.last_seen_at = contact
+    if reading is not None and (device.last_reading_at is None or reading > device.last_reading_at):
+        device.last_reading_at = reading
+    if (
+        battery is not None
+        and battery[0] is not None
+        and (device.battery_at is None or battery[1] >= device.battery_at)
+    ):
+        device.battery, device.battery_at = battery
+    device.overdue_at = overdue_at(device)
+    # Back (or here for the first time) only once it is no longer overdue: a spot-check
+    # device that merely reconnects, or uploads old readings, is still behind its schedule.
+    if device.overdue_at is None or device.overdue_at <= now or device.connectivity == Connectivity.ONLINE:
+        return False
+    came_back = device.connectivity == Connectivity.OFFLINE
+    device.connectivity = Connectivity.ONLINE
+    device.offline_since = None
+    return came_back
+
+
+def _check_battery(device: Device, has_live_alert: bool, now: datetime) -> None:
+    if device.battery is None or device.patient is None:
+        return
+    threshold = settings.VW_LOW_BATTERY_PERCENT
+    if device.battery < threshold and not has_live_alert:
+        raise_low_battery(device=device, now=now)
+    elif device.battery >= threshold + LOW_BATTERY_CLEAR_MARGIN and has_live_alert:
+        resolve_low_battery(device=device, now=now)
+
+
+def _end_episode(device: Device, now: datetime) -> None:
+    gap = ConnectivityGap.objects.filter(device=device, ended_at__isnull=True).first()
+    if gap is not None:
+        # The data gap ends with the first contact (continuous) or reading (spot-check) back.
+        back = device.last_seen_at if device.mode == DeviceMode.CONTINUOUS else device.last_reading_at
+        gap.ended_at = max(back or now, gap.started_at)
+        gap.save(update_fields=["ended_at"])
+    resolve_device_offline(device=device, gap=gap, now=now)
+
+
+def record_status(*, device_pk: int, state: str, battery: int | None, at: datetime) -> None:
+    """A status message: "online" is contact; "offline" is the Last Will, an episode starting now."""
+    if state not in ("online", "offline"):
+        raise ValueError(f"device status state must be 'online' or 'offline', got {state!r}")
+    batteries = {device_pk: (battery, at)} if battery is not None else {}
+    if state == "online":
+        record_contact(contacts={device_pk: at}, readings={}, batteries=batteries)
+        return
+    if batteries:
+        record_contact(contacts={}, readings={}, batteries=batteries)
+    with transaction.atomic():
+        device = Device.objects.select_for_update(of=("self",)).select_related("patient").filter(pk=device_pk).first()
+        if device is None or device.mode != DeviceMode.CONTINUOUS or device.connectivity == Connectivity.OFFLINE:
+            return  # a spot-check device is judged by its schedule, not its connection
+        if device.last_seen_at is not None and device.last_seen_at > at:
+            return  # a retained Last Will older than the device's latest contact is history
+        _take_offline(device, cause=ConnectivityGap.Cause.LAST_WILL, started_at=at, now=timezone.now())
+
+
+def sweep_connectivity(*, now: datetime | None = None) -> int:
+    """Beat task body: take every overdue device offline; returns how many episodes began."""
+    now = now or timezone.now()
+    candidates = list(
+        Device.objects.filter(
+            overdue_at__lte=now,
+            patient__isnull=False,
+            patient__discharged_at__isnull=True,
+            revoked_at__isnull=True,
+        )
+        .exclude(connectivity=Connectivity.OFFLINE)
+        .order_by("overdue_at")
+        .values_list("pk", "connectivity", "overdue_at")[:SWEEP_BATCH]
+    )
+    started = 0
+    for pk, connectivity, due in candidates:
+        with transaction.atomic():
+            device = Device.objects.select_related("patient").get(pk=pk)
+            device.connectivity, device.overdue_at = connectivity, due
+            # The gap in the data began when we last heard from it, not when the sweep noticed.
+            began = last_heard(device) or due
+            if _take_offline(device, cause=ConnectivityGap.Cause.TIMEOUT, started_at=began, now=now):
+                started += 1
+    return started
+
+
+def _take_offline(device: Device, *, cause: str, started_at: datetime, now: datetime) -> bool:
+    """Claim the episode; only the claimant opens the gap and raises the one alert."""
+    claimed = Device.objects.filter(
+        pk=device.pk, connectivity=device.connectivity, overdue_at=device.overdue_at
+    ).update(connectivity=Connectivity.OFFLINE, offline_since=started_at)
+    if not claimed:
+        return False
+    device.connectivity, device.offline_since = Connectivity.OFFLINE, started_at
+    gap = ConnectivityGap.objects.filter(device=device, ended_at__isnull=True).first()
+    if gap is None:
+        gap = ConnectivityGap.objects.create(device=device, patient=device.patient, cause=cause, started_at=started_at)
+    raise_device_offline(device=device, gap=gap, now=now)
+    _publish_device(device)
+    logger.info("device %s offline (%s) since %s", device.device_id, cause, started_at.isoformat())
+    return True
+
+
+def _publish_device(device: Device) -> None:
+    if device.patient is not None:
+        publish(
+            "device.updated",
+            ward_id=device.patient.ward_id,
+            patient_id=device.patient_id,
+            data=device_status_to_dict(device),
+        )

@@ -1,0 +1,226 @@
+"""The batch worker: drains the transport's queue, stores each batch, then acknowledges it.
+
+Order of events for every message: stored and committed -> device ``ack`` published -> MQTT
+acknowledgement. A crash anywhere before the last step means the broker redelivers the message,
+and the idempotency record turns the redelivery into a replay of the stored outcome.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
+from typing import Any, Protocol
+
+from django.db import InterfaceError, OperationalError, close_old_connections, connection, transaction
+
+from devices.ingest.batch import handle_batch
+from devices.ingest.messages import Incoming, Outcome, parse_incoming
+from devices.ingest.store import load_devices, whole_rejection
+from devices.mqtt_transport import Received
+from devices.protocol import ack_payload, ack_topic
+
+logger = logging.getLogger(__name__)
+
+# The database is unreachable, locked or restarting: wait and try the same batch again.
+TRANSIENT_ERRORS = (OperationalError, InterfaceError)
+INTERNAL_ERROR_REPLY = "internal error: the message was not stored; send it again later"
+
+
+class Link(Protocol):
+    """What the worker needs of the transport."""
+
+    def publish(self, topic: str, payload: bytes) -> None: ...
+
+    def ack(self, token: Any) -> Any: ...
+
+
+@dataclass(slots=True)
+class Stats:
+    messages: int = 0
+    batches: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    errors: int = 0  # whole messages refused, for any reason
+    retries: int = 0
+
+    def take(self) -> Stats:
+        """A copy of the counts so far, which are reset."""
+        snapshot = Stats(**{f.name: getattr(self, f.name) for f in fields(self)})
+        for f in fields(self):
+            setattr(self, f.name, 0)
+        return snapshot
+
+
+class IngestWorker:
+    def __init__(
+        self,
+        link: Link | None = None,
+        *,
+        batch_size: int = 500,
+        batch_wait_s: float = 0.02,
+        idle_s: float = 0.005,
+        retry_base_s: float = 0.5,
+        retry_max_s: float = 30.0,
+        after_commit: Callable[[Sequence[Outcome]], None] | None = None,
+    ) -> None:
+        self.link = link
+        self.inbox: queue.Queue[Received] = queue.Queue()
+        self.stopping = threading.Event()
+        self.batch_size = batch_size
+        self.batch_wait_s = batch_wait_s
+        self.idle_s = idle_s
+        self.retry_base_s = retry_base_s
+        self.retry_max_s = retry_max_s
+        self.after_commit = after_commit
+        self.stats = Stats()
+        self.totals = Stats()
+        self._stats_lock = threading.Lock()
+
+    def put(self, received: Received) -> None:
+        """The transport's callback: a thread-safe hand-over, nothing else."""
+        if self.stopping.is_set():
+            return  # left unacknowledged: the broker redelivers it to the next session
+        self.inbox.put(received)
+
+    def run(self) -> None:
+        """Process batches until asked to stop, then finish what is already queued."""
+        try:
+            while not (self.stopping.is_set() and self.inbox.empty()):
+                batch = self.collect()
+                if batch and not self.process(batch):
+                    return  # stopping while the database is unavailable: the broker keeps the rest
+        finally:
+            connection.close()  # this thread's own connection
+
+    def collect(self) -> list[Received]:
+        """Up to ``batch_size`` messages: wait for one, then for more until the timer or a lull."""
+        try:
+            batch = [self.inbox.get(timeout=0.2)]
+        except queue.Empty:
+            return []
+        deadline = time.monotonic() + self.batch_wait_s
+        while len(batch) < self.batch_size:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                # A lull flushes early: under MQTT 3.1.1 the broker stops sending at its in-flight
+                # limit until we ack, so waiting out the timer would only add latency.
+                batch.append(self.inbox.get(timeout=min(remaining, self.idle_s)))
+            except queue.Empty:
+                break
+        return batch
+
+    def process(self, batch: Sequence[Received]) -> bool:
+        """Store, then answer and acknowledge; False if stopped before the batch was stored."""
+        assert self.link is not None, "attach the transport before processing"
+        outcomes = self._commit([Incoming(r.topic, r.payload, r.received_at, r.retained) for r in batch])
+        if outcomes is None:
+            return False
+        if self.after_commit is not None:
+            self.after_commit(outcomes)
+        for received, outcome in zip(batch, outcomes, strict=True):
+            if outcome.reply is not None and outcome.reply_topic is not None:
+                self.link.publish(outcome.reply_topic, outcome.reply)
+            if outcome.stored:
+                self.link.ack(received.token)
+        self._count(outcomes)
+        return True
+
+    # --- storing with retries ----------------------------------------------------------------------
+
+    def _commit(self, messages: list[Incoming]) -> list[Outcome] | None:
+        delay = self.retry_base_s
+        while True:
+            _refresh_connection()
+            try:
+                return handle_batch(messages)
+            except TRANSIENT_ERRORS as exc:
+                logger.warning("database unavailable (%s); retrying %d messages in %.1fs", exc, len(messages), delay)
+            except Exception:
+                if len(messages) == 1:
+                    return self._record_internal_error(messages[0])
+                # One poison message must not hold up the rest: store them one by one.
+                logger.exception("batch of %d failed; storing its messages one by one", len(messages))
+                return self._commit_singly(messages)
+            self._count_retry()
+            if self.stopping.wait(delay):
+                return None
+            delay = min(delay * 2, self.retry_max_s)
+
+    def _commit_singly(self, messages: list[Incoming]) -> list[Outcome] | None:
+        outcomes: list[Outcome] = []
+        for message in messages:
+            result = self._commit([message])
+            if result is None:
+                return None
+            outcomes.extend(result)
+        return outcomes
+
+    def _record_internal_error(self, message: Incoming) -> list[Outcome] | None:
+        """Record a message that fails on its own, so it is seen by staff and does not loop."""
+        logger.exception("message on %s could not be stored; recorded as an internal error", message.topic)
+        delay = self.retry_base_s
+        while True:
+            _refresh_connection()
+            try:
+                with transaction.atomic():
+                    return [record_internal_error(message)]
+            except TRANSIENT_ERRORS:
+                self._count_retry()
+                if self.stopping.wait(delay):
+                    return None
+                delay = min(delay * 2, self.retry_max_s)
+            except Exception:
+                logger.critical("message on %s could not even be recorded; left unacknowledged", message.topic)
+                return [Outcome(message, error="internal error", stored=False)]
+
+    def _count_retry(self) -> None:
+        with self._stats_lock:
+            self.stats.retries += 1
+            self.totals.retries += 1
+
+    def _count(self, outcomes: Sequence[Outcome]) -> None:
+        with self._stats_lock:
+            for stats in (self.stats, self.totals):
+                stats.batches += 1
+                stats.messages += len(outcomes)
+                for outcome in outcomes:
+                    stats.accepted += 0 if outcome.duplicate else outcome.accepted
+                    stats.rejected += 0 if outcome.duplicate else outcome.rejected
+                    stats.duplicates += int(outcome.duplicate)
+                    stats.errors += int(outcome.error is not None and not outcome.duplicate)
+
+    def take_stats(self) -> Stats:
+        with self._stats_lock:
+            return self.stats.take()
+
+
+def _refresh_connection() -> None:
+    # Drops a connection the database closed (restart, failover) so the retry opens a new one.
+    # Never inside an atomic block: that would be someone else's transaction (e.g. a test's).
+    if not connection.in_atomic_block:
+        close_old_connections()
+
+
+def record_internal_error(message: Incoming) -> Outcome:
+    """Store an "internal error" rejection for a message that cannot be stored on its own.
+
+    The msg_id goes into the reason, not the msg_id column, so a later re-send of the same
+    msg_id is stored normally instead of being answered with this error.
+    """
+    parsed = parse_incoming(message)
+    device = load_devices([parsed.device_ref]).get(parsed.device_ref) if parsed.device_ref else None
+    reason = f"internal error while storing msg_id {parsed.msg_id!r}" if parsed.msg_id else "internal error"
+    row = whole_rejection(parsed, device, reason)
+    row.msg_id = ""
+    row.save()
+    if parsed.channel != "obs":
+        return Outcome(message, error=reason)
+    reply = ack_payload(parsed.msg_id, 0, [], INTERNAL_ERROR_REPLY)
+    return Outcome(message, reply_topic=ack_topic(parsed.device_ref), reply=reply, error=reason)

@@ -1,0 +1,103 @@
+"""`make bench`: the platform against a bare baseline, at stepped rates, on the real services."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from devices.bench import report
+from devices.bench.runner import BenchConfig, run_bench
+from devices.bench.stack import BenchSetupError, Services
+
+QUICK = {"rates": "200,1000", "seconds": 5.0, "devices": 50, "alerts_per_step": 5}
+
+
+def _rates(raw: str) -> list[float]:
+    try:
+        rates = [float(part) for part in raw.split(",") if part.strip()]
+    except ValueError:
+        raise CommandError(f"--rates {raw!r} must be comma-separated numbers, e.g. 250,500,1000") from None
+    if not rates or any(rate <= 0 for rate in rates):
+        raise CommandError(f"--rates {raw!r} must list at least one rate above 0")
+    return rates
+
+
+class Command(BaseCommand):
+    help = (
+        "Benchmark ingest, scoring and alerting against a bare paho + COPY baseline. Needs PostgreSQL, Redis "
+        "and an MQTT broker (DATABASE_URL, REDIS_URL, MQTT_URL); creates and drops its own database."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--rates", default="250,500,1000,2000", help="messages/s per step (default %(default)s)")
+        parser.add_argument("--seconds", type=float, default=12.0, help="length of each step (default %(default)s)")
+        parser.add_argument("--devices", type=int, default=200, help="patients with ordinary readings")
+        parser.add_argument("--alerts-per-step", type=int, default=20, help="fresh patients whose reading alerts")
+        parser.add_argument("--quick", action="store_true", help="a ~60 s run: 200 and 1000 msg/s for 5 s each")
+        parser.add_argument("--no-baseline", action="store_true", help="measure the platform only")
+        parser.add_argument(
+            "--ingest-args", default="", help='extra arguments for `manage.py ingest`, e.g. "--batch-ms 10"'
+        )
+        parser.add_argument("--worker-concurrency", type=int, default=2)
+        parser.add_argument("--keep-db", action="store_true", help="leave the bench database for inspection")
+        parser.add_argument("--output", default="bench-results/latest.json")
+
+    def handle(self, *args, **options) -> None:
+        config = self._config(options)
+        try:
+            steps = run_bench(config, say=lambda line: self.stdout.write(f"bench: {line}"))
+        except BenchSetupError as exc:
+            raise CommandError(str(exc)) from exc
+        command = "make bench" + (f" BENCH_ARGS={shlex.quote(' '.join(sys.argv[2:]))}" if sys.argv[2:] else "")
+        document = report.write_json(
+            Path(options["output"]), command=command, config=self._described(config), steps=steps
+        )
+        self.stdout.write("\n" + report.table(steps) + "\n")
+        self._verdict(document["summary"], options["output"])
+
+    def _config(self, options: dict) -> BenchConfig:
+        if options["quick"]:
+            options.update({key: value for key, value in QUICK.items()})
+        if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+            raise CommandError("the bench needs PostgreSQL: set DATABASE_URL (`make bench` sets it to vw_bench)")
+        services = Services(settings.DATABASE_URL, settings.REDIS_URL, settings.MQTT_URL)
+        return BenchConfig(
+            services=services,
+            rates=_rates(options["rates"]),
+            seconds=options["seconds"],
+            devices=options["devices"],
+            alerts_per_step=options["alerts_per_step"],
+            ingest_args=shlex.split(options["ingest_args"]),
+            worker_concurrency=options["worker_concurrency"],
+            with_baseline=not options["no_baseline"],
+            keep_db=options["keep_db"],
+            results_dir=Path(options["output"]).parent,
+        )
+
+    @staticmethod
+    def _described(config: BenchConfig) -> dict:
+        return {
+            "rates": config.rates,
+            "seconds": config.seconds,
+            "devices": config.devices,
+            "alerts_per_step": config.alerts_per_step,
+            "ingest_args": config.ingest_args,
+            "worker_concurrency": config.worker_concurrency,
+            "rescore_delay_s": settings.VW_RESCORE_DELAY_SECONDS,
+        }
+
+    def _verdict(self, summary: dict, output: str) -> None:
+        ratio = summary["ratio"]
+        self.stdout.write(
+            f"sustained: platform {summary['platform_sustained_msg_per_s']:.0f} msg/s, baseline "
+            f"{summary['baseline_sustained_msg_per_s']:.0f} msg/s, ratio {'-' if ratio is None else f'{ratio:.2f}'}"
+            f" (target ≥ {report.TARGET_RATIO}); zero loss: {'yes' if summary['zero_loss'] else 'NO'}; "
+            f"alert p99 at 1000/s: {summary['alert_p99_ms_at_1000']} ms (target < {report.TARGET_ALERT_P99_MS:.0f})"
+        )
+        self.stdout.write(f"results written to {output}")
+        if not summary["zero_loss"]:
+            raise CommandError("messages were lost: see the table and the JSON results")

@@ -1,0 +1,60 @@
+"""Snapshots a live screen asks for on every (re)connect: the data and its rendered HTML.
+
+A dashboard never patches itself from events alone: each event prompts a fresh snapshot, so a
+screen that missed events during a network blip is whole again as soon as it reconnects. The
+HTML comes from the same templates as the first page load, so there is one renderer, not two.
+Snapshots are rendered without a request; the page's script supplies the CSRF token to the
+forms they contain.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from accounts.access import AnyUser
+from alerts.models import Outcome
+from frontend import selectors
+
+
+def board_snapshot(*, user: AnyUser, ward_id: int | None) -> dict[str, Any]:
+    rows = selectors.ward_board(user=user, ward_id=ward_id)
+    return {
+        "rows": rows,
+        "alerts": [alert for row in rows for alert in row["alerts"]],
+        "html": render_to_string("frontend/_board_rows.html", {"rows": rows, "show_ward": ward_id is None}),
+        "generated_at": timezone.now().isoformat(),
+    }
+
+
+def triage_snapshot(*, user: AnyUser) -> dict[str, Any]:
+    alerts = selectors.triage_queue(user=user)
+    return {
+        "alerts": [selectors.alert_summary(alert) for alert in alerts],
+        "html": render_to_string("frontend/_queue.html", triage_context(user=user, alerts=alerts)),
+        "generated_at": timezone.now().isoformat(),
+    }
+
+
+def triage_context(*, user: AnyUser, alerts: list) -> dict[str, Any]:
+    return {
+        "alerts": alerts,
+        "outcomes": [choice for choice in Outcome.choices if choice[0] != Outcome.AUTO_RESOLVED],
+        "assignees": selectors.assignable_staff(user=user),
+        "me": user,
+    }
+
+
+def patient_snapshot(*, user: AnyUser, patient_id: int) -> dict[str, Any]:
+    patient = selectors.patient_for_page(user=user, patient_id=patient_id)
+    if patient is None:
+        return {"error": "not-visible"}
+    page = selectors.patient_page(patient=patient)
+    live_alerts = [a for a in page["alerts"] if a.state != "resolved"]
+    return {
+        "alerts": [selectors.alert_summary(alert) for alert in live_alerts],
+        "html": render_to_string("frontend/_patient_live.html", {"patient": patient, **page}),
+        "generated_at": timezone.now().isoformat(),
+    }

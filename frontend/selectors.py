@@ -1,0 +1,329 @@
+"""Reads behind the dashboard screens: the ward board, the patient page and its chart series.
+
+Every read starts from ``accounts.access``, so a page, a websocket snapshot and a chart never
+show a patient the user may not see. The ward board costs the same handful of queries for five
+patients or fifty: current scores come through ``Patient.current_score``, the previous total
+through a subquery, devices and open alerts through two prefetches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.utils import timezone
+
+from accounts.access import AnyUser, visible_patients, visible_wards
+from accounts.models import Role
+from alerts.models import Alert, AlertState, Severity
+from alerts.selectors import alert_queue
+from devices.models import Connectivity, ConnectivityGap, Device, IngestRejection
+from patients.models import Patient, Ward
+from scoring.models import EarlyWarningScore
+
+RISK_RANK = {"high": 4, "medium": 3, "low-medium": 2, "low": 1}
+# A patient with no score at all is not "low risk": nothing is known. They sort above low.
+NO_SCORE_RANK = 1.5
+RISK_LABELS = {"high": "High", "medium": "Medium", "low-medium": "Low–medium", "low": "Low"}
+SEVERITY_TO_RISK = {
+    Severity.HIGH: "high",
+    Severity.MEDIUM: "medium",
+    Severity.LOW_MEDIUM: "low-medium",
+    Severity.LOW: "low",
+    Severity.INFO: "low",
+}
+PARAMETER_LABELS = {
+    "respiratory_rate": "Resp",
+    "spo2": "SpO₂",
+    "on_oxygen": "Air/O₂",
+    "systolic_bp": "Sys BP",
+    "heart_rate": "Pulse",
+    "consciousness": "ACVPU",
+    "temperature": "Temp",
+}
+
+
+@dataclass(frozen=True)
+class BoardScope:
+    """What a board shows: one ward, or every ward the user may see (``ward`` is None)."""
+
+    ward: Ward | None
+    wards: list[Ward]
+
+
+def board_scope(*, user: AnyUser, ward_id: int | None) -> BoardScope | None:
+    """The wards a board covers, or None when the user may not see the ward asked for."""
+    wards = list(visible_wards(user).order_by("name"))
+    if ward_id is None:
+        return BoardScope(ward=None, wards=wards)
+    chosen = next((ward for ward in wards if ward.pk == ward_id), None)
+    return BoardScope(ward=chosen, wards=wards) if chosen else None
+
+
+def board_patients(*, user: AnyUser, ward_id: int | None = None) -> QuerySet[Patient]:
+    previous = (
+        EarlyWarningScore.objects.filter(patient=OuterRef("pk"))
+        .exclude(pk=OuterRef("current_score_id"))
+        .order_by("-as_of", "-id")
+    )
+    patients = (
+        visible_patients(user)
+        .filter(discharged_at__isnull=True)
+        .select_related("ward", "current_score")
+        .annotate(previous_total=Subquery(previous.values("total")[:1]))
+        .prefetch_related(
+            Prefetch("devices", queryset=Device.objects.filter(revoked_at__isnull=True).order_by("kind", "serial")),
+            Prefetch(
+                "alerts",
+                queryset=Alert.objects.exclude(state=AlertState.RESOLVED).order_by("-severity", "opened_at"),
+                to_attr="live_alerts",
+            ),
+        )
+    )
+    if ward_id is not None:
+        patients = patients.filter(ward_id=ward_id)
+    return patients
+
+
+def ward_board(*, user: AnyUser, ward_id: int | None = None, now: datetime | None = None) -> list[dict[str, Any]]:
+    """Every active patient the user may see (on one ward, or all), the sickest first."""
+    now = now or timezone.now()
+    rows = [patient_row(patient, now=now) for patient in board_patients(user=user, ward_id=ward_id)]
+    rows.sort(key=_sickest_first)
+    return rows
+
+
+def _sickest_first(row: dict[str, Any]) -> tuple:
+    score = row["score"]
+    rank = RISK_RANK.get(score["risk"], 0) if score else NO_SCORE_RANK
+    alert_rank = max((RISK_RANK.get(a["risk"], 0) for a in row["alerts"] if a["category"] == "clinical"), default=0)
+    total = score["total"] if score else -1
+    return (-max(rank, alert_rank), -total, not row["not_heard_from"], row["name"])
+
+
+def patient_row(patient: Patient, *, now: datetime) -> dict[str, Any]:
+    score = patient.current_score
+    previous_total = getattr(patient, "previous_total", None)
+    devices = [device_summary(device, now=now) for device in patient.devices.all()]
+    alerts = [alert_summary(alert) for alert in getattr(patient, "live_alerts", [])]
+    return {
+        "id": patient.pk,
+        "name": patient.name,
+        "nhs_number": patient.nhs_number,
+        "ward_id": patient.ward_id,
+        "ward_name": patient.ward.name,
+        "spo2_scale": patient.spo2_scale,
+        "score": score_summary(score) if score else None,
+        "previous_total": previous_total,
+        "trend": _trend(score.total if score else None, previous_total),
+        "devices": devices,
+        "alerts": alerts,
+        "not_heard_from": bool(devices) and all(d["state"] != Connectivity.ONLINE for d in devices),
+        "no_devices": not devices,
+    }
+
+
+def _trend(current: int | None, previous: int | None) -> str | None:
+    if current is None or previous is None:
+        return None
+    if current > previous:
+        return "up"
+    return "down" if current < previous else "same"
+
+
+def score_summary(score: EarlyWarningScore) -> dict[str, Any]:
+    sub_scores = score.sub_scores or {}
+    drivers = [
+        {
+            "parameter": name,
+            "label": PARAMETER_LABELS.get(name, name),
+            "value": (sub_scores.get(name) or {}).get("value"),
+            "score": (sub_scores.get(name) or {}).get("score"),
+        }
+        for name in PARAMETER_LABELS
+    ]
+    return {
+        "id": score.pk,
+        "total": score.total,
+        "risk": score.risk,
+        "risk_label": RISK_LABELS.get(score.risk, score.risk),
+        "band": score.band,
+        "spo2_scale": score.spo2_scale,
+        "complete": score.complete,
+        "missing": [PARAMETER_LABELS.get(name, name) for name in score.missing or []],
+        "stale": [PARAMETER_LABELS.get(name, name) for name in score.stale or []],
+        "single_parameter_3": score.single_parameter_3,
+        "as_of": score.as_of,
+        "drivers": [d for d in drivers if d["score"]],
+        "clinical_response": score.clinical_response,
+    }
+
+
+def device_summary(device: Device, *, now: datetime) -> dict[str, Any]:
+    low_battery = device.battery is not None and device.battery <= settings.VW_LOW_BATTERY_PERCENT
+    return {
+        "id": device.pk,
+        "device_id": device.device_id,
+        "kind": device.get_kind_display(),
+        "serial": device.serial,
+        "state": device.connectivity,
+        "state_label": device.get_connectivity_display(),
+        "offline_since": device.offline_since,
+        "last_seen_at": device.last_seen_at,
+        "last_reading_at": device.last_reading_at,
+        # What "no data since" means to a clinician: the last reading, else the last contact.
+        "silent_since": device.last_reading_at or device.last_seen_at or device.offline_since,
+        "battery": device.battery,
+        "low_battery": low_battery,
+    }
+
+
+def alert_summary(alert: Alert) -> dict[str, Any]:
+    return {
+        "id": alert.pk,
+        "kind": alert.kind,
+        "kind_label": alert.get_kind_display(),
+        "category": alert.category,
+        "severity": alert.severity,
+        "risk": SEVERITY_TO_RISK.get(alert.severity, "low"),
+        "state": alert.state,
+        "title": alert.title,
+        "patient_id": alert.patient_id,
+        "opened_at": alert.opened_at,
+        "acknowledged_at": alert.acknowledged_at,
+    }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+# --- Patient page ---------------------------------------------------------------------------
+
+
+def patient_for_page(*, user: AnyUser, patient_id: int) -> Patient | None:
+    return (
+        visible_patients(user)
+        .select_related("ward", "current_score", "spo2_scale_set_by")
+        .filter(pk=patient_id)
+        .first()
+    )
+
+
+def patient_page(*, patient: Patient, now: datetime | None = None) -> dict[str, Any]:
+    now = now or timezone.now()
+    devices = Device.objects.filter(patient=patient).order_by("revoked_at", "kind", "serial")
+    alerts = (
+        Alert.objects.filter(patient=patient)
+        .select_related("acknowledged_by", "assigned_to", "resolved_by")
+        .order_by("-opened_at")[:30]
+    )
+    scores = EarlyWarningScore.objects.filter(patient=patient).order_by("-as_of", "-id")[:30]
+    return {
+        "devices": [device_summary(device, now=now) | {"revoked": device.revoked_at is not None} for device in devices],
+        "alerts": list(alerts),
+        "scores": [score_summary(score) for score in scores],
+        "scale_changes": list(patient.scale_changes.select_related("changed_by")[:10]),
+    }
+
+
+def patient_series(
+    *, patient: Patient, since: datetime, until: datetime, with_rejections: bool = False
+) -> dict[str, Any]:
+    """Every reading and score in the period, with what a chart needs to draw gaps honestly."""
+    observations = patient.observations.filter(measured_at__gte=since, measured_at__lte=until).order_by("measured_at")
+    series: dict[str, list[dict[str, Any]]] = {}
+    for obs in observations.values("type", "value", "code", "measured_at", "is_late", "device_id", "entered_by_id"):
+        series.setdefault(obs["type"], []).append(
+            {
+                "t": obs["measured_at"].isoformat(),
+                "v": obs["code"] or obs["value"],
+                "late": obs["is_late"],
+                "manual": obs["entered_by_id"] is not None,
+            }
+        )
+    scores = patient.scores.filter(as_of__gte=since, as_of__lte=until).order_by("as_of", "id")
+    devices = list(Device.objects.filter(patient=patient).values("pk", "expected_interval_s"))
+    result = {
+        "patient_id": patient.pk,
+        "since": since.isoformat(),
+        "until": until.isoformat(),
+        "spo2_scale": patient.spo2_scale,
+        "expected_interval_s": min((d["expected_interval_s"] for d in devices), default=None),
+        "series": series,
+        "scores": [{"t": s.as_of.isoformat(), "v": s.total, "risk": s.risk, "complete": s.complete} for s in scores],
+        "gaps": _connectivity_gaps(patient, since, until),
+        "rejections": [],
+    }
+    if with_rejections:
+        result["rejections"] = _rejections(devices, since, until)
+    return result
+
+
+def _connectivity_gaps(patient: Patient, since: datetime, until: datetime) -> list[dict[str, Any]]:
+    gaps = ConnectivityGap.objects.filter(device__patient=patient, started_at__lte=until).exclude(ended_at__lt=since)
+    return [{"start": g.started_at.isoformat(), "end": _iso(g.ended_at), "cause": g.get_cause_display()} for g in gaps]
+
+
+def _rejections(devices: list[dict[str, Any]], since: datetime, until: datetime) -> list[dict[str, Any]]:
+    rejections = IngestRejection.objects.filter(
+        device_id__in=[d["pk"] for d in devices], received_at__gte=since, received_at__lte=until
+    ).select_related("device")[:200]
+    return [
+        {
+            "received_at": r.received_at.isoformat(),
+            "device": r.device.serial if r.device else r.device_ref,
+            "msg_id": r.msg_id,
+            "index": r.index,
+            "reason": r.reason,
+        }
+        for r in rejections
+    ]
+
+
+def default_period(now: datetime | None = None) -> tuple[datetime, datetime]:
+    now = now or timezone.now()
+    return now - timedelta(hours=24), now
+
+
+# --- Triage ---------------------------------------------------------------------------------
+
+
+def triage_queue(*, user: AnyUser) -> list[Alert]:
+    """Every live alert the user may act on, across their wards, most urgent first."""
+    queue = alert_queue(user)
+    if isinstance(queue, QuerySet):
+        queue = queue.select_related("patient__ward", "device", "assigned_to", "acknowledged_by", "score")
+    return list(queue)
+
+
+def assignable_staff(*, user: AnyUser) -> list[Any]:
+    """Who an alert can be handed to: clinicians of the user's wards, and the command centre."""
+    wards = visible_wards(user)
+    staff = (
+        get_user_model()
+        .objects.filter(is_active=True, staff_profile__isnull=False)
+        .filter(Q(wards__in=wards) | Q(staff_profile__role__in=[Role.OPERATOR, Role.ADMINISTRATOR]))
+        .distinct()
+        .order_by("last_name", "first_name", "username")
+    )
+    return list(staff)
+
+
+def alert_for_user(*, user: AnyUser, alert_id: int) -> Alert | None:
+    return (
+        Alert.objects.filter(pk=alert_id, patient__in=visible_patients(user))
+        .select_related("patient__ward", "assigned_to", "acknowledged_by")
+        .first()
+    )
+
+
+def outcome_report(*, user: AnyUser, since: datetime, until: datetime) -> Any:
+    """The NHS virtual-ward figures for the period, from ``alerts.reports``, for the user's wards."""
+    from alerts import reports
+
+    return reports.alert_outcome_summary(since=since, until=until, wards=visible_wards(user))

@@ -1,0 +1,42 @@
+"""The dashboard's own writes: the audit of who viewed a patient, and routing a triage click.
+
+Triage actions themselves belong to ``alerts.services``; this module only picks the service a
+button names, so the views stay a thin translation from HTTP.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+
+from accounts.access import AnyUser
+from accounts.audit import audit_record
+from alerts import services as alerts_services
+from alerts.models import Alert
+from patients.models import Patient
+
+ALERT_ACTIONS = ("acknowledge", "assign", "note", "escalate", "resolve")
+
+
+def patient_view_record(*, user: AnyUser, patient: Patient, route: str) -> None:
+    """Every opening of a patient's record is audited (who, when, which screen)."""
+    audit_record(actor=user, action="patient.viewed", patient=patient, obj=patient, route=route)
+
+
+def alert_action_run(*, alert: Alert, user: AnyUser, action: str, data: dict[str, Any]) -> None:
+    """Run one triage action. Raises ``AlertActionError`` when refused."""
+    note = (data.get("note") or "").strip()
+    if action == "acknowledge":
+        alerts_services.alert_acknowledge(alert=alert, user=user)
+    elif action == "assign":
+        assignee = user if data["assignee"] == "me" else get_user_model().objects.get(pk=int(data["assignee"]))
+        alerts_services.alert_assign(alert=alert, user=user, assignee=assignee)
+    elif action == "note":
+        alerts_services.alert_add_note(alert=alert, user=user, note=note)
+    elif action == "escalate":
+        alerts_services.alert_escalate(alert=alert, user=user, note=note)
+    elif action == "resolve":
+        alerts_services.alert_resolve(alert=alert, user=user, outcome=data["outcome"], note=note)
+    else:
+        raise ValueError(f"Unknown action {action!r}; expected one of {', '.join(ALERT_ACTIONS)}.")

@@ -1,0 +1,201 @@
+"""The dashboard's pages: thin translations from HTTP to selectors and services.
+
+Every view starts from ``accounts.access`` through the selectors; a patient or ward the user
+may not see is a 404, never a hint that it exists. Forms work without JavaScript (POST, then
+redirect); the page script sends the same POSTs with ``Accept: application/json`` and gets the
+outcome as JSON instead of a redirect.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.access import can_triage, sees_all_wards, visible_wards
+from alerts.services import AlertActionError
+from frontend import live, selectors, services
+from frontend.forms import PERIODS, AlertActionForm, ManualObservationForm, ScaleForm, parse_period
+from patients.services import observation_record_manual, patient_set_spo2_scale
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    wards = list(visible_wards(request.user).values_list("pk", flat=True)[:2])
+    if not sees_all_wards(request.user) and len(wards) == 1:
+        return redirect("frontend:ward", ward_id=wards[0])
+    return redirect("frontend:wards")
+
+
+@login_required
+@require_GET
+def board(request: HttpRequest, ward_id: int | None = None) -> HttpResponse:
+    scope = selectors.board_scope(user=request.user, ward_id=ward_id)
+    if scope is None:
+        raise Http404("No such ward.")
+    snapshot = live.board_snapshot(user=request.user, ward_id=ward_id)
+    socket = f"/ws/ward/{ward_id}/" if ward_id else "/ws/wards/"
+    return render(request, "frontend/board.html", {"scope": scope, "snapshot": snapshot, "socket": socket})
+
+
+@login_required
+@require_GET
+def triage(request: HttpRequest) -> HttpResponse:
+    alerts = selectors.triage_queue(user=request.user)
+    context = live.triage_context(user=request.user, alerts=alerts)
+    return render(request, "frontend/triage.html", {**context, "socket": "/ws/alerts/"})
+
+
+@login_required
+@require_POST
+def alert_action(request: HttpRequest, alert_id: int, action: str) -> HttpResponse:
+    alert = selectors.alert_for_user(user=request.user, alert_id=alert_id)
+    if alert is None or action not in services.ALERT_ACTIONS or not can_triage(request.user):
+        raise Http404("No such alert.")
+    form = AlertActionForm(request.POST)
+    error = _alert_form_error(form, action, request)
+    if error is None:
+        try:
+            services.alert_action_run(alert=alert, user=request.user, action=action, data=form.cleaned_data)
+        except (AlertActionError, ValidationError, PermissionDenied) as exc:
+            error = _message(exc)
+    return _action_response(request, alert_id=alert_id, action=action, error=error)
+
+
+def _alert_form_error(form: AlertActionForm, action: str, request: HttpRequest) -> str | None:
+    if form.is_valid():
+        form.require(action)
+        assignee = form.cleaned_data.get("assignee")
+        if action == "assign" and assignee and assignee != "me":
+            allowed = {str(person.pk) for person in selectors.assignable_staff(user=request.user)}
+            if assignee not in allowed:
+                form.add_error("assignee", "That person cannot be assigned alerts on this ward.")
+    if form.errors:
+        return " ".join(str(message) for errors in form.errors.values() for message in errors)
+    return None
+
+
+def _message(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return " ".join(exc.messages)
+    return str(exc) or "That action is not allowed."
+
+
+def _action_response(request: HttpRequest, *, alert_id: int, action: str, error: str | None) -> HttpResponse:
+    if _wants_json(request):
+        if error:
+            return JsonResponse({"ok": False, "error": error}, status=400)
+        alert = selectors.alert_for_user(user=request.user, alert_id=alert_id)
+        return JsonResponse({"ok": True, "alert": selectors.alert_summary(alert) if alert else None})
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, f"Alert {alert_id}: {action} recorded.")
+    target = request.POST.get("next") or reverse("frontend:triage")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = reverse("frontend:triage")
+    return redirect(target)
+
+
+@login_required
+@require_GET
+def triage_summary(request: HttpRequest) -> HttpResponse:
+    since, until, error = parse_period(request.GET)
+    report = selectors.outcome_report(user=request.user, since=since, until=until)
+    context = {"report": report, "since": since, "until": until, "error": error, "periods": PERIODS}
+    return render(request, "frontend/summary.html", context)
+
+
+def _patient_or_404(request: HttpRequest, patient_id: int) -> Any:
+    patient = selectors.patient_for_page(user=request.user, patient_id=patient_id)
+    if patient is None:
+        raise Http404("No such patient.")
+    return patient
+
+
+@login_required
+@require_GET
+def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
+    patient = _patient_or_404(request, patient_id)
+    services.patient_view_record(user=request.user, patient=patient, route=request.path)
+    return render(request, "frontend/patient.html", _patient_context(request, patient))
+
+
+def _patient_context(request: HttpRequest, patient: Any, **forms: Any) -> dict[str, Any]:
+    return {
+        "patient": patient,
+        **selectors.patient_page(patient=patient),
+        "observation_form": forms.get("observation_form") or ManualObservationForm(),
+        "scale_form": forms.get("scale_form") or ScaleForm(initial={"scale": 2 if patient.spo2_scale == 1 else 1}),
+        "periods": PERIODS,
+        "socket": f"/ws/patient/{patient.pk}/",
+    }
+
+
+@login_required
+@require_GET
+def patient_series(request: HttpRequest, patient_id: int) -> HttpResponse:
+    patient = _patient_or_404(request, patient_id)
+    since, until, error = parse_period(request.GET)
+    if error:
+        return JsonResponse({"error": error}, status=400)
+    with_rejections = request.GET.get("rejections") in {"1", "true", "yes"}
+    return JsonResponse(
+        selectors.patient_series(patient=patient, since=since, until=until, with_rejections=with_rejections)
+    )
+
+
+@login_required
+@require_POST
+def patient_observation(request: HttpRequest, patient_id: int) -> HttpResponse:
+    patient = _patient_or_404(request, patient_id)
+    form = ManualObservationForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            observation_record_manual(
+                patient=patient,
+                user=request.user,
+                type=data["type"],
+                value=data["value"],
+                measured_at=data["measured_at"],
+            )
+        except (ValidationError, PermissionDenied) as exc:
+            form.add_error(None, _message(exc))
+    if form.errors:
+        context = _patient_context(request, patient, observation_form=form)
+        return render(request, "frontend/patient.html", context, status=400)
+    messages.success(request, "Observation recorded; the NEWS2 score is being recalculated.")
+    return redirect("frontend:patient", patient_id=patient.pk)
+
+
+@login_required
+@require_POST
+def patient_scale(request: HttpRequest, patient_id: int) -> HttpResponse:
+    patient = _patient_or_404(request, patient_id)
+    form = ScaleForm(request.POST)
+    if form.is_valid():
+        try:
+            patient_set_spo2_scale(
+                patient=patient,
+                user=request.user,
+                scale=form.cleaned_data["scale"],
+                reason=form.cleaned_data["reason"].strip(),
+            )
+        except (ValidationError, PermissionDenied) as exc:
+            form.add_error(None, _message(exc))
+    if form.errors:
+        return render(request, "frontend/patient.html", _patient_context(request, patient, scale_form=form), status=400)
+    messages.success(request, f"SpO₂ scale set to Scale {form.cleaned_data['scale']}.")
+    return redirect("frontend:patient", patient_id=patient.pk)

@@ -1,0 +1,170 @@
+"""Every write to patients and their hand-entered observations goes through here.
+
+Each service validates, writes in one transaction, records who did it, and opens the one door
+for live events (``frontend.events.publish``) and rescoring inside that transaction: both are
+sent only after commit, so no dashboard or worker sees a change that was rolled back.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.access import AnyUser, visible_wards
+from accounts.audit import audit_record
+from devices.protocol import MAX_FUTURE, MAX_PAST
+from frontend.events import publish
+from patients.models import Observation, Patient, SpO2Scale, SpO2ScaleChange, Ward
+from patients.nhs_number import normalise_nhs_number
+from patients.selectors import can_enter_observation, can_set_spo2_scale
+from patients.vitals import VitalValueError, clean_vital
+from scoring.services import request_rescore
+
+
+def _require_aware(field: str, moment: datetime) -> None:
+    if timezone.is_naive(moment):
+        # A time without an offset cannot be placed on the patient's timeline safely
+        # (Europe/London moves by an hour twice a year).
+        raise ValidationError({field: "Give the time with a UTC offset or Z, e.g. 2026-11-23T10:30:00Z."})
+
+
+def patient_admit(
+    *,
+    user: AnyUser,
+    ward: Ward,
+    nhs_number: str,
+    given_name: str,
+    family_name: str,
+    date_of_birth: date,
+    admitted_at: datetime | None = None,
+    phone: str = "",
+) -> Patient:
+    """Admit a patient to a virtual ward, on SpO2 Scale 1 until a clinician decides otherwise."""
+    if not visible_wards(user).filter(pk=ward.pk).exists():
+        raise PermissionDenied("You may only admit patients to your own wards.")
+    admitted_at = admitted_at or timezone.now()
+    _require_aware("admitted_at", admitted_at)
+    if date_of_birth > timezone.localdate():
+        raise ValidationError({"date_of_birth": "The date of birth is in the future."})
+    patient = Patient(
+        nhs_number=normalise_nhs_number(nhs_number),
+        given_name=given_name,
+        family_name=family_name,
+        date_of_birth=date_of_birth,
+        ward=ward,
+        admitted_at=admitted_at,
+        phone=phone,
+    )
+    patient.full_clean(exclude=["current_score", "spo2_scale_set_by"])
+    with transaction.atomic():
+        patient.save()
+        audit_record(actor=user, action="patient.admitted", patient=patient, obj=patient, detail={"ward_id": ward.pk})
+        publish("patient.admitted", ward_id=ward.pk, patient_id=patient.pk, data={"name": patient.name})
+    return patient
+
+
+def patient_discharge(*, patient: Patient, user: AnyUser, discharged_at: datetime | None = None) -> Patient:
+    if not visible_wards(user).filter(pk=patient.ward_id).exists():
+        raise PermissionDenied("You may only discharge patients of your own wards.")
+    discharged_at = discharged_at or timezone.now()
+    _require_aware("discharged_at", discharged_at)
+    with transaction.atomic():
+        # Locked so two people discharging at once cannot both succeed.
+        patient = Patient.objects.select_for_update().get(pk=patient.pk)
+        if patient.discharged_at is not None:
+            raise ValidationError({"discharged_at": "This patient has already been discharged."})
+        if discharged_at < patient.admitted_at:
+            raise ValidationError({"discharged_at": "Discharge cannot be before admission."})
+        patient.discharged_at = discharged_at
+        patient.save(update_fields=["discharged_at"])
+        audit_record(actor=user, action="patient.discharged", patient=patient, obj=patient)
+        publish("patient.discharged", ward_id=patient.ward_id, patient_id=patient.pk)
+    return patient
+
+
+def patient_set_spo2_scale(*, patient: Patient, user: AnyUser, scale: int, reason: str = "") -> SpO2ScaleChange:
+    """Record a clinician's decision to score this patient's SpO2 on Scale 1 or Scale 2.
+
+    Scoring on the wrong scale is a known NEWS2 hazard (RCP 2017, chart 1 notes), so the
+    decision is kept with who and when, and the patient is rescored at once.
+    """
+    if isinstance(scale, bool) or scale not in SpO2Scale.values:
+        raise ValidationError({"scale": "The SpO2 scale is 1 or 2."})
+    if not can_set_spo2_scale(user=user, patient=patient):
+        raise PermissionDenied("Only a clinician of this ward or an administrator may change the SpO2 scale.")
+    now = timezone.now()
+    with transaction.atomic():
+        patient = Patient.objects.select_for_update().get(pk=patient.pk)
+        previous = patient.spo2_scale
+        patient.spo2_scale, patient.spo2_scale_set_by, patient.spo2_scale_set_at = scale, user, now
+        patient.save(update_fields=["spo2_scale", "spo2_scale_set_by", "spo2_scale_set_at"])
+        change = SpO2ScaleChange.objects.create(
+            patient=patient, scale=scale, changed_by=user, changed_at=now, reason=reason
+        )
+        detail = {"scale": scale, "previous": previous, "reason": reason}
+        audit_record(actor=user, action="patient.spo2_scale_changed", patient=patient, obj=change, detail=detail)
+        publish("patient.scale_changed", ward_id=patient.ward_id, patient_id=patient.pk, data=detail)
+        request_rescore([patient.pk])
+    return change
+
+
+def observation_record_manual(
+    *,
+    patient: Patient,
+    user: AnyUser,
+    type: str,
+    value: object,
+    measured_at: datetime,
+    unit: str | None = None,
+) -> Observation:
+    """Store a reading a person took or was told (e.g. consciousness on a video call).
+
+    Held to the same types, units and plausible ranges as a device reading. A reading taken
+    long before it is entered is marked late, so alerting treats it as history, not news.
+    """
+    _require_aware("measured_at", measured_at)
+    try:
+        clean = clean_vital(type, value, unit)
+    except VitalValueError as exc:
+        raise ValidationError({exc.field: exc.message}) from None
+    now = timezone.now()
+    if measured_at > now + MAX_FUTURE:
+        raise ValidationError({"measured_at": "The reading is dated more than 5 minutes in the future."})
+    if measured_at < now - MAX_PAST:
+        raise ValidationError({"measured_at": "The reading is more than 7 days old."})
+    if not patient.is_active:
+        raise ValidationError({"patient": "This patient has been discharged."})
+    if not can_enter_observation(user=user, patient=patient):
+        raise PermissionDenied("You may only enter observations for patients of your own wards.")
+    with transaction.atomic():
+        observation = Observation.objects.create(
+            patient=patient,
+            type=type,
+            value=clean.value,
+            code=clean.code,
+            unit=clean.unit,
+            measured_at=measured_at,
+            received_at=now,
+            entered_by=user,
+            is_late=now - measured_at > timedelta(seconds=settings.VW_LATE_READING_SECONDS),
+        )
+        publish("observation.added", ward_id=patient.ward_id, patient_id=patient.pk, data=_event_data(observation))
+        request_rescore([patient.pk])
+    return observation
+
+
+def _event_data(observation: Observation) -> dict[str, Any]:
+    return {
+        "id": observation.pk,
+        "type": observation.type,
+        "value": observation.display_value,
+        "unit": observation.unit,
+        "measured_at": observation.measured_at.isoformat(),
+        "is_late": observation.is_late,
+        "source": "manual",
+    }

@@ -1,0 +1,204 @@
+"""Recomputing patients' NEWS2 when new observations arrive: coalesced, on Celery, kept in full.
+
+Ingest calls :func:`request_rescore` inside its batch transaction. After commit each patient is
+marked "rescore pending" in the cache; only a patient not already pending is sent to a worker, so
+a burst of readings for one patient waiting in the queue costs one recomputation. The worker
+clears the mark *before* reading observations, so a reading committed after that read always
+finds the mark gone and sends a fresh task: nothing is ever left unscored.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import F, Window
+from django.db.models.functions import RowNumber
+from django.utils import timezone
+
+from frontend.events import publish
+from patients.models import Observation, Patient
+from scoring import news2
+from scoring.freshness import CurrentVitals, Reading, current_vitals
+from scoring.models import EarlyWarningScore
+from scoring.selectors import score_to_dict
+
+logger = logging.getLogger(__name__)
+
+# A pending mark outlives a lost task by at most this long; then the next reading re-sends.
+PENDING_SECONDS = 60
+
+
+class FreshnessSettingError(ValueError):
+    pass
+
+
+def _pending_key(patient_id: int) -> str:
+    return f"vw:rescore:pending:{patient_id}"
+
+
+def request_rescore(patient_ids: Iterable[int]) -> None:
+    """Ask for the patients' NEWS2 to be recomputed once the surrounding transaction commits."""
+    ids = sorted({int(patient_id) for patient_id in patient_ids})
+    if ids:
+        transaction.on_commit(lambda: _send_rescore(ids))
+
+
+def _send_rescore(patient_ids: list[int]) -> None:
+    from scoring.tasks import rescore_patients
+
+    fresh = [pid for pid in patient_ids if cache.add(_pending_key(pid), 1, timeout=PENDING_SECONDS)]
+    if not fresh:
+        return
+    try:
+        rescore_patients.apply_async(args=[fresh], countdown=settings.VW_RESCORE_DELAY_SECONDS)
+    except Exception:
+        # The readings are committed whatever happens here; clearing the marks means the
+        # patient's next reading sends a task again instead of waiting for the marks to expire.
+        cache.delete_many([_pending_key(pid) for pid in fresh])
+        logger.exception("could not send the rescore of patients %s", fresh)
+
+
+def freshness_windows() -> dict[str, timedelta]:
+    """Per-parameter freshness overrides from VW_FRESHNESS_MINUTES ("spo2=30,temperature=240")."""
+    raw = settings.VW_FRESHNESS_MINUTES.strip()
+    windows: dict[str, timedelta] = {}
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        name, _, minutes = item.partition("=")
+        name = name.strip()
+        if name not in news2.PARAMETERS or not minutes.strip().isdigit() or int(minutes) <= 0:
+            raise FreshnessSettingError(
+                f"VW_FRESHNESS_MINUTES item {item!r} must be <parameter>=<whole minutes above 0>, "
+                f"with parameter one of {', '.join(news2.PARAMETERS)}"
+            )
+        windows[name] = timedelta(minutes=int(minutes))
+    return windows
+
+
+def newest_readings(patient_ids: Iterable[int]) -> dict[int, dict[str, Reading]]:
+    """The newest reading of each NEWS2 parameter per patient, in one query on any database."""
+    rows = (
+        Observation.objects.filter(patient_id__in=list(patient_ids), type__in=news2.PARAMETERS)
+        .annotate(
+            rank=Window(
+                RowNumber(),
+                partition_by=[F("patient_id"), F("type")],
+                order_by=[F("measured_at").desc(), F("id").desc()],
+            )
+        )
+        .filter(rank=1)
+        .values_list("id", "patient_id", "type", "value", "code", "measured_at")
+    )
+    newest: dict[int, dict[str, Reading]] = {}
+    for obs_id, patient_id, parameter, value, code, measured_at in rows:
+        reading_value = _reading_value(parameter, value, code)
+        if reading_value is None:
+            continue  # an unreadable row is missing, never assumed normal
+        newest.setdefault(patient_id, {})[parameter] = Reading(parameter, reading_value, measured_at, obs_id)
+    return newest
+
+
+def _reading_value(parameter: str, value: float | None, code: str) -> float | bool | str | None:
+    if parameter == "consciousness":
+        return code or None
+    if value is None:
+        return None
+    if parameter == "on_oxygen":
+        return bool(value)
+    return float(value)
+
+
+def rescore_patients(patient_ids: Iterable[int], *, now: datetime | None = None) -> list[EarlyWarningScore]:
+    """Recompute each patient once; returns the scores that were new (inputs or band changed)."""
+    ids = sorted({int(pid) for pid in patient_ids})
+    # Cleared before reading, so a reading committed from here on sends a new task (module doc).
+    cache.delete_many([_pending_key(pid) for pid in ids])
+    created = []
+    for patient_id in ids:
+        score = rescore_patient(patient_id, now=now or timezone.now())
+        if score is not None:
+            created.append(score)
+    return created
+
+
+def rescore_patient(patient_id: int, *, now: datetime) -> EarlyWarningScore | None:
+    """Score the patient's current vitals; store, alert and publish only if something changed."""
+    from alerts.services import evaluate_score
+
+    with transaction.atomic():
+        # Locking the patient serialises two workers scoring the same patient: the second
+        # then sees the first's score as current, finds nothing changed and raises nothing.
+        patient = Patient.objects.select_for_update().filter(pk=patient_id, discharged_at__isnull=True).first()
+        if patient is None:
+            return None
+        readings = newest_readings([patient.pk]).get(patient.pk)
+        if not readings:
+            return None
+        current = current_vitals(readings, now=now, spo2_scale=patient.spo2_scale, freshness=freshness_windows())
+        previous = EarlyWarningScore.objects.filter(pk=patient.current_score_id).first()
+        if previous is not None and _inputs_of(previous) == _inputs(current, patient.spo2_scale):
+            return None
+        score = _store_score(patient, current, readings, now)
+        Patient.objects.filter(pk=patient.pk).update(current_score=score)
+        evaluate_score(patient=patient, score=score, previous=previous, now=now)
+        publish("score.updated", ward_id=patient.ward_id, patient_id=patient.pk, data=score_to_dict(score))
+    return score
+
+
+def _inputs(current: CurrentVitals, spo2_scale: int) -> tuple:
+    used = tuple(sorted((name, reading.observation_id) for name, reading in current.used.items()))
+    return spo2_scale, used, tuple(sorted(current.stale))
+
+
+def _inputs_of(score: EarlyWarningScore) -> tuple:
+    used = tuple(
+        sorted(
+            (name, sub["observation_id"])
+            for name, sub in score.sub_scores.items()
+            if sub.get("score") is not None and sub.get("observation_id") is not None
+        )
+    )
+    return score.spo2_scale, used, tuple(sorted(score.stale))
+
+
+def _store_score(
+    patient: Patient, current: CurrentVitals, readings: Mapping[str, Reading], now: datetime
+) -> EarlyWarningScore:
+    result = news2.score(current.vitals)
+    considered = current.used.values() or readings.values()
+    return EarlyWarningScore.objects.create(
+        patient=patient,
+        computed_at=now,
+        # With every reading stale the score describes the newest one we had, not "now".
+        as_of=max(reading.measured_at for reading in considered),
+        total=result.total,
+        risk=str(result.risk),
+        band=result.band,
+        spo2_scale=result.spo2_scale,
+        complete=result.complete,
+        single_parameter_3=result.single_parameter_3,
+        sub_scores=_sub_scores_json(result, current),
+        missing=list(result.missing),
+        stale=list(current.stale),
+        clinical_response=result.clinical_response,
+        monitoring_frequency=result.monitoring_frequency,
+        monitoring_interval_s=int(result.monitoring_interval.total_seconds()),
+    )
+
+
+def _sub_scores_json(result: news2.News2Result, current: CurrentVitals) -> dict[str, dict]:
+    subs = {}
+    for name, sub in result.sub_scores.items():
+        reading = current.used.get(name)
+        subs[name] = {
+            "value": sub.value,
+            "score": sub.score,
+            "observation_id": reading.observation_id if reading else None,
+            "measured_at": reading.measured_at.isoformat() if reading else None,
+            "note": sub.note,
+        }
+    return subs
