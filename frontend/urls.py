@@ -1,9 +1,16 @@
 from django.urls import path
 
-from frontend import views
+from frontend import pairing_views, views
 
 app_name = "frontend"
 urlpatterns: list = [
+    # Pairing (frontend/pairing_views.py): the patient's pages need no log-in, only the code.
+    path("pair/", pairing_views.pair_code, name="pair"),
+    path("pair/device/", pairing_views.pair_device, name="pair-device"),
+    path("pair/wait/<str:token>/", pairing_views.pair_wait, name="pair-wait"),
+    path("pair/status/<str:token>/", pairing_views.pair_status, name="pair-status"),
+    path("patients/<int:patient_id>/pairing-code/", pairing_views.pairing_code, name="pairing-code"),
+    path("devices/<int:device_id>/unpair/", pairing_views.unpair, name="device-unpair"),
     path("", views.home, name="home"),
     path("wards/", views.board, name="wards"),
     path("wards/<int:ward_id>/", views.board, name="ward"),

@@ -29,6 +29,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = get_user_model()
         django_get_or_create = ("username",)
+        skip_postgeneration_save = True
 
     class Params:
         role = Role.CLINICIAN
@@ -36,7 +37,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     username = factory.Sequence(lambda n: f"staff{n}")
     first_name = "Sam"
     last_name = factory.Sequence(lambda n: f"Staff{n}")
-    password = factory.PostGenerationMethodCall("set_password", "correct-horse-battery")
+    password = factory.django.Password("correct-horse-battery")
     staff_profile = factory.RelatedFactory(
         "tests.factories.StaffProfileFactory", factory_related_name="user", role=factory.SelfAttribute("..role")
     )

@@ -3,7 +3,9 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
+from accounts.api import AuditExportView
 from devices.api import DeviceViewSet, IngestRejectionViewSet
+from devices.pairing_api import CollectView, DeviceUnpairView, PairingView
 from patients.api import ObservationViewSet, PatientViewSet, WardViewSet
 from scoring.api import News2CalculatorView
 
@@ -16,5 +18,9 @@ router.register("rejections", IngestRejectionViewSet, basename="rejection")
 
 urlpatterns = [
     path("news2/", News2CalculatorView.as_view(), name="news2"),
+    path("pairing/", PairingView.as_view(), name="pairing"),
+    path("pairing/collect/", CollectView.as_view(), name="pairing-collect"),
+    path("devices/<int:pk>/unpair/", DeviceUnpairView.as_view(), name="device-unpair"),
+    path("audit/export.csv", AuditExportView.as_view(), name="audit-export"),
     *router.urls,
 ]

@@ -13,7 +13,8 @@ from alerts.services import (
     alert_resolve,
 )
 from alerts.services.core import AlertNews, raise_or_escalate
-from tests.factories import PatientFactory, UserFactory, WardFactory
+from tests.factories import UserFactory, WardFactory
+from tests.scoring_services.builders import PatientFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -25,8 +26,9 @@ def operator():
 
 def _alert(kind=AlertKind.NEWS2_RISK, severity=Severity.MEDIUM, patient=None):
     patient = patient or PatientFactory()
-    alert, _ = raise_or_escalate(patient=patient, news=AlertNews(kind=kind, severity=severity, title="t"),
-                                 now=timezone.now())
+    alert, _ = raise_or_escalate(
+        patient=patient, news=AlertNews(kind=kind, severity=severity, title="t"), now=timezone.now()
+    )
     return alert
 
 

@@ -6,8 +6,8 @@ from django.utils import timezone
 from alerts.models import Alert, AlertEvent, AlertKind, AlertState, Severity
 from alerts.services import alert_fall_detected, alert_resolve
 from scoring.services import rescore_patient
-from tests.factories import ObservationFactory, PatientFactory, UserFactory
-from tests.scoring_services.builders import record, record_set
+from tests.factories import ObservationFactory, UserFactory
+from tests.scoring_services.builders import PatientFactory, record, record_set
 
 pytestmark = pytest.mark.django_db
 

@@ -4,7 +4,7 @@ from django.utils import timezone
 from alerts.models import Alert, AlertKind, Severity
 from alerts.services import core
 from alerts.services.core import AlertNews, raise_or_escalate
-from tests.factories import PatientFactory
+from tests.scoring_services.builders import PatientFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -50,8 +50,9 @@ def test_the_partial_unique_constraint_allows_a_new_alert_once_the_old_one_is_re
 def test_clinical_alerts_cannot_be_resolved_automatically():
     # given a live clinical alert / when the system tries to auto-resolve it / then it refuses
     patient = PatientFactory()
-    raise_or_escalate(patient=patient, news=AlertNews(kind=AlertKind.FALL, severity=Severity.HIGH, title="F"),
-                      now=timezone.now())
+    raise_or_escalate(
+        patient=patient, news=AlertNews(kind=AlertKind.FALL, severity=Severity.HIGH, title="F"), now=timezone.now()
+    )
     with pytest.raises(ValueError, match="never resolved automatically"):
         core.auto_resolve(kind=AlertKind.FALL, patient_id=patient.pk, now=timezone.now(), note="")
     assert Alert.objects.get(patient=patient).state == "open"

@@ -7,7 +7,7 @@ from django.utils import timezone
 from alerts.models import Alert, AlertKind, AlertState, Outcome
 from devices.connectivity import record_contact, record_status, sweep_connectivity
 from devices.models import Connectivity, ConnectivityGap, Device, DeviceMode
-from tests.factories import DeviceFactory
+from tests.scoring_services.builders import DeviceFactory, PatientFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -79,9 +79,9 @@ def test_a_second_silence_is_a_second_episode_with_its_own_alert():
     # given a device that went offline and came back
     device = _heard(DeviceFactory(expected_interval_s=60), timezone.now() - dt.timedelta(minutes=30))
     sweep_connectivity()
-    device = _heard(device, timezone.now() - dt.timedelta(minutes=5))
+    device = _heard(device, timezone.now())
     # when it goes silent again
-    sweep_connectivity()
+    sweep_connectivity(now=timezone.now() + dt.timedelta(minutes=3))
     # then a second gap and a second alert exist, one of each live
     assert ConnectivityGap.objects.filter(device=device).count() == 2
     assert _offline_alerts(device).count() == 2
@@ -149,8 +149,11 @@ def test_a_spot_check_device_is_judged_by_its_reading_schedule_not_its_connectio
     # given a spot-check device that stays connected but sent its last reading 5 hours ago
     now = timezone.now()
     device = DeviceFactory(mode=DeviceMode.SPOT_CHECK, expected_interval_s=4 * 3600)
-    record_contact(contacts={device.pk: now - dt.timedelta(hours=5)}, readings={device.pk: now - dt.timedelta(hours=5)},
-                   batteries={})
+    record_contact(
+        contacts={device.pk: now - dt.timedelta(hours=5)},
+        readings={device.pk: now - dt.timedelta(hours=5)},
+        batteries={},
+    )
     record_contact(contacts={device.pk: now}, readings={}, batteries={})
     # when the sweep runs
     started = sweep_connectivity(now=now)
@@ -180,9 +183,9 @@ def test_devices_of_discharged_patients_or_revoked_devices_are_not_swept():
 
 
 def test_record_contact_for_a_batch_of_devices_is_a_handful_of_queries(django_assert_max_num_queries):
-    # given 200 devices already online
+    # given 200 devices already online (on few patients: the factory's NHS numbers are finite)
     now = timezone.now()
-    devices = DeviceFactory.create_batch(200)
+    devices = [d for patient in PatientFactory.create_batch(4) for d in DeviceFactory.create_batch(50, patient=patient)]
     record_contact(contacts={d.pk: now for d in devices}, readings={}, batteries={})
     # when a batch touches all of them with contacts, readings and healthy batteries
     later = now + dt.timedelta(seconds=30)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -83,9 +84,8 @@ def effect_calls(monkeypatch: pytest.MonkeyPatch) -> EffectCalls:
 
 @pytest.fixture
 def device(db: None) -> Any:
-    from tests.factories import DeviceFactory
 
-    return DeviceFactory()
+    return make_device()
 
 
 @pytest.fixture
@@ -96,3 +96,19 @@ def obs_at(device: Any) -> str:
 @pytest.fixture
 def status_at(device: Any) -> str:
     return status_topic(device.device_id)
+
+
+_nhs_counter = itertools.count(700_000, 10)
+
+
+def make_device(**kwargs: Any) -> Any:
+    """A paired device whose patient has an NHS number of its own.
+
+    tests.factories.test_nhs_number(n) can give n and n + 1 the same number (it skips forward
+    past an invalid check digit), so consecutive factory patients may collide; spacing avoids it.
+    """
+    from tests.factories import DeviceFactory, test_nhs_number
+
+    if "patient" not in kwargs:
+        kwargs["patient__nhs_number"] = test_nhs_number(next(_nhs_counter))
+    return DeviceFactory(**kwargs)

@@ -11,8 +11,7 @@ from devices.ingest import Incoming, handle_batch, handle_message
 from devices.models import IngestRejection, ReceivedMessage
 from devices.protocol import ack_topic, obs_topic
 from patients.models import Observation
-from tests.factories import DeviceFactory
-from tests.ingest.conftest import MANIFEST, MANIFEST_RECEIVED_AT, obs_json, payload
+from tests.ingest.conftest import MANIFEST, MANIFEST_RECEIVED_AT, make_device, obs_json, payload
 
 pytestmark = pytest.mark.django_db
 
@@ -61,7 +60,8 @@ def test_a_valid_reading_is_stored_with_its_value_unit_time_and_source(device, o
     assert (stored["spo2"].msg_id, stored["spo2"].msg_index) == ("3f1c9a7e-2b6d-4c1e-9f0a-1d2e3f4a5b6c", 1)
     assert not stored["spo2"].is_late
     message = ReceivedMessage.objects.get(device=device)
-    assert (message.accepted, message.rejected, message.sent_at) == (2, 0, datetime(2026, 11, 23, 10, 31, 2, tzinfo=UTC))
+    assert (message.accepted, message.rejected) == (2, 0)
+    assert message.sent_at == datetime(2026, 11, 23, 10, 31, 2, tzinfo=UTC)
 
 
 def test_a_value_of_ten_to_the_308_is_rejected_and_the_reading_beside_it_kept(device, obs_at):
@@ -74,7 +74,8 @@ def test_a_value_of_ten_to_the_308_is_rejected_and_the_reading_beside_it_kept(de
 
     # then the absurd value is refused with a reason and the good one is stored
     assert outcome.accepted == 1
-    assert json.loads(outcome.reply)["rejected"] == [{"index": 0, "reason": "heart_rate value 1e+308 outside 20-300 /min"}]
+    reason = "heart_rate value 1e+308 outside 20-300 /min"
+    assert json.loads(outcome.reply)["rejected"] == [{"index": 0, "reason": reason}]
     assert list(Observation.objects.filter(device=device).values_list("msg_index", "value")) == [(1, 72.0)]
     assert IngestRejection.objects.get(device=device).index == 0
 
@@ -104,7 +105,8 @@ def test_a_payload_over_64_kib_is_rejected_whole_with_only_an_excerpt_kept(devic
     outcome = handle_message(obs_at, body, MANIFEST_RECEIVED_AT)
 
     # then it is refused and the record keeps a short excerpt, not the whole payload
-    assert json.loads(outcome.reply) == {"msg_id": None, "accepted": 0, "rejected": [], "error": "payload exceeds 65536 bytes"}
+    error = "payload exceeds 65536 bytes"
+    assert json.loads(outcome.reply) == {"msg_id": None, "accepted": 0, "rejected": [], "error": error}
     rejection = IngestRejection.objects.get()
     assert 0 < len(rejection.excerpt) <= 200
     assert not ReceivedMessage.objects.exists()
@@ -143,7 +145,7 @@ def test_a_message_from_an_unknown_device_is_dropped_recorded_and_answered(db):
 def test_a_message_from_a_revoked_device_is_never_stored_as_patient_data(db):
     # given a device whose credentials were revoked
     now = _now()
-    device = DeviceFactory(revoked_at=now - timedelta(minutes=1))
+    device = make_device(revoked_at=now - timedelta(minutes=1))
 
     # when a message from it still reaches the platform
     outcome = handle_message(obs_topic(device.device_id), obs_json("m-1", _heart_rate(80, now)), now)
@@ -157,7 +159,7 @@ def test_a_message_from_a_revoked_device_is_never_stored_as_patient_data(db):
 def test_a_message_from_a_device_with_no_patient_is_never_stored(db):
     # given a registered device not (or no longer) paired with a patient
     now = _now()
-    device = DeviceFactory(patient=None)
+    device = make_device(patient=None)
 
     # when it publishes
     outcome = handle_message(obs_topic(device.device_id), obs_json("m-1", _heart_rate(80, now)), now)
@@ -196,7 +198,7 @@ def test_a_device_publishing_on_its_ack_topic_is_refused(device):
 def test_one_bad_message_does_not_lose_the_good_messages_in_its_batch(db):
     # given a batch from three devices, one of them sending garbage
     now = _now()
-    good_a, bad, good_b = DeviceFactory(), DeviceFactory(), DeviceFactory()
+    good_a, bad, good_b = make_device(), make_device(), make_device()
     batch = [
         Incoming(obs_topic(good_a.device_id), obs_json("a-1", _heart_rate(70, now)), now),
         Incoming(obs_topic(bad.device_id), b"{not json", now),

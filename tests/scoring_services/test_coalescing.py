@@ -8,8 +8,7 @@ from django.utils import timezone
 from scoring.models import EarlyWarningScore
 from scoring.services import request_rescore
 from scoring.tasks import rescore_patients
-from tests.factories import DeviceFactory, PatientFactory
-from tests.scoring_services.builders import NORMAL, record, record_set
+from tests.scoring_services.builders import NORMAL, DeviceFactory, PatientFactory, record, record_set
 
 pytestmark = pytest.mark.django_db
 

@@ -6,8 +6,7 @@ from django.utils import timezone
 from alerts.models import Alert
 from scoring.models import EarlyWarningScore
 from scoring.services import rescore_patient
-from tests.factories import PatientFactory
-from tests.scoring_services.builders import record, record_set
+from tests.scoring_services.builders import PatientFactory, record, record_set
 
 pytestmark = pytest.mark.django_db
 

@@ -7,8 +7,7 @@ from django.utils import timezone
 from patients.models import Patient
 from scoring.models import EarlyWarningScore
 from scoring.services import FreshnessSettingError, freshness_windows, rescore_patient, rescore_patients
-from tests.factories import PatientFactory
-from tests.scoring_services.builders import record, record_set
+from tests.scoring_services.builders import PatientFactory, record, record_set
 
 pytestmark = pytest.mark.django_db
 
@@ -80,7 +79,10 @@ def test_freshness_windows_are_configurable_per_parameter():
 @pytest.mark.parametrize("raw", ["pulse=30", "spo2=abc", "spo2=0", "spo2"])
 def test_a_bad_freshness_setting_is_a_clear_error_naming_the_variable(raw):
     # given a malformed VW_FRESHNESS_MINUTES / when parsed / then the error names it
-    with override_settings(VW_FRESHNESS_MINUTES=raw), pytest.raises(FreshnessSettingError, match="VW_FRESHNESS_MINUTES"):
+    with (
+        override_settings(VW_FRESHNESS_MINUTES=raw),
+        pytest.raises(FreshnessSettingError, match="VW_FRESHNESS_MINUTES"),
+    ):
         freshness_windows()
 
 

@@ -1,0 +1,36 @@
+"""Administrator's export of the audit trail: GET /api/v1/audit/export.csv?since=&until=.
+
+``since`` and ``until`` are ISO 8601 dates (midnight UTC) or date-times with an offset;
+the range is [since, until). The CSV streams, so a year of records never sits in memory.
+"""
+
+from __future__ import annotations
+
+from django.http import StreamingHttpResponse
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.audit import audit_csv_lines, audit_events, audit_record, parse_bound
+from accounts.permissions import IsAdministrator
+
+
+class AuditExportView(APIView):
+    permission_classes = [IsAdministrator]
+
+    def get(self, request: Request) -> StreamingHttpResponse | Response:
+        try:
+            since = parse_bound(request.query_params.get("since"), "since")
+            until = parse_bound(request.query_params.get("until"), "until")
+        except ValueError as error:
+            return Response({"detail": str(error)}, status=400)
+        # Exporting the record of who saw what is itself something to record.
+        audit_record(
+            actor=request.user,
+            action="audit.exported",
+            route=request.path,
+            detail={"since": since.isoformat() if since else None, "until": until.isoformat() if until else None},
+        )
+        response = StreamingHttpResponse(audit_csv_lines(audit_events(since=since, until=until)), content_type="text/csv")
+        response["Content-Disposition"] = 'attachment; filename="audit.csv"'
+        return response

@@ -1,0 +1,38 @@
+"""Deploy checks of our own, run by ``manage.py check --deploy`` beside Django's."""
+
+from __future__ import annotations
+
+import os
+
+from django.conf import settings
+from django.core.checks import Error, Tags, Warning, register
+
+
+@register(Tags.security, deploy=True)
+def secret_key_from_environment(app_configs, **kwargs):  # type: ignore[no-untyped-def]
+    """Production must take its secret key from DJANGO_SECRET_KEY, never the development key."""
+    if not os.environ.get("DJANGO_SECRET_KEY") or settings.SECRET_KEY == settings.DEV_SECRET_KEY:
+        return [
+            Error(
+                "DJANGO_SECRET_KEY is not set: the built-in development key is in use.",
+                hint="Set DJANGO_SECRET_KEY to a long random value, e.g. "
+                "python -c 'import secrets; print(secrets.token_urlsafe(50))'.",
+                id="virtualward.E001",
+            )
+        ]
+    return []
+
+
+@register(Tags.security, deploy=True)
+def broker_credentials_from_environment(app_configs, **kwargs):  # type: ignore[no-untyped-def]
+    """The platform's broker account must not fall back to a secret generated on disk."""
+    if settings.MQTT_URL and not settings.MQTT_PASSWORD:
+        return [
+            Warning(
+                "MQTT_URL is set but MQTT_PASSWORD is not: the platform's broker account would use a "
+                "development secret generated into var/.",
+                hint="Set MQTT_USERNAME and MQTT_PASSWORD for the platform's broker account.",
+                id="virtualward.W001",
+            )
+        ]
+    return []
