@@ -7,6 +7,8 @@ the range is [since, until). The CSV streams, so a year of records never sits in
 from __future__ import annotations
 
 from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -18,6 +20,14 @@ from accounts.permissions import IsAdministrator
 class AuditExportView(APIView):
     permission_classes = [IsAdministrator]
 
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("since", OpenApiTypes.STR, description="ISO 8601 date or date-time with offset"),
+            OpenApiParameter("until", OpenApiTypes.STR, description="ISO 8601 date or date-time with offset"),
+        ],
+        responses={200: OpenApiResponse(OpenApiTypes.STR, description="text/csv")},
+        tags=["audit"],
+    )
     def get(self, request: Request) -> StreamingHttpResponse | Response:
         try:
             since = parse_bound(request.query_params.get("since"), "since")
@@ -31,6 +41,8 @@ class AuditExportView(APIView):
             route=request.path,
             detail={"since": since.isoformat() if since else None, "until": until.isoformat() if until else None},
         )
-        response = StreamingHttpResponse(audit_csv_lines(audit_events(since=since, until=until)), content_type="text/csv")
+        response = StreamingHttpResponse(
+            audit_csv_lines(audit_events(since=since, until=until)), content_type="text/csv"
+        )
         response["Content-Disposition"] = 'attachment; filename="audit.csv"'
         return response

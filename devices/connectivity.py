@@ -97,6 +97,16 @@ def record_contact(
     pks = sorted(set(contacts) | set(readings) | set(batteries))
     if not pks:
         return
+    with transaction.atomic():
+        _record_contact_locked(pks, contacts, readings, batteries)
+
+
+def _record_contact_locked(
+    pks: list[int],
+    contacts: Mapping[int, datetime],
+    readings: Mapping[int, datetime],
+    batteries: Mapping[int, tuple[int, datetime]],
+) -> None:
     now = timezone.now()
     # Locked in primary-key order so concurrent ingest batches cannot deadlock, and so the
     # sweep's conditional UPDATE waits for us and then sees the new overdue_at and loses.

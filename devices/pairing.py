@@ -347,11 +347,12 @@ def _after_commit_config(device: Device) -> None:
 
 def device_unpair(*, device: Device, user: Any, reason: str, route: str = "") -> Device:
     """Revoke ``device`` at once (discharge, lost device): the broker refuses its next connection."""
-    if device.patient_id is None or not can_act_on_patient(user, device.patient_id):
-        raise PermissionDenied("You cannot unpair this device.")
     now = timezone.now()
     with transaction.atomic():
+        # Decide on the locked, current row: the caller's instance may be stale.
         locked = Device.objects.select_for_update().select_related("patient").get(pk=device.pk)
+        if locked.patient_id is None or not can_act_on_patient(user, locked.patient_id):
+            raise PermissionDenied("You cannot unpair this device.")
         if locked.revoked_at is None:
             Device.objects.filter(pk=locked.pk).update(revoked_at=now, secret_hash="", overdue_at=None)
             audit_record(

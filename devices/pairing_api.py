@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import Http404
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -57,7 +58,24 @@ class _Anonymous(APIView):
     throttle_scope = "pairing"
 
 
+class PairingResponse(serializers.Serializer):
+    device_id = serializers.CharField()
+    secret = serializers.CharField(help_text="Shown once. Only a hash is kept.")
+    mqtt = serializers.DictField(help_text="host, port, tls")
+    topics = serializers.DictField(child=serializers.CharField())
+    config = serializers.DictField()
+
+
+class RefusalResponse(serializers.Serializer):
+    reason = serializers.CharField()
+    detail = serializers.CharField()
+
+
+REFUSALS = {400: OpenApiResponse(RefusalResponse), 429: OpenApiResponse(RefusalResponse)}
+
+
 class PairingView(_Anonymous):
+    @extend_schema(request=PairingRequest, responses={201: PairingResponse, **REFUSALS}, tags=["pairing"])
     def post(self, request: Request) -> Response:
         body = PairingRequest(data=request.data)
         body.is_valid(raise_exception=True)
@@ -71,6 +89,7 @@ class PairingView(_Anonymous):
 
 
 class CollectView(_Anonymous):
+    @extend_schema(request=CollectRequest, responses={200: PairingResponse, **REFUSALS}, tags=["pairing"])
     def post(self, request: Request) -> Response:
         body = CollectRequest(data=request.data)
         body.is_valid(raise_exception=True)
@@ -84,6 +103,9 @@ class CollectView(_Anonymous):
 class DeviceUnpairView(APIView):
     permission_classes = [IsStaff]
 
+    @extend_schema(
+        request=UnpairRequest, responses={200: OpenApiResponse(description="device_id, revoked_at")}, tags=["devices"]
+    )
     def post(self, request: Request, pk: int) -> Response:
         body = UnpairRequest(data=request.data)
         body.is_valid(raise_exception=True)

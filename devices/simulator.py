@@ -11,6 +11,7 @@ ward where everything simply happens faster; nothing arrives dated in the future
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import random
@@ -88,10 +89,12 @@ def malformed_payloads(msg_id: str, now: datetime) -> list[bytes]:
         b'{"msg_id": "' + msg_id.encode() + b'", "observations": [',  # truncated: not JSON
         json.dumps({"observations": [good]}).encode(),  # no msg_id
         json.dumps({"msg_id": msg_id, "observations": good}).encode(),  # observations not a list
-        json.dumps({"msg_id": msg_id, "observations": [good, {**good, "type": "spo2", "value": 150, "unit": "%"}]})
-        .encode(),  # spo2 150 %: that item is rejected, the pulse is kept
-        json.dumps({"msg_id": msg_id, "observations": [{**good, "type": "temperature", "value": 37, "unit": "C"}]})
-        .encode(),  # wrong unit
+        json.dumps(
+            {"msg_id": msg_id, "observations": [good, {**good, "type": "spo2", "value": 150, "unit": "%"}]}
+        ).encode(),  # spo2 150 %: that item is rejected, the pulse is kept
+        json.dumps(
+            {"msg_id": msg_id, "observations": [{**good, "type": "temperature", "value": 37, "unit": "C"}]}
+        ).encode(),  # wrong unit
         json.dumps({"msg_id": msg_id, "observations": [{**good, "measured_at": at[:-1]}]}).encode(),  # no offset
     ]
 
@@ -131,8 +134,9 @@ class SimDevice:
         return float(self.plan.interval_s)
 
     def first_due(self, speed: float) -> None:
-        # Spot checks come within the first real seconds so scores are complete early.
-        window = self.interval_s() if self.is_patch else min(self.interval_s(), 8 * speed)
+        # Spot checks come within the first real half-minute so scores are complete early,
+        # spread out so seventy devices do not all report in the same second.
+        window = self.interval_s() if self.is_patch else min(self.interval_s(), 30 * speed)
         self.next_due_s = self.rng.uniform(0, window)
 
     def step(self, sim_s: float, now: datetime) -> list[Action]:
@@ -201,9 +205,7 @@ class SimDevice:
         return status_payload("online", round(self.battery))
 
 
-def build_devices(
-    patients: tuple[DemoPatient, ...], *, seed: int = 1, only: set[str] | None = None
-) -> list[SimDevice]:
+def build_devices(patients: tuple[DemoPatient, ...], *, seed: int = 1, only: set[str] | None = None) -> list[SimDevice]:
     """A SimDevice for every demo device (or those whose id is in ``only``)."""
     rng = random.Random(seed)
     devices = []
@@ -279,10 +281,8 @@ class DeviceLink:
         client.loop_stop()
         sock = client.socket()
         if isinstance(sock, socket.socket):
-            try:
+            with contextlib.suppress(OSError):  # already gone: the broker noticed either way
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass  # already gone: the broker has noticed either way
             sock.close()
 
     def close(self) -> None:

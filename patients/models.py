@@ -83,6 +83,9 @@ class SpO2ScaleChange(models.Model):
     class Meta:
         ordering = ["-changed_at"]
 
+    def __str__(self) -> str:
+        return f"Scale {self.scale} for {self.patient} by {self.changed_by} at {self.changed_at:%Y-%m-%d %H:%M}"
+
 
 class VitalType(models.TextChoices):
     RESPIRATORY_RATE = "respiratory_rate", "Respiratory rate"

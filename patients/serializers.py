@@ -22,6 +22,7 @@ from patients.nhs_number import normalise_nhs_number
 
 # --- strict fields -------------------------------------------------------------------------
 
+
 def lacks_offset(raw: str) -> bool:
     """True for readable ISO 8601 text without a UTC offset, which we refuse to guess at."""
     parsed = parse_datetime(raw.strip())
@@ -213,4 +214,3 @@ class ManualObservationSerializer(serializers.Serializer):
             # Someone else's patient is indistinguishable from one that does not exist.
             fields["patient"].queryset = visible_patients(request.user)
         return fields
-

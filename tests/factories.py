@@ -16,7 +16,9 @@ from patients.nhs_number import nhs_check_digit
 
 def test_nhs_number(n: int) -> str:
     """The n-th valid NHS number in the 999 test range (never issued to a real person)."""
-    base = 999_000_000 + n
+    # Two prefixes per n: when a prefix's check value is 10 (never issued) the next one is always
+    # valid (its weighted sum differs by 2), so every n gets its own number.
+    base = 999_000_000 + 2 * n
     while True:
         first_nine = str(base)
         check = nhs_check_digit(first_nine)

@@ -4,6 +4,7 @@ from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from accounts.api import AuditExportView
+from alerts.api import AlertViewSet
 from devices.api import DeviceViewSet, IngestRejectionViewSet
 from devices.pairing_api import CollectView, DeviceUnpairView, PairingView
 from patients.api import ObservationViewSet, PatientViewSet, WardViewSet
@@ -15,6 +16,7 @@ router.register("patients", PatientViewSet, basename="patient")
 router.register("observations", ObservationViewSet, basename="observation")
 router.register("devices", DeviceViewSet, basename="device")
 router.register("rejections", IngestRejectionViewSet, basename="rejection")
+router.register("alerts", AlertViewSet, basename="alert")
 
 urlpatterns = [
     path("news2/", News2CalculatorView.as_view(), name="news2"),

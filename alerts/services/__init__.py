@@ -3,6 +3,7 @@
 from alerts.services.actions import (
     AlertActionError,
     AlertPermissionError,
+    AlertStateError,
     alert_acknowledge,
     alert_add_note,
     alert_assign,
@@ -23,6 +24,7 @@ __all__ = [
     "AlertActionError",
     "AlertNews",
     "AlertPermissionError",
+    "AlertStateError",
     "alert_acknowledge",
     "alert_add_note",
     "alert_assign",

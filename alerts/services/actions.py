@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.access import can_triage, can_view_patient, role_of
-from accounts.models import AuditEvent
+from accounts.audit import audit_record
 from alerts.models import CLINICAL_KINDS, Alert, AlertEvent, AlertState, Outcome, Severity
 from alerts.selectors import alert_to_dict
 from alerts.services.core import LIVE_STATES, record_event
@@ -32,10 +32,14 @@ class AlertPermissionError(AlertActionError):
     """The user may not act on this alert."""
 
 
+class AlertStateError(AlertActionError):
+    """The action does not fit the alert's current state (someone else may have got there first)."""
+
+
 def alert_acknowledge(*, alert: Alert, user: Any) -> Alert:
     def change(locked: Alert, now: datetime) -> dict:
         if locked.state != AlertState.OPEN:
-            raise AlertActionError(_state_message(locked, "acknowledge"))
+            raise AlertStateError(_state_message(locked, "acknowledge"))
         locked.state = AlertState.ACKNOWLEDGED
         locked.acknowledged_at = now
         locked.acknowledged_by = user
@@ -52,7 +56,7 @@ def alert_assign(*, alert: Alert, user: Any, assignee: Any) -> Alert:
         if not can_view_patient(assignee, locked.patient_id):
             raise AlertActionError(f"{_name(assignee)} does not work on this patient's ward.")
         if locked.assigned_to_id == assignee.pk:
-            raise AlertActionError(f"The alert is already assigned to {_name(assignee)}.")
+            raise AlertStateError(f"The alert is already assigned to {_name(assignee)}.")
         before = locked.assigned_to_id
         locked.assigned_to = assignee
         return {"assignee_id": assignee.pk, "assignee": _name(assignee), "previous_assignee_id": before}
@@ -75,7 +79,7 @@ def alert_escalate(*, alert: Alert, user: Any, note: str = "") -> Alert:
     def change(locked: Alert, now: datetime) -> dict:
         _require_live(locked, "escalate")
         if locked.severity >= Severity.HIGH:
-            raise AlertActionError("The alert is already at the highest severity (high).")
+            raise AlertStateError("The alert is already at the highest severity (high).")
         before = locked.severity
         locked.severity = min(s for s in Severity.values if s > before)
         locked.escalated_at = now
@@ -114,13 +118,11 @@ def _act(alert: Alert, user: Any, action: str, change: Callable[[Alert, datetime
         locked.updated_at = now
         locked.save()
         record_event(locked, action, at=now, actor=user, note=note, data=data)
-        AuditEvent.objects.create(
-            at=now,
+        audit_record(
             actor=user,
             action=f"alert.{action}",
-            patient_id=locked.patient_id,
-            object_type="alert",
-            object_id=str(locked.pk),
+            patient=locked.patient,
+            obj=locked,
             detail={**data, "kind": locked.kind, **({"note": note} if note else {})},
         )
         publish(
@@ -131,7 +133,7 @@ def _act(alert: Alert, user: Any, action: str, change: Callable[[Alert, datetime
 
 def _require_live(alert: Alert, verb: str) -> None:
     if alert.state not in LIVE_STATES:
-        raise AlertActionError(_state_message(alert, verb))
+        raise AlertStateError(_state_message(alert, verb))
 
 
 def _state_message(alert: Alert, verb: str) -> str:

@@ -28,6 +28,8 @@ import psycopg
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from devices.bench.fleet import no_delay
+
 TABLE = "bench_baseline_observation"
 COLUMNS = "device_id, msg_id, idx, type, value, code, unit, measured_at, received_at"
 BASELINE_ROOT = "vwbench/v1/devices/"
@@ -44,12 +46,12 @@ class Delivery:
 
 
 def ensure_table(conn: psycopg.Connection) -> None:
-    conn.execute(
-        f"CREATE TABLE IF NOT EXISTS {TABLE} (device_id text NOT NULL, msg_id text NOT NULL, idx integer NOT NULL, "
-        "type text NOT NULL, value double precision, code text, unit text, "
-        "measured_at timestamptz NOT NULL, received_at timestamptz NOT NULL)"
-    )
-    conn.commit()
+    with conn.transaction():
+        conn.execute(
+            f"CREATE TABLE IF NOT EXISTS {TABLE} (device_id text NOT NULL, msg_id text NOT NULL, "
+            "idx integer NOT NULL, type text NOT NULL, value double precision, code text, unit text, "
+            "measured_at timestamptz NOT NULL, received_at timestamptz NOT NULL)"
+        )
 
 
 def _device_of(topic: str) -> str:
@@ -107,9 +109,13 @@ class BaselineSubscriber:
         self.client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2, client_id="bench-baseline", protocol=mqtt.MQTTv5, manual_ack=True
         )
-        self.client.on_connect = lambda client, *args: client.subscribe(f"{BASELINE_ROOT}+/obs", qos=1)
+        self.client.on_connect = self._on_connect
         self.client.on_subscribe = lambda *args: self.ready.set()
         self.client.on_message = self._on_message
+
+    def _on_connect(self, client, *args) -> None:
+        no_delay(client)
+        client.subscribe(f"{BASELINE_ROOT}+/obs", qos=1)
 
     def _on_message(self, client, userdata, message) -> None:
         # Paho's network thread only queues: the database is the writer thread's business.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import random
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -53,6 +54,13 @@ class StepOutcome:
     unacked: int = 0
     refused: list[str] = field(default_factory=list)
     alert_published_at: dict[str, float] = field(default_factory=dict)
+
+
+def no_delay(client: mqtt.Client) -> None:
+    """Send small packets at once: paho leaves Nagle on, and an ack would wait for the peer's ACK."""
+    sock = client.socket()
+    if sock is not None and hasattr(sock, "setsockopt"):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def alert_positions(total: int, alerts: int) -> dict[int, int]:
@@ -109,6 +117,7 @@ def _connect(plan: StepPlan, book: _AckBook) -> mqtt.Client:
         client.username_pw_set(parts.username, parts.password)
 
     def on_connect(client, userdata, flags, reason_code, properties):
+        no_delay(client)
         client.subscribe(f"{plan.topic_root}+/ack", qos=1)
 
     client.on_connect = on_connect

@@ -87,6 +87,30 @@ def _prepare_database(config: BenchConfig, say: Say) -> Fleet:
     return seed_fleet(ordinary=config.devices, for_alerts=config.alerts_per_step * len(config.rates) + 1)
 
 
+def settle(
+    count: Callable[[], int],
+    target: int,
+    *,
+    quiet_s: float = 5.0,
+    limit_s: float = 120.0,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """Count until ``target`` is reached or the count stops moving: what is missing then is lost.
+
+    A backlog still draining is not loss, so a slow step is waited for; but a broker that
+    dropped messages from a full queue will never deliver them, and the count then stands still.
+    """
+    started = last_change = clock()
+    current = count()
+    while current < target and clock() - last_change < quiet_s and clock() - started < limit_s:
+        sleep(0.5)
+        latest = count()
+        if latest != current:
+            current, last_change = latest, clock()
+    return current
+
+
 def _wait_for_alerts(run: _Run, patients: dict[str, int], timeout_s: float) -> None:
     wanted = set(patients.values())
     deadline = time.monotonic() + timeout_s
@@ -114,6 +138,7 @@ def _platform_step(run: _Run, index: int, rate: float) -> StepResult:
     outcome = run.publish(tag=tag, root=TOPIC_PREFIX, rate=rate, seconds=run.config.seconds, alerts=alerts)
     patients = measure.patients_of(alerts)
     _wait_for_alerts(run, patients, run.config.alert_timeout_s)
+    settle(lambda: measure.platform_stored(tag).messages, outcome.published)
     result = report.step_result("platform", rate, run.config.seconds, outcome, measure.platform_stored(tag))
     sent = {patients[device]: at for device, at in outcome.alert_published_at.items()}
     seen, missing = report.alert_latencies(sent, run.watch.raised_at)
@@ -129,6 +154,7 @@ def _platform_step(run: _Run, index: int, rate: float) -> StepResult:
 def _baseline_step(run: _Run, index: int, rate: float) -> StepResult:
     tag = f"b{index}r{rate:.0f}"
     outcome = run.publish(tag=tag, root=baseline.BASELINE_ROOT, rate=rate, seconds=run.config.seconds, alerts=())
+    settle(lambda: measure.baseline_stored(tag).messages, outcome.published)
     return report.step_result("baseline", rate, run.config.seconds, outcome, measure.baseline_stored(tag))
 
 
@@ -157,17 +183,31 @@ def _start_stack(config: BenchConfig, say: Say) -> stack.Stack:
     return platform
 
 
+def _report_step(run: _Run, result: StepResult) -> None:
+    alert = f", alert p99 {result.alert_latency.p99_ms} ms" if result.alert_latency else ""
+    run.say(
+        f"{result.system:>8} @ {result.rate:>5.0f}/s: {result.msg_per_s:.0f} msg/s, lost {result.lost_messages}, "
+        f"stored p99 {result.stored_latency.p99_ms} ms{alert}"
+    )
+
+
 def _steps(run: _Run, platform: stack.Stack) -> list[StepResult]:
     results: list[StepResult] = []
+    fell_behind: set[str] = set()
+    systems = (_platform_step, _baseline_step) if run.config.with_baseline else (_platform_step,)
     for index, rate in enumerate(run.config.rates):
-        for measure_step in (_platform_step, _baseline_step) if run.config.with_baseline else (_platform_step,):
+        for measure_step in systems:
+            system = "platform" if measure_step is _platform_step else "baseline"
+            if system in fell_behind:
+                # Past its capacity a system only piles up backlog and broker drops; the rate it
+                # last kept up with is already its sustained rate.
+                run.say(f"{system:>8} @ {rate:>5.0f}/s: skipped, it fell behind at a lower rate")
+                continue
             result = measure_step(run, index, rate)
             results.append(result)
-            run.say(
-                f"{result.system:>8} @ {rate:>5.0f}/s: {result.msg_per_s:.0f} msg/s, lost {result.lost_messages}, "
-                f"stored p99 {result.stored_latency.p99_ms} ms"
-                + (f", alert p99 {result.alert_latency.p99_ms} ms" if result.alert_latency else "")
-            )
+            _report_step(run, result)
+            if not result.keeps_up:
+                fell_behind.add(system)
             if dead := platform.dead():
                 raise stack.BenchSetupError("a platform process died: " + "; ".join(dead))
     return results

@@ -32,7 +32,10 @@ def client(api_as, clinician_a):
         pytest.param({}, 0, "low", "zero", id="all-normal-scores-0-low"),
         pytest.param({"heart_rate": 95}, 1, "low", "low", id="a-1-is-low"),
         pytest.param(
-            {"respiratory_rate": 22, "spo2": 95, "heart_rate": 95, "temperature": 38.5}, 5, "medium", "medium",
+            {"respiratory_rate": 22, "spo2": 95, "heart_rate": 95, "temperature": 38.5},
+            5,
+            "medium",
+            "medium",
             id="a-5-is-medium",
         ),
         pytest.param({"respiratory_rate": 25, "spo2": 93, "heart_rate": 115}, 7, "high", "high", id="a-7-is-high"),

@@ -107,9 +107,7 @@ def test_the_patient_shows_its_scale_and_current_score(api_as, clinician_a, pati
 # --- scores --------------------------------------------------------------------------------------
 
 
-def test_the_current_score_is_200_with_a_null_score_and_a_reason_before_any_is_computed(
-    api_as, clinician_a, patient_a
-):
+def test_the_current_score_is_200_with_a_null_score_and_a_reason_before_any_is_computed(api_as, clinician_a, patient_a):
     response = api_as(clinician_a).get(f"/api/v1/patients/{patient_a.pk}/score/")
     assert response.status_code == 200
     assert response.json() == {
@@ -201,19 +199,19 @@ def test_a_bad_scale_is_a_400_naming_the_scale(api_as, clinician_a, patient_a, b
 
 def test_a_clinician_admits_a_patient_to_their_ward(api_as, clinician_a, ward_a):
     body = {
-        "ward": ward_a.pk, "nhs_number": "999-000-0026", "given_name": "Cy", "family_name": "Doe",
+        "ward": ward_a.pk, "nhs_number": "999-900-0029", "given_name": "Cy", "family_name": "Doe",
         "date_of_birth": "1950-03-04",
     }  # fmt: skip
     response = api_as(clinician_a).post("/api/v1/patients/", body, format="json")
     assert response.status_code == 201, response.json()
-    assert response.json()["nhs_number"] == "9990000026"
+    assert response.json()["nhs_number"] == "9999000029"
     assert response.json()["spo2_scale"] == 1
 
 
 @pytest.mark.parametrize(
     ("changes", "field"),
     [
-        ({"nhs_number": "9990000027"}, "nhs_number"),
+        ({"nhs_number": "9999000028"}, "nhs_number"),
         ({"nhs_number": "12345"}, "nhs_number"),
         ({"date_of_birth": "3000-01-01"}, "date_of_birth"),
         ({"admitted_at": "2026-11-20T09:00:00"}, "admitted_at"),
@@ -223,7 +221,7 @@ def test_a_clinician_admits_a_patient_to_their_ward(api_as, clinician_a, ward_a)
 )
 def test_a_bad_admission_is_a_400_naming_the_field(api_as, clinician_a, ward_a, changes, field):
     body = {
-        "ward": ward_a.pk, "nhs_number": "9990000026", "given_name": "Cy", "family_name": "Doe",
+        "ward": ward_a.pk, "nhs_number": "9999000029", "given_name": "Cy", "family_name": "Doe",
         "date_of_birth": "1950-03-04", **changes,
     }  # fmt: skip
     response = api_as(clinician_a).post("/api/v1/patients/", body, format="json")

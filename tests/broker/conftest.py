@@ -47,3 +47,9 @@ def pair_device(broker, django_capture_on_commit_callbacks):
             return pairing_complete(code=issued.code, serial=device.serial)
 
     return pair
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    # Factories set staff passwords; the production hasher would make each user cost ~0.5 s.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

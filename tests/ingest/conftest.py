@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import itertools
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -39,30 +37,19 @@ class EffectCalls:
     falls: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _exists(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
-
-
 @pytest.fixture(autouse=True)
 def effect_calls(monkeypatch: pytest.MonkeyPatch) -> EffectCalls:
     """Record every call to another app's service, then make the real call when it exists."""
     calls = EffectCalls()
-    real = {name: getattr(effects, name) for name in ("record_contact", "record_status", "request_rescore")}
-    real["alert_fall_detected"] = effects.alert_fall_detected
-    connectivity_ready = _exists("devices.connectivity")
+    real = {name: getattr(effects, name) for name in effects.__all__}
 
     def record_contact(**kwargs: Any) -> None:
         calls.contacts.append(kwargs)
-        if connectivity_ready:
-            real["record_contact"](**kwargs)
+        real["record_contact"](**kwargs)
 
     def record_status(**kwargs: Any) -> None:
         calls.statuses.append(kwargs)
-        if connectivity_ready:
-            real["record_status"](**kwargs)
+        real["record_status"](**kwargs)
 
     def request_rescore(patient_ids: Any) -> None:
         calls.rescores.append(set(patient_ids))
@@ -85,7 +72,9 @@ def effect_calls(monkeypatch: pytest.MonkeyPatch) -> EffectCalls:
 @pytest.fixture
 def device(db: None) -> Any:
 
-    return make_device()
+    from tests.factories import DeviceFactory
+
+    return DeviceFactory()
 
 
 @pytest.fixture
@@ -97,18 +86,3 @@ def obs_at(device: Any) -> str:
 def status_at(device: Any) -> str:
     return status_topic(device.device_id)
 
-
-_nhs_counter = itertools.count(700_000, 10)
-
-
-def make_device(**kwargs: Any) -> Any:
-    """A paired device whose patient has an NHS number of its own.
-
-    tests.factories.test_nhs_number(n) can give n and n + 1 the same number (it skips forward
-    past an invalid check digit), so consecutive factory patients may collide; spacing avoids it.
-    """
-    from tests.factories import DeviceFactory, test_nhs_number
-
-    if "patient" not in kwargs:
-        kwargs["patient__nhs_number"] = test_nhs_number(next(_nhs_counter))
-    return DeviceFactory(**kwargs)

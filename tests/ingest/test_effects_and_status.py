@@ -12,7 +12,8 @@ from devices.ingest import Incoming, handle_batch, handle_message
 from devices.models import IngestRejection
 from devices.protocol import obs_topic, status_topic
 from patients.models import Observation
-from tests.ingest.conftest import MANIFEST_RECEIVED_AT, make_device, obs_json, payload
+from tests.factories import DeviceFactory
+from tests.ingest.conftest import MANIFEST_RECEIVED_AT, obs_json, payload
 
 pytestmark = pytest.mark.django_db
 
@@ -160,17 +161,13 @@ def test_a_status_from_an_unknown_device_is_recorded_and_ignored(db, effect_call
 def test_a_batch_costs_the_same_queries_for_ten_messages_as_for_eighty(db, django_assert_max_num_queries):
     # given ten and eighty messages from five devices, with rejections and duplicates
     now = datetime.now(UTC)
-    devices = [make_device() for _ in range(5)]
+    devices = [DeviceFactory() for _ in range(5)]
 
     def batch(tag: str, size: int) -> list[Incoming]:
-        return [
-            Incoming(
-                obs_topic(devices[n % 5].device_id),
-                obs_json(f"{tag}-{n % (size - 2)}", _reading("spo2", 95, "%", now), _reading("spo2", 150, "%", now)),
-                now,
-            )
-            for n in range(size)
-        ]
+        # the last two messages are redeliveries of messages 0 and 5 (both from device 0)
+        numbers = [n if n < size - 2 else (n - size + 2) * 5 for n in range(size)]
+        readings = (_reading("spo2", 95, "%", now), _reading("spo2", 150, "%", now))
+        return [Incoming(obs_topic(devices[n % 5].device_id), obs_json(f"{tag}-{n}", *readings), now) for n in numbers]
 
     handle_batch(batch("warm", 10))
     with CaptureQueriesContext(connection) as small:

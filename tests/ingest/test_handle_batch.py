@@ -11,7 +11,8 @@ from devices.ingest import Incoming, handle_batch, handle_message
 from devices.models import IngestRejection, ReceivedMessage
 from devices.protocol import ack_topic, obs_topic
 from patients.models import Observation
-from tests.ingest.conftest import MANIFEST, MANIFEST_RECEIVED_AT, make_device, obs_json, payload
+from tests.factories import DeviceFactory
+from tests.ingest.conftest import MANIFEST, MANIFEST_RECEIVED_AT, obs_json, payload
 
 pytestmark = pytest.mark.django_db
 
@@ -145,7 +146,7 @@ def test_a_message_from_an_unknown_device_is_dropped_recorded_and_answered(db):
 def test_a_message_from_a_revoked_device_is_never_stored_as_patient_data(db):
     # given a device whose credentials were revoked
     now = _now()
-    device = make_device(revoked_at=now - timedelta(minutes=1))
+    device = DeviceFactory(revoked_at=now - timedelta(minutes=1))
 
     # when a message from it still reaches the platform
     outcome = handle_message(obs_topic(device.device_id), obs_json("m-1", _heart_rate(80, now)), now)
@@ -159,7 +160,7 @@ def test_a_message_from_a_revoked_device_is_never_stored_as_patient_data(db):
 def test_a_message_from_a_device_with_no_patient_is_never_stored(db):
     # given a registered device not (or no longer) paired with a patient
     now = _now()
-    device = make_device(patient=None)
+    device = DeviceFactory(patient=None)
 
     # when it publishes
     outcome = handle_message(obs_topic(device.device_id), obs_json("m-1", _heart_rate(80, now)), now)
@@ -198,7 +199,7 @@ def test_a_device_publishing_on_its_ack_topic_is_refused(device):
 def test_one_bad_message_does_not_lose_the_good_messages_in_its_batch(db):
     # given a batch from three devices, one of them sending garbage
     now = _now()
-    good_a, bad, good_b = make_device(), make_device(), make_device()
+    good_a, bad, good_b = DeviceFactory(), DeviceFactory(), DeviceFactory()
     batch = [
         Incoming(obs_topic(good_a.device_id), obs_json("a-1", _heart_rate(70, now)), now),
         Incoming(obs_topic(bad.device_id), b"{not json", now),

@@ -5,26 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 
-import factory
 import pytest
 from django.core.cache import cache
 from django.utils import timezone
 
 from patients.models import Observation, Patient
-from tests import factories
-from tests.factories import ObservationFactory, test_nhs_number
+from tests.factories import DeviceFactory, ObservationFactory, PatientFactory
+
+__all__ = ["DeviceFactory", "PatientFactory"]
 from virtualward.celery import app as celery_app
-
-
-class PatientFactory(factories.PatientFactory):
-    # tests.factories maps sequence n to the next valid number at or after 999000000+n, so n
-    # and n+1 collide whenever n has no check digit; even bases in a range of our own cannot.
-    nhs_number = factory.Sequence(lambda n: test_nhs_number(500_000 + 2 * n))
-
-
-class DeviceFactory(factories.DeviceFactory):
-    patient = factory.SubFactory(PatientFactory)
-
 
 NORMAL = {
     "respiratory_rate": 16,

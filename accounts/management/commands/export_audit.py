@@ -30,8 +30,12 @@ class Command(BaseCommand):
             until = parse_bound(options["until"], "--until")
         except ValueError as error:
             raise CommandError(str(error)) from error
-        audit_record(actor=user, action="audit.exported", route="manage.py export_audit",
-                     detail={"since": options["since"], "until": options["until"]})
+        audit_record(
+            actor=user,
+            action="audit.exported",
+            route="manage.py export_audit",
+            detail={"since": options["since"], "until": options["until"]},
+        )
         lines = audit_csv_lines(audit_events(since=since, until=until))
         if options["output"]:
             with open(options["output"], "w", newline="") as handle:

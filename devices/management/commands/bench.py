@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -48,26 +49,32 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         config = self._config(options)
+        load_before = os.getloadavg()
         try:
             steps = run_bench(config, say=lambda line: self.stdout.write(f"bench: {line}"))
         except BenchSetupError as exc:
             raise CommandError(str(exc)) from exc
         command = "make bench" + (f" BENCH_ARGS={shlex.quote(' '.join(sys.argv[2:]))}" if sys.argv[2:] else "")
-        document = report.write_json(
-            Path(options["output"]), command=command, config=self._described(config), steps=steps
-        )
+        # Other work on the machine moves absolute rates; the load shows whether it was quiet.
+        described = {
+            **self._described(config),
+            "load_average_before": load_before,
+            "load_average_after": os.getloadavg(),
+        }
+        document = report.write_json(Path(options["output"]), command=command, config=described, steps=steps)
         self.stdout.write("\n" + report.table(steps) + "\n")
         self._verdict(document["summary"], options["output"])
 
     def _config(self, options: dict) -> BenchConfig:
         if options["quick"]:
             options.update({key: value for key, value in QUICK.items()})
+        rates = _rates(options["rates"])
         if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
             raise CommandError("the bench needs PostgreSQL: set DATABASE_URL (`make bench` sets it to vw_bench)")
         services = Services(settings.DATABASE_URL, settings.REDIS_URL, settings.MQTT_URL)
         return BenchConfig(
             services=services,
-            rates=_rates(options["rates"]),
+            rates=rates,
             seconds=options["seconds"],
             devices=options["devices"],
             alerts_per_step=options["alerts_per_step"],

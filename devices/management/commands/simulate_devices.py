@@ -42,8 +42,9 @@ class Command(BaseCommand):
         if options["speed"] <= 0:
             raise CommandError("--speed must be above 0")
         known = set(
-            Device.objects.filter(device_id__startswith="demo-", revoked_at__isnull=True, patient__isnull=False)
-            .values_list("device_id", flat=True)
+            Device.objects.filter(
+                device_id__startswith="demo-", revoked_at__isnull=True, patient__isnull=False
+            ).values_list("device_id", flat=True)
         )
         if not known:
             raise CommandError("No demo devices in the database: run `manage.py load_demo` first.")

@@ -207,9 +207,15 @@
       var card = form.closest("[data-alert-id]");
       var errorBox = card && card.querySelector(".action-error");
       form.querySelectorAll("button").forEach(function (b) { b.disabled = true; });
-      fetch(form.action, { method: "POST", body: new FormData(form), credentials: "same-origin",
+      fetch(form.action, { method: "POST", body: new URLSearchParams(new FormData(form)), credentials: "same-origin",
                            headers: { Accept: "application/json", "X-CSRFToken": csrf } })
-        .then(function (response) { return response.json().then(function (data) { return [response, data]; }); })
+        .then(function (response) {
+          return response.text().then(function (text) {
+            var data;
+            try { data = JSON.parse(text); } catch (e) { data = { error: "The server answered " + response.status + ": " + text.slice(0, 200) }; }
+            return [response, data];
+          });
+        })
         .then(function (result) {
           if (!result[0].ok) throw new Error(result[1].error || "That did not work.");
           if (errorBox) errorBox.hidden = true;

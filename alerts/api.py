@@ -1,0 +1,139 @@
+"""REST API for alerts: the queue, one alert with its history, the actions, the outcome summary.
+
+Thin: validates input, calls selectors and services, maps their errors to HTTP. An alert on a
+ward the user cannot see is a 404, exactly as if it did not exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers as drf_serializers
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from alerts import reports, selectors, services
+from alerts.models import Alert
+from alerts.serializers import (
+    AlertFilterSerializer,
+    AssignSerializer,
+    EscalateSerializer,
+    NoteSerializer,
+    ResolveSerializer,
+    SummaryQuerySerializer,
+)
+from patients.serializers import lacks_offset
+
+NAIVE = "Give the time with a UTC offset or Z, e.g. 2026-11-23T10:30:00Z."
+
+
+def _run(act: Callable[[], Alert]) -> Response:
+    try:
+        alert = act()
+    except services.AlertPermissionError as exc:
+        raise PermissionDenied(str(exc)) from None
+    except services.AlertStateError as exc:
+        return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+    except services.AlertActionError as exc:
+        return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+    return Response(selectors.alert_detail_to_dict(alert))
+
+
+def _valid(serializer_class: type[drf_serializers.Serializer], data: Any) -> dict[str, Any]:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class AlertViewSet(viewsets.GenericViewSet):
+    """Alerts visible to the user: clinicians their wards', operators and administrators all."""
+
+    serializer_class = NoteSerializer  # for the schema only; responses are alert_to_dict
+
+    def get_queryset(self) -> Any:
+        return selectors.visible_alerts(self.request.user)
+
+    @extend_schema(
+        parameters=[AlertFilterSerializer],
+        responses={200: OpenApiTypes.OBJECT},
+        description="The queue (live alerts, most urgent first) unless `state` asks for another view.",
+    )
+    def list(self, request: Request) -> Response:
+        filters = _valid(AlertFilterSerializer, request.query_params)
+        alerts = selectors.alert_list(
+            request.user, state=filters.get("state"), kind=filters.get("kind"), ward_id=filters.get("ward")
+        )
+        page = self.paginate_queryset(alerts)
+        return self.get_paginated_response([selectors.alert_to_dict(alert) for alert in page])
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT}, description="One alert with its full history.")
+    def retrieve(self, request: Request, pk: str) -> Response:
+        return Response(selectors.alert_detail_to_dict(self.get_object()))
+
+    @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["post"])
+    def acknowledge(self, request: Request, pk: str) -> Response:
+        alert = self.get_object()
+        return _run(lambda: services.alert_acknowledge(alert=alert, user=request.user))
+
+    @extend_schema(request=AssignSerializer, responses={200: OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["post"])
+    def assign(self, request: Request, pk: str) -> Response:
+        alert = self.get_object()
+        data = _valid(AssignSerializer, request.data)
+        return _run(lambda: services.alert_assign(alert=alert, user=request.user, assignee=data["assignee"]))
+
+    @extend_schema(request=NoteSerializer, responses={200: OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["post"])
+    def note(self, request: Request, pk: str) -> Response:
+        alert = self.get_object()
+        data = _valid(NoteSerializer, request.data)
+        return _run(lambda: services.alert_add_note(alert=alert, user=request.user, note=data["note"]))
+
+    @extend_schema(request=EscalateSerializer, responses={200: OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["post"])
+    def escalate(self, request: Request, pk: str) -> Response:
+        alert = self.get_object()
+        data = _valid(EscalateSerializer, request.data)
+        return _run(lambda: services.alert_escalate(alert=alert, user=request.user, note=data["note"]))
+
+    @extend_schema(request=ResolveSerializer, responses={200: OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["post"])
+    def resolve(self, request: Request, pk: str) -> Response:
+        alert = self.get_object()
+        data = _valid(ResolveSerializer, request.data)
+        return _run(
+            lambda: services.alert_resolve(alert=alert, user=request.user, outcome=data["outcome"], note=data["note"])
+        )
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("since", OpenApiTypes.DATETIME),
+            OpenApiParameter("until", OpenApiTypes.DATETIME),
+            OpenApiParameter("ward", OpenApiTypes.INT),
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+        description="Alerts opened in [since, until): count per kind, time to acknowledge (median, p90), outcomes.",
+    )
+    @action(detail=False, methods=["get"])
+    def summary(self, request: Request) -> Response:
+        for name in ("since", "until"):
+            if lacks_offset(request.query_params.get(name, "")):
+                return Response({name: [NAIVE]}, status=status.HTTP_400_BAD_REQUEST)
+        query = _valid(SummaryQuerySerializer, request.query_params)
+        until = query.get("until") or timezone.now()
+        since = query.get("since") or until - timedelta(days=7)
+        try:
+            summary = reports.alert_summary(user=request.user, since=since, until=until, ward_id=query.get("ward"))
+        except reports.ReportPeriodError as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(summary)
+

@@ -1,0 +1,42 @@
+"""Input shapes for the alert actions; output is ``alerts.selectors.alert_to_dict``."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from rest_framework import serializers
+
+from alerts.models import AlertKind, AlertState, Outcome
+from alerts.services.actions import MAX_NOTE_CHARS
+
+STATE_FILTERS = [*AlertState.values, "live", "all"]
+
+
+class AlertFilterSerializer(serializers.Serializer):
+    state = serializers.ChoiceField(choices=STATE_FILTERS, required=False, help_text="Default: live (the queue).")
+    kind = serializers.ChoiceField(choices=AlertKind.values, required=False)
+    ward = serializers.IntegerField(required=False, min_value=1)
+
+
+class AssignSerializer(serializers.Serializer):
+    assignee = serializers.PrimaryKeyRelatedField(
+        queryset=get_user_model().objects.filter(is_active=True), help_text="The user id of the clinician."
+    )
+
+
+class NoteSerializer(serializers.Serializer):
+    note = serializers.CharField(max_length=MAX_NOTE_CHARS)
+
+
+class EscalateSerializer(serializers.Serializer):
+    note = serializers.CharField(max_length=MAX_NOTE_CHARS, required=False, allow_blank=True, default="")
+
+
+class ResolveSerializer(serializers.Serializer):
+    outcome = serializers.ChoiceField(choices=[o for o in Outcome.values if o != Outcome.AUTO_RESOLVED])
+    note = serializers.CharField(max_length=MAX_NOTE_CHARS, required=False, allow_blank=True, default="")
+
+
+class SummaryQuerySerializer(serializers.Serializer):
+    since = serializers.DateTimeField(required=False, help_text="Default: 7 days before until. With offset or Z.")
+    until = serializers.DateTimeField(required=False, help_text="Default: now. With offset or Z.")
+    ward = serializers.IntegerField(required=False, min_value=1)

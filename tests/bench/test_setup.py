@@ -1,0 +1,63 @@
+"""The bench refuses to run where it cannot measure honestly or could damage data."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from devices.bench.stack import BenchSetupError, Services, bench_database_name, check_services
+from devices.management.commands import bench as bench_command
+from virtualward.embedded import free_port
+
+
+@pytest.mark.parametrize("name", ["virtualward", "test", "postgres", "production"])
+def test_the_bench_refuses_to_drop_a_database_that_is_not_named_for_it(name):
+    # given a DATABASE_URL pointing at someone's real database
+    # when the bench is asked to re-create it / then it refuses, naming the database
+    with pytest.raises(BenchSetupError, match=f"refusing to drop and re-create database '{name}'"):
+        bench_database_name(f"postgres://postgres@127.0.0.1:5432/{name}")
+
+
+def test_a_bench_database_name_is_accepted():
+    assert bench_database_name("postgres://postgres@127.0.0.1:5432/vw_bench") == "vw_bench"
+
+
+def test_unreachable_services_are_each_named_in_one_clear_error():
+    # given ports nothing listens on
+    dead = free_port()
+    services = Services(
+        database_url=f"postgres://postgres@127.0.0.1:{dead}/vw_bench",
+        redis_url=f"redis://127.0.0.1:{dead}/9",
+        mqtt_url="",
+    )
+    # when the services are checked / then every problem is named at once
+    with pytest.raises(BenchSetupError) as caught:
+        check_services(services)
+    message = str(caught.value)
+    assert f"PostgreSQL unreachable at postgres://postgres@127.0.0.1:{dead}/vw_bench" in message
+    assert f"REDIS_URL unreachable at redis://127.0.0.1:{dead}/9" in message
+    assert "MQTT_URL is not set" in message
+
+
+def test_a_sqlite_database_is_refused_because_the_baseline_needs_copy():
+    services = Services(database_url="sqlite:///var/x.sqlite3", redis_url="", mqtt_url="")
+    with pytest.raises(BenchSetupError, match="is not PostgreSQL"):
+        check_services(services)
+
+
+def test_the_command_explains_that_it_needs_postgresql(monkeypatch):
+    # given a project configured for SQLite (whatever database this test run uses)
+    sqlite = SimpleNamespace(DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3"}})
+    monkeypatch.setattr(bench_command, "settings", sqlite)
+    # when the bench is started / then it says what it needs instead of failing later
+    with pytest.raises(CommandError, match="the bench needs PostgreSQL"):
+        call_command("bench", "--quick")
+
+
+@pytest.mark.parametrize("rates", ["fast", "250,,x", "0", "-5,100", ""])
+def test_the_command_refuses_rates_it_cannot_step_through(rates):
+    # rates are checked before anything is created, so a typo costs nothing
+    with pytest.raises(CommandError, match="--rates"):
+        call_command("bench", "--rates", rates)

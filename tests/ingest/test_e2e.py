@@ -1,0 +1,284 @@
+"""End to end: a device publishes over MQTT, `manage.py ingest` (a real process) stores and acks.
+
+The ingest process must share the test database, so this needs PostgreSQL or a file-based
+SQLite test database (VW_TEST_DB_NAME=/path/to/file); CI always runs on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+
+import paho.mqtt.client as mqtt
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from devices.models import ReceivedMessage
+from devices.protocol import ack_topic, obs_topic
+from patients.models import Observation
+from tests.factories import DeviceFactory
+from tests.ingest.conftest import obs_json
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+EMBEDDED_BROKER = not settings.MQTT_URL  # amqtt: MQTT 3.1.1 only, no $share, no session redelivery
+IN_CI = os.environ.get("CI") == "true"
+
+
+def shared_database_url() -> str | None:
+    """A DATABASE_URL for the test database as it is named at run time, or None if in memory."""
+    db = settings.DATABASES["default"]
+    if db["ENGINE"] == "django.db.backends.postgresql":
+        auth = quote(db["USER"] or "") + (":" + quote(db["PASSWORD"]) if db.get("PASSWORD") else "")
+        return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    name = str(db["NAME"])
+    if "memory" in name:
+        return None
+    return f"sqlite:///{name}"
+
+
+def needs(condition: bool, reason: str) -> None:
+    """Skip only outside CI: in CI every one of these must run."""
+    if condition and not IN_CI:
+        pytest.skip(reason)
+    assert not condition, f"CI must be able to run this test: {reason}"
+
+
+@pytest.fixture
+def database_url(db: None) -> str:
+    url = shared_database_url()
+    needs(url is None, "the ingest subprocess cannot share an in-memory SQLite test database")
+    return url or ""
+
+
+class Ingest:
+    """`manage.py ingest` as a separate process, stopped by its own pid."""
+
+    def __init__(self, *, mqtt_url: str, database_url: str, client_id: str, share_group: str, tmp: Path) -> None:
+        self.mqtt_url, self.database_url = mqtt_url, database_url
+        self.client_id, self.share_group = client_id, share_group
+        self.log_path = tmp / f"{client_id}-{uuid.uuid4().hex[:6]}.log"
+        self.process: subprocess.Popen | None = None
+
+    def start(self, *, crash_before_ack: bool = False) -> Ingest:
+        env = {k: v for k, v in os.environ.items() if k != "VW_TEST_DB_NAME"}
+        env.update(
+            DATABASE_URL=self.database_url, MQTT_URL=self.mqtt_url, PYTHONUNBUFFERED="1", VW_LOG_LEVEL="INFO",
+            MQTT_SESSION_EXPIRY_S="120",
+        )
+        if crash_before_ack:
+            env["VW_INGEST_CRASH_BEFORE_ACK"] = "1"
+        share = ["--no-share"] if not self.share_group else ["--share-group", self.share_group]
+        command = [sys.executable, "manage.py", "ingest", "--client-id", self.client_id, "--batch-ms", "10", *share]
+        log = self.log_path.open("wb")
+        self.process = subprocess.Popen(command, cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
+        self.wait_for_log("ingest ready", timeout=15)
+        return self
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_for_log(self, text: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.log():
+            assert self.process is not None
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"ingest never logged {text!r}:\n{self.log()[-3000:]}")
+            time.sleep(0.05)
+
+    def wait_exit(self, timeout: float) -> int:
+        assert self.process is not None
+        return self.process.wait(timeout)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+
+
+def forget_session(mqtt_url: str, client_id: str) -> None:
+    """End a persistent session so the shared broker stops queueing for a finished test."""
+    parts = urlsplit(mqtt_url)
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
+    try:
+        client.connect(parts.hostname or "127.0.0.1", parts.port or 1883, keepalive=10)
+        client.loop(timeout=1.0)
+        client.disconnect()
+    except OSError:
+        pass
+
+
+class Launcher:
+    def __init__(self, mqtt_url: str, database_url: str, tmp: Path) -> None:
+        self.mqtt_url, self.database_url, self.tmp = mqtt_url, database_url, tmp
+        self.started: list[Ingest] = []
+
+    def __call__(self, client_id: str, group: str, *, crash_before_ack: bool = False) -> Ingest:
+        ingest = Ingest(
+            mqtt_url=self.mqtt_url, database_url=self.database_url, client_id=client_id, share_group=group, tmp=self.tmp
+        )
+        self.started.append(ingest)
+        return ingest.start(crash_before_ack=crash_before_ack)
+
+
+@pytest.fixture
+def ingests(mqtt_url: str, database_url: str, tmp_path: Path) -> Iterator[Launcher]:
+    launcher = Launcher(mqtt_url, database_url, tmp_path)
+    yield launcher
+    for ingest in launcher.started:
+        ingest.stop()
+    for client_id in {ingest.client_id for ingest in launcher.started}:
+        forget_session(mqtt_url, client_id)
+
+
+class Device:
+    """A device's MQTT client: publishes obs at QoS 1 and collects what arrives on its ack topic."""
+
+    def __init__(self, mqtt_url: str, device_ids: list[str]) -> None:
+        parts = urlsplit(mqtt_url)
+        self.acks: dict[str, list[dict]] = {device_id: [] for device_id in device_ids}
+        self.lock = threading.Lock()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"test-device-{uuid.uuid4().hex[:8]}")
+        self.client.on_message = self._on_message
+        subscribed = threading.Event()
+        self.client.on_subscribe = lambda *args: subscribed.set()
+        self.client.connect(parts.hostname or "127.0.0.1", parts.port or 1883)
+        self.client.loop_start()
+        self.client.subscribe([(ack_topic(device_id), 1) for device_id in device_ids])
+        assert subscribed.wait(5), "the device could not subscribe to its ack topic"
+
+    def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
+        with self.lock:
+            self.acks[message.topic.split("/")[3]].append(json.loads(message.payload))
+
+    def publish(self, device_id: str, body: bytes) -> None:
+        self.client.publish(obs_topic(device_id), body, qos=1).wait_for_publish(5)
+
+    def answers(self, device_id: str) -> list[dict]:
+        """Acks giving an outcome; "not registered" errors come from other test runs' ingests."""
+        with self.lock:
+            return [ack for ack in self.acks[device_id] if "error" not in ack]
+
+    def wait_for_ack(self, device_id: str, msg_id: str, timeout: float = 10) -> dict:
+        # Other ingest processes on a shared broker may answer too (for example "not
+        # registered" from another test database), so wait for the answer naming our outcome.
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                for ack in self.acks[device_id]:
+                    if ack["msg_id"] == msg_id and "error" not in ack:
+                        return ack
+            time.sleep(0.05)
+        raise AssertionError(f"no ack for {msg_id} within {timeout}s; got {self.acks[device_id]}")
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def reading(value: int = 88) -> dict:
+    return {"type": "heart_rate", "value": value, "unit": "/min", "measured_at": datetime.now(UTC).isoformat()}
+
+
+def wait_until(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+    connection.close()
+
+
+def handled_count(log: str) -> int:
+    assert "ingest stopped: " in log, log[-3000:]
+    return int(log.split("ingest stopped: ")[1].split(" ")[0])
+
+
+def _client_id() -> str:
+    return f"vw-test-ingest-{uuid.uuid4().hex[:8]}"
+
+
+def _group() -> str:
+    return "" if EMBEDDED_BROKER else f"vw-test-{uuid.uuid4().hex[:8]}"
+
+
+def test_a_published_reading_is_stored_and_acknowledged_on_the_ack_topic(mqtt_url, ingests):
+    # given a paired device and a running ingest service
+    device = DeviceFactory()
+    ingests(_client_id(), _group())
+    client = Device(mqtt_url, [device.device_id])
+
+    # when the device publishes a reading at QoS 1
+    client.publish(device.device_id, obs_json("e2e-1", reading(), reading(999)))
+
+    # then it is acknowledged with the outcome, which is stored
+    ack = client.wait_for_ack(device.device_id, "e2e-1")
+    client.close()
+    assert ack["accepted"] == 1
+    assert ack["rejected"][0]["index"] == 1
+    assert Observation.objects.filter(device=device, msg_id="e2e-1").count() == 1
+
+
+def test_a_crash_between_commit_and_ack_loses_nothing_and_doubles_nothing(mqtt_url, ingests):
+    needs(EMBEDDED_BROKER, "the embedded amqtt broker does not redeliver unacknowledged messages to a resumed session")
+    # given an ingest process that dies after committing but before acknowledging
+    device = DeviceFactory()
+    client_id, group = _client_id(), _group()
+    crashing = ingests(client_id, group, crash_before_ack=True)
+    client = Device(mqtt_url, [device.device_id])
+
+    # when the device publishes and the process crashes
+    client.publish(device.device_id, obs_json("crash-1", reading(71), reading(72)))
+    assert crashing.wait_exit(timeout=15) == 86, crashing.log()[-3000:]
+    assert Observation.objects.filter(device=device).count() == 2  # committed before the crash
+    connection.close()
+    assert client.answers(device.device_id) == []
+
+    # and a fresh process resumes the same session
+    ingests(client_id, group)
+
+    # then the message is redelivered, answered, and stored exactly once
+    ack = client.wait_for_ack(device.device_id, "crash-1", timeout=15)
+    client.close()
+    assert ack == {"msg_id": "crash-1", "accepted": 2, "rejected": []}
+    assert Observation.objects.filter(device=device).count() == 2
+    assert ReceivedMessage.objects.filter(device=device).count() == 1
+
+
+def test_two_ingest_processes_sharing_a_subscription_store_every_message_exactly_once(mqtt_url, ingests):
+    needs(EMBEDDED_BROKER, "the embedded amqtt broker has no shared subscriptions ($share)")
+    # given two ingest processes in one share group, and ten devices
+    group = _group()
+    consumers = [ingests(_client_id(), group) for _ in range(2)]
+    devices = [DeviceFactory().device_id for _ in range(10)]
+    client = Device(mqtt_url, devices)
+
+    # when 200 messages are published
+    for n in range(200):
+        client.publish(devices[n % 10], obs_json(f"share-{n}", reading(60 + n % 100)))
+    wait_until(lambda: ReceivedMessage.objects.filter(msg_id__startswith="share-").count() == 200, 15, "200 messages")
+    client.close()
+    for ingest in consumers:
+        ingest.stop()
+
+    # then each is stored once, and the two processes split the work without overlap
+    assert Observation.objects.filter(msg_id__startswith="share-").count() == 200
+    handled = [handled_count(ingest.log()) for ingest in consumers]
+    assert sum(handled) == 200, handled
+    assert min(handled) > 0, handled

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+
+from tests.factories import DeviceFactory, PatientFactory, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def isolated_pairing(settings, tmp_path):
+    """Broker files in a temporary directory, no broker to publish to, no leftover guess counts."""
+    settings.VAR_DIR = tmp_path
+    settings.MQTT_BROKER_DIR = tmp_path / "mosquitto"
+    settings.MQTT_URL = ""
+    settings.MQTT_USERNAME = settings.MQTT_PASSWORD = ""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def patient(db):
+    return PatientFactory()
+
+
+@pytest.fixture
+def clinician(patient):
+    user = UserFactory()
+    patient.ward.staff.add(user)
+    return user
+
+
+@pytest.fixture
+def stock_device(db):
+    """A device registered in stock by its serial, not yet paired with anyone."""
+    return DeviceFactory(patient=None, paired_at=None, secret_hash="")
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    # Factories set staff passwords; the production hasher would make each user cost ~0.5 s.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,0 +1,145 @@
+"""The demo data: two wards, twenty synthetic patients with devices, a history on every screen."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from django.contrib.auth import authenticate
+from django.test import RequestFactory
+from django.utils import timezone
+
+from accounts.models import Role
+from alerts.models import Alert, AlertState
+from devices.credentials import secret_verify
+from devices.models import ConnectivityGap, Device
+from fixtures.demo import load_demo
+from fixtures.demo_plan import DEMO_PASSWORD, DEMO_USERS, demo_patients
+from patients.models import Observation, Pathway, Patient, Ward
+from patients.nhs_number import is_valid_nhs_number
+from scoring.models import EarlyWarningScore
+
+NOW = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def demo(tmp_path):
+    return load_demo(now=NOW, history_days=1, credentials_path=tmp_path / "sim-credentials.json")
+
+
+@pytest.mark.django_db
+def test_the_demo_has_two_wards_one_per_pathway_with_about_twenty_patients(demo):
+    # given the demo loaded into an empty database
+    # then there is one respiratory ward and one frailty ward, ten patients on each
+    wards = {ward.pathway: ward for ward in Ward.objects.all()}
+    assert set(wards) == {Pathway.RESPIRATORY, Pathway.FRAILTY}
+    assert [wards[p].patients.count() for p in (Pathway.RESPIRATORY, Pathway.FRAILTY)] == [10, 10]
+    assert demo.wards == 2
+    assert demo.patients == 20
+
+
+@pytest.mark.django_db
+def test_every_demo_patient_has_a_paired_device_and_a_valid_test_range_nhs_number(demo):
+    # given the demo
+    patients = list(Patient.objects.prefetch_related("devices"))
+    # then every NHS number passes Modulus 11 and is from the never-issued 999 range
+    assert all(is_valid_nhs_number(p.nhs_number) and p.nhs_number.startswith("999") for p in patients)
+    # and every patient has paired devices, each holding a broker-format secret hash
+    assert all(p.devices.count() >= 3 for p in patients)
+    assert all(d.is_paired and d.secret_hash.startswith("$7$") for d in Device.objects.all())
+
+
+@pytest.mark.django_db
+def test_the_simulator_credentials_file_holds_each_device_secret_matching_its_stored_hash(demo):
+    # given the credentials file the loader wrote for the simulator
+    secrets = json.loads(demo.credentials_path.read_text())
+    # then there is one secret per device, and each one matches the hash the broker checks
+    devices = Device.objects.all()
+    assert set(secrets) == {d.device_id for d in devices}
+    assert all(secret_verify(secrets[d.device_id], d.secret_hash) for d in devices)
+    assert demo.credentials_path.stat().st_mode & 0o077 == 0
+
+
+@pytest.mark.django_db
+def test_demo_history_gives_every_screen_readings_scores_and_alerts(demo):
+    # given a day of history
+    # then every patient has readings from before "now", and a current NEWS2 from the scoring service
+    assert all(p.observations.filter(measured_at__lt=NOW).count() > 50 for p in Patient.objects.all())
+    assert all(p.current_score_id is not None for p in Patient.objects.all())
+    assert EarlyWarningScore.objects.filter(risk__in=["medium", "high"]).exists()
+    # and there are alerts both closed by a clinician and still waiting for one
+    states = set(Alert.objects.values_list("state", flat=True))
+    assert {AlertState.RESOLVED, AlertState.OPEN} <= states
+    resolved = Alert.objects.filter(state=AlertState.RESOLVED, resolved_by__isnull=False).first()
+    assert resolved is not None and resolved.events.filter(action="resolved").exists()
+
+
+@pytest.mark.django_db
+def test_the_not_spot_patient_has_late_store_and_forward_readings_and_a_closed_gap(tmp_path):
+    # given three days of history (the not-spot windows recur every 12 hours)
+    load_demo(now=NOW, history_days=3, credentials_path=tmp_path / "c.json")
+    # then readings uploaded after the not-spot are flagged late and the gap is recorded, not hidden
+    late = Observation.objects.filter(is_late=True)
+    assert late.exists()
+    assert all(o.received_at - o.measured_at > dt.timedelta(minutes=2) for o in late[:50])
+    assert ConnectivityGap.objects.filter(ended_at__isnull=False).exists()
+    assert Alert.objects.filter(kind="device_offline", state=AlertState.RESOLVED).exists()
+
+
+@pytest.mark.django_db
+def test_loading_the_demo_twice_duplicates_nothing(demo, tmp_path):
+    # given the demo already loaded
+    counts = (Ward.objects.count(), Patient.objects.count(), Device.objects.count(), Observation.objects.count())
+    # when it is loaded again (later)
+    again = load_demo(now=NOW + dt.timedelta(hours=1), history_days=1, credentials_path=tmp_path / "again.json")
+    # then nothing new was created
+    after = (Ward.objects.count(), Patient.objects.count(), Device.objects.count(), Observation.objects.count())
+    assert after == counts
+    assert again.new_patients == 0
+
+
+@pytest.mark.django_db
+def test_each_demo_login_works_with_the_printed_password_and_has_its_role(demo):
+    # given the demo users
+    def login(username: str):
+        return authenticate(RequestFactory().post("/accounts/login/"), username=username, password=DEMO_PASSWORD)
+
+    for spec in DEMO_USERS:
+        # when each logs in with the printed demo password
+        user = login(spec.username)
+        # then it works and the role matches the banner
+        assert user is not None
+        assert user.staff_profile.role == spec.role
+    assert list(login("demo-frailty").wards.values_list("pathway", flat=True)) == [Pathway.FRAILTY]
+    assert login("demo-admin").staff_profile.role == Role.ADMINISTRATOR
+
+
+@pytest.mark.django_db
+def test_the_copd_patients_are_scored_on_scale_2_with_the_decision_recorded(demo):
+    # given the plan's Scale 2 patients
+    scale_2 = [p.nhs_number for p in demo_patients() if p.spo2_scale == 2]
+    # then they are on Scale 2, set by a clinician, and their scores used Scale 2
+    for patient in Patient.objects.filter(nhs_number__in=scale_2):
+        assert patient.spo2_scale == 2 and patient.spo2_scale_set_by is not None
+        assert patient.scale_changes.count() == 1
+        assert patient.current_score.spo2_scale == 2
+
+
+def test_the_demo_refuses_a_time_without_a_zone(tmp_path):
+    # given a naive "now"
+    # then the loader refuses it before touching the database
+    with pytest.raises(ValueError, match="aware"):
+        load_demo(now=dt.datetime(2026, 11, 23, 10, 0), credentials_path=tmp_path / "c.json")  # noqa: DTZ001
+
+
+def test_the_demo_cast_is_twenty_synthetic_patients_with_unique_test_numbers():
+    # given the plan
+    cast = demo_patients()
+    # then twenty distinct patients, distinct NHS numbers, every scenario present
+    assert len(cast) == 20
+    assert len({p.nhs_number for p in cast}) == 20
+    assert {p.scenario for p in cast} == {
+        "stable", "copd_deterioration", "sepsis", "not_spot", "device_dies", "low_battery", "malformed",
+    }  # fmt: skip
+    assert timezone.is_aware(NOW)

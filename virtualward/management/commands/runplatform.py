@@ -1,0 +1,268 @@
+"""``make run``: the whole platform on one machine, supervised, stopped cleanly by Ctrl-C.
+
+Starts what is missing (an embedded MQTT broker without MQTT_URL, an embedded Redis without
+REDIS_URL), prepares the database (migrate, collectstatic, the demo if the database is empty),
+then runs web, ingest, Celery worker and beat and the device simulator as child processes with
+their output prefixed by name. Ctrl-C or SIGTERM stops them all (SIGTERM, a grace period, then
+SIGKILL) and exits 0; a child that dies on its own is reported loudly and stops the rest (exit 1).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from virtualward.embedded import free_port, wait_for_port
+from virtualward.env import env_int, env_str
+
+PY = sys.executable
+MANAGE = str(Path(settings.BASE_DIR) / "manage.py")
+APP_STOP_SECONDS = 10.0  # ingest drains for up to 10 s; Celery finishes its current task
+BROKER_STOP_SECONDS = 3.0
+COLOURS = ("36", "33", "35", "32", "34", "31", "96", "93", "95")
+
+
+@dataclass
+class Child:
+    name: str
+    process: subprocess.Popen
+    reader: threading.Thread | None = None
+
+
+@dataclass
+class Supervisor:
+    """Child processes, each in its own session so the terminal's Ctrl-C reaches only us."""
+
+    env: dict[str, str]
+    children: list[Child] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    colour: bool = field(default_factory=lambda: sys.stdout.isatty())
+
+    def say(self, name: str, line: str) -> None:
+        label = f"{name:>9} |"
+        if self.colour:
+            label = f"\033[{COLOURS[hash(name) % len(COLOURS)]}m{label}\033[0m"
+        with self.lock:
+            sys.stdout.write(f"{label} {line.rstrip()}\n")
+            sys.stdout.flush()
+
+    def start(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> Child:
+        process = subprocess.Popen(  # noqa: S603 (our own interpreter and fixed arguments)
+            argv,
+            env=env or self.env,
+            cwd=settings.BASE_DIR,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        child = Child(name, process)
+        child.reader = threading.Thread(target=self._pump, args=(child,), daemon=True, name=f"out-{name}")
+        child.reader.start()
+        self.children.append(child)
+        return child
+
+    def _pump(self, child: Child) -> None:
+        assert child.process.stdout is not None
+        for raw in child.process.stdout:
+            self.say(child.name, raw.decode("utf-8", "replace"))
+
+    def run_step(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> None:
+        """A one-off preparation step (migrate, collectstatic, the demo) that must succeed."""
+        child = self.start(name, argv, env)
+        code = child.process.wait()
+        if child.reader is not None:
+            child.reader.join(timeout=5)
+        self.children.remove(child)
+        if code != 0:
+            raise CommandError(f"{name} failed (exit code {code}); see its output above")
+
+    def first_dead(self) -> Child | None:
+        return next((c for c in self.children if c.process.poll() is not None), None)
+
+    def stop(self, children: list[Child], grace: float) -> None:
+        """SIGTERM each child's process group, wait up to `grace`, then SIGKILL what is left."""
+        for child in children:
+            _signal_group(child, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for child in children:
+            try:
+                child.process.wait(timeout=max(deadline - time.monotonic(), 0.05))
+            except subprocess.TimeoutExpired:
+                self.say("platform", f"{child.name} did not stop within {grace:.0f}s: killing it")
+                _signal_group(child, signal.SIGKILL)
+                child.process.wait(timeout=5)
+            if child.reader is not None:
+                child.reader.join(timeout=2)
+
+
+def _signal_group(child: Child, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(child.process.pid, signum)  # Celery's pool processes share the group
+
+
+def port_in_use(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def choose_port(supervisor: Supervisor, configured: int | None, preferred: int, what: str) -> int:
+    """A port the user set must be free; the usual default may fall back to any free port."""
+    if configured:
+        if port_in_use("127.0.0.1", configured):
+            raise CommandError(f"port {configured} for the {what} is already in use: choose another")
+        return configured
+    if not port_in_use("127.0.0.1", preferred):
+        return preferred
+    port = free_port()
+    supervisor.say("platform", f"port {preferred} is taken (another {what}?): the {what} uses port {port} instead")
+    return port
+
+
+class Command(BaseCommand):
+    help = "Run the whole platform (broker, Redis, web, ingest, worker, beat, simulator) until Ctrl-C."
+
+    def add_arguments(self, parser) -> None:  # type: ignore[no-untyped-def]
+        parser.add_argument("--host", default=env_str("VW_HOST", "127.0.0.1"), help="Web address (VW_HOST).")
+        parser.add_argument("--port", type=int, default=env_int("VW_PORT", 8000), help="Web port (VW_PORT).")
+        parser.add_argument("--mqtt-port", type=int, default=env_int("VW_MQTT_PORT", 0),
+                            help="Embedded broker port (VW_MQTT_PORT; default 1883, or any free one).")  # fmt: skip
+        parser.add_argument("--redis-port", type=int, default=env_int("VW_REDIS_PORT", 0),
+                            help="Embedded Redis port (VW_REDIS_PORT; default 6379, or any free one).")  # fmt: skip
+        parser.add_argument("--speed", type=float, default=float(env_str("VW_SIM_SPEED", "60")),
+                            help="Simulator: scenario hours per real hour (VW_SIM_SPEED, default 60).")  # fmt: skip
+        parser.add_argument("--no-simulator", action="store_true", help="Do not start the device simulator.")
+        parser.add_argument("--no-demo", action="store_true", help="Do not load the demo into an empty database.")
+
+    def handle(self, *args, **options) -> None:  # type: ignore[no-untyped-def]
+        if port_in_use(options["host"], options["port"]):
+            raise CommandError(f"port {options['port']} is already in use: stop what uses it or pass --port")
+        supervisor = Supervisor(env=self._base_env())
+        stop = threading.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: stop.set())
+        services: list[Child] = []
+        try:
+            services = self._start_services(supervisor, options)
+            self._prepare(supervisor, options)
+            self._start_platform(supervisor, options)
+            self._banner(supervisor, options)
+            failed = self._watch(supervisor, stop)
+        except CommandError as exc:
+            supervisor.say("platform", f"!!! {exc}")
+            failed = True
+        finally:
+            self._shutdown(supervisor, services)
+        if failed:
+            raise SystemExit(1)
+        supervisor.say("platform", "stopped cleanly")
+
+    # --- steps ----------------------------------------------------------------------------
+
+    def _base_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            PYTHONUNBUFFERED="1", DJANGO_SETTINGS_MODULE="virtualward.settings", VW_VAR_DIR=str(settings.VAR_DIR)
+        )
+        return env
+
+    def _start_services(self, supervisor: Supervisor, options) -> list[Child]:  # type: ignore[no-untyped-def]
+        started = []
+        url, child = start_broker(supervisor, options["mqtt_port"])
+        supervisor.env["MQTT_URL"] = url
+        started += [child] if child else []
+        if not settings.REDIS_URL:
+            port = choose_port(supervisor, options["redis_port"], 6379, "embedded Redis")
+            started.append(supervisor.start("redis", [PY, "-m", "virtualward.embedded", "redis", "--port", str(port)]))
+            wait_for_port("127.0.0.1", port, timeout=15)
+            # Shared by every child: Celery's broker and the channel layer must be one server.
+            supervisor.env["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
+        return started
+
+    def _prepare(self, supervisor: Supervisor, options) -> None:  # type: ignore[no-untyped-def]
+        supervisor.run_step("migrate", [PY, MANAGE, "migrate", "--noinput"])
+        supervisor.run_step("static", [PY, MANAGE, "collectstatic", "--noinput", "-v", "0"])
+        if options["no_demo"]:
+            return
+        # Nobody watches a dashboard during the load: without REDIS_URL its thousand history
+        # events go to an in-process layer instead of the shared one, and any task runs inline.
+        quiet = {k: v for k, v in supervisor.env.items() if k != "REDIS_URL"}
+        supervisor.run_step("demo", [PY, MANAGE, "load_demo", "--if-empty"], env=quiet)
+
+    def _start_platform(self, supervisor: Supervisor, options) -> None:  # type: ignore[no-untyped-def]
+        web = [PY, "-m", "daphne", "-b", options["host"], "-p", str(options["port"]), "virtualward.asgi:application"]
+        supervisor.start("web", web)
+        ingest = [PY, MANAGE, "ingest"]
+        if not settings.MQTT_URL:
+            ingest.append("--no-share")  # the embedded broker speaks MQTT 3.1.1: no shared subscriptions
+        supervisor.start("ingest", ingest)
+        sqlite = settings.DATABASES["default"]["ENGINE"].endswith("sqlite3")
+        # One writer at a time suits SQLite; PostgreSQL takes a small prefork pool.
+        pool = ["--pool=solo"] if sqlite else ["--pool=prefork", "--concurrency=2"]
+        supervisor.start("worker", [PY, "-m", "celery", "-A", "virtualward", "worker", "-l", "info", *pool])
+        schedule = str(Path(settings.VAR_DIR) / "celerybeat-schedule")
+        supervisor.start("beat", [PY, "-m", "celery", "-A", "virtualward", "beat", "-l", "info", "-s", schedule])
+        if not options["no_simulator"]:
+            supervisor.start("simulator", [PY, MANAGE, "simulate_devices", "--speed", str(options["speed"])])
+        wait_for_port(options["host"], options["port"], timeout=60)
+
+    def _banner(self, supervisor: Supervisor, options) -> None:  # type: ignore[no-untyped-def]
+        from django.contrib.auth import get_user_model
+
+        from fixtures.demo import demo_logins_text
+        from fixtures.demo_plan import DEMO_USERS
+
+        host = "127.0.0.1" if options["host"] in ("0.0.0.0", "::") else options["host"]  # noqa: S104
+        lines = ["", "=" * 72, f"Virtual ward running at http://{host}:{options['port']}/", ""]
+        if get_user_model().objects.filter(username=DEMO_USERS[0].username).exists():
+            lines += demo_logins_text().splitlines()
+        lines += [f"MQTT broker: {supervisor.env['MQTT_URL']}", "Press Ctrl-C to stop everything.", "=" * 72, ""]
+        for line in lines:
+            supervisor.say("platform", line)
+
+    def _watch(self, supervisor: Supervisor, stop: threading.Event) -> bool:
+        while not stop.wait(0.2):
+            dead = supervisor.first_dead()
+            if dead is not None:
+                supervisor.say("platform", "!" * 72)
+                supervisor.say("platform", f"!!! {dead.name} exited unexpectedly (code {dead.process.returncode}).")
+                supervisor.say("platform", "!!! Stopping everything else. Its output above says why.")
+                supervisor.say("platform", "!" * 72)
+                return True
+        supervisor.say("platform", "stopping (Ctrl-C): simulator, web, ingest, worker, beat, then brokers")
+        return False
+
+    def _shutdown(self, supervisor: Supervisor, services: list[Child]) -> None:
+        # The platform first, the broker and Redis last: ingest still acknowledges what it holds.
+        platform = [c for c in reversed(supervisor.children) if c not in services]
+        supervisor.stop(platform, APP_STOP_SECONDS)
+        supervisor.stop(list(reversed(services)), BROKER_STOP_SECONDS)
+
+
+def start_broker(supervisor: Supervisor, configured_port: int) -> tuple[str, Child | None]:
+    """The MQTT broker for this run: MQTT_URL's when set, else an embedded one we start.
+
+    The one place to change to run a real Mosquitto with the platform's generated config.
+    """
+    if settings.MQTT_URL:
+        return settings.MQTT_URL, None
+    port = choose_port(supervisor, configured_port, 1883, "embedded MQTT broker")
+    child = supervisor.start("mqtt", [PY, "-m", "virtualward.embedded", "mqtt", "--port", str(port)])
+    wait_for_port("127.0.0.1", port, timeout=15)
+    return f"mqtt://127.0.0.1:{port}", child
