@@ -22,7 +22,7 @@ $(STAMP): requirements.txt
 	touch $(STAMP)
 
 run: $(STAMP)
-	DJANGO_DEBUG=$${DJANGO_DEBUG:-true} $(BIN)/python manage.py runplatform
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-true} $(BIN)/python manage.py runplatform $(RUN_ARGS)
 
 test: $(STAMP)
 	$(BIN)/python manage.py makemigrations --check --dry-run

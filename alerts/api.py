@@ -62,6 +62,7 @@ class AlertViewSet(viewsets.GenericViewSet):
         return selectors.visible_alerts(self.request.user)
 
     @extend_schema(
+        operation_id="alerts_list",
         parameters=[AlertFilterSerializer],
         responses={200: OpenApiTypes.OBJECT},
         description="The queue (live alerts, most urgent first) unless `state` asks for another view.",
@@ -74,7 +75,9 @@ class AlertViewSet(viewsets.GenericViewSet):
         page = self.paginate_queryset(alerts)
         return self.get_paginated_response([selectors.alert_to_dict(alert) for alert in page])
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT}, description="One alert with its full history.")
+    @extend_schema(
+        operation_id="alerts_retrieve", responses={200: OpenApiTypes.OBJECT}, description="One alert with its history."
+    )
     def retrieve(self, request: Request, pk: str) -> Response:
         return Response(selectors.alert_detail_to_dict(self.get_object()))
 
@@ -136,4 +139,3 @@ class AlertViewSet(viewsets.GenericViewSet):
         except reports.ReportPeriodError as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
         return Response(summary)
-

@@ -223,7 +223,7 @@ def pairing_complete(
     try:
         with transaction.atomic():
             row = _code_usable(
-                PairingCode.objects.select_for_update()
+                PairingCode.objects.select_for_update(of=("self",))
                 .select_related("patient__ward")
                 .filter(code_hash=code_hash(code))
                 .first()
@@ -237,7 +237,7 @@ def pairing_complete(
 
 
 def _device_for_pairing(serial: str, patient: Patient) -> Device:
-    device = Device.objects.select_for_update().filter(serial__iexact=(serial or "").strip()).first()
+    device = Device.objects.select_for_update(of=("self",)).filter(serial__iexact=(serial or "").strip()).first()
     if device is None:
         raise _refused("serial_not_recognised", patient)
     holder = device.patient
@@ -303,7 +303,7 @@ def device_credentials_collect(*, serial: str, client_ip: str | None = None) -> 
     window = timezone.now() - dt.timedelta(minutes=settings.VW_PAIRING_CODE_MINUTES)
     with transaction.atomic():
         device = (
-            Device.objects.select_for_update()
+            Device.objects.select_for_update(of=("self",))
             .filter(serial__iexact=(serial or "").strip(), revoked_at__isnull=True, paired_at__gte=window)
             .filter(patient__isnull=False, credentials_issued_at__isnull=True)
             .first()
@@ -350,7 +350,7 @@ def device_unpair(*, device: Device, user: Any, reason: str, route: str = "") ->
     now = timezone.now()
     with transaction.atomic():
         # Decide on the locked, current row: the caller's instance may be stale.
-        locked = Device.objects.select_for_update().select_related("patient").get(pk=device.pk)
+        locked = Device.objects.select_for_update(of=("self",)).select_related("patient").get(pk=device.pk)
         if locked.patient_id is None or not can_act_on_patient(user, locked.patient_id):
             raise PermissionDenied("You cannot unpair this device.")
         if locked.revoked_at is None:

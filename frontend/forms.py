@@ -27,7 +27,13 @@ MANUAL_TYPES = [
 ]
 YES = {"yes", "true", "y", "1", "on"}
 NO = {"no", "false", "n", "0", "off", "air"}
-PERIODS = {"6h": timedelta(hours=6), "24h": timedelta(hours=24), "72h": timedelta(hours=72), "7d": timedelta(days=7)}
+PERIODS = {
+    "6h": timedelta(hours=6),
+    "24h": timedelta(hours=24),
+    "72h": timedelta(hours=72),
+    "7d": timedelta(days=7),
+    "30d": timedelta(days=30),
+}
 
 
 class ManualObservationForm(forms.Form):

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from accounts.access import AnyUser, visible_patients, visible_wards
 from accounts.models import Role
+from alerts import reports
 from alerts.models import Alert, AlertState, Severity
 from alerts.selectors import alert_queue
 from devices.models import Connectivity, ConnectivityGap, Device, IngestRejection
@@ -141,7 +142,7 @@ def score_summary(score: EarlyWarningScore) -> dict[str, Any]:
         {
             "parameter": name,
             "label": PARAMETER_LABELS.get(name, name),
-            "value": (sub_scores.get(name) or {}).get("value"),
+            "value": _tidy((sub_scores.get(name) or {}).get("value")),
             "score": (sub_scores.get(name) or {}).get("score"),
         }
         for name in PARAMETER_LABELS
@@ -196,6 +197,13 @@ def alert_summary(alert: Alert) -> dict[str, Any]:
         "opened_at": alert.opened_at,
         "acknowledged_at": alert.acknowledged_at,
     }
+
+
+def _tidy(value: Any) -> Any:
+    # 26.0 breaths a minute reads better as 26; 39.2 °C keeps its decimal.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -324,6 +332,4 @@ def alert_for_user(*, user: AnyUser, alert_id: int) -> Alert | None:
 
 def outcome_report(*, user: AnyUser, since: datetime, until: datetime) -> Any:
     """The NHS virtual-ward figures for the period, from ``alerts.reports``, for the user's wards."""
-    from alerts import reports
-
     return reports.alert_outcome_summary(since=since, until=until, wards=visible_wards(user))

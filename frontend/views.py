@@ -16,10 +16,12 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.access import can_triage, sees_all_wards, visible_wards
+from alerts.reports import ReportPeriodError
 from alerts.services import AlertActionError
 from frontend import live, selectors, services
 from frontend.forms import PERIODS, AlertActionForm, ManualObservationForm, ScaleForm, parse_period
@@ -112,7 +114,11 @@ def _action_response(request: HttpRequest, *, alert_id: int, action: str, error:
 @require_GET
 def triage_summary(request: HttpRequest) -> HttpResponse:
     since, until, error = parse_period(request.GET)
-    report = selectors.outcome_report(user=request.user, since=since, until=until)
+    try:
+        report = selectors.outcome_report(user=request.user, since=since, until=until)
+    except ReportPeriodError as exc:
+        since, until, _ = parse_period({})
+        report, error = selectors.outcome_report(user=request.user, since=since, until=until), str(exc)
     context = {"report": report, "since": since, "until": until, "error": error, "periods": PERIODS}
     return render(request, "frontend/summary.html", context)
 
@@ -136,7 +142,8 @@ def _patient_context(request: HttpRequest, patient: Any, **forms: Any) -> dict[s
     return {
         "patient": patient,
         **selectors.patient_page(patient=patient),
-        "observation_form": forms.get("observation_form") or ManualObservationForm(),
+        "observation_form": forms.get("observation_form")
+        or ManualObservationForm(initial={"measured_at": timezone.localtime().replace(second=0, microsecond=0)}),
         "scale_form": forms.get("scale_form") or ScaleForm(initial={"scale": 2 if patient.spo2_scale == 1 else 1}),
         "periods": PERIODS,
         "socket": f"/ws/patient/{patient.pk}/",

@@ -59,7 +59,7 @@ def _parameters_at_3(score: EarlyWarningScore) -> set[str]:
 def _incompleteness(score: EarlyWarningScore) -> str:
     if score.complete:
         return ""
-    missing = ", ".join(PARAMETER_LABEL.get(name, name) for name in [*score.missing])
+    missing = ", ".join(PARAMETER_LABEL.get(name, name) for name in score.missing)
     return f" Incomplete — missing: {missing}; the total and risk are lower bounds."
 
 

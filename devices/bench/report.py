@@ -89,8 +89,14 @@ def sustained(steps: Sequence[StepResult], system: str) -> float:
     return max(kept, default=0.0)
 
 
+def peak(steps: Sequence[StepResult], system: str) -> float:
+    """The most a system completed in any step, kept up or not: how far short it fell."""
+    return max((step.msg_per_s for step in steps if step.system == system), default=0.0)
+
+
 def summary(steps: Sequence[StepResult]) -> dict[str, Any]:
     platform, baseline = sustained(steps, "platform"), sustained(steps, "baseline")
+    peak_ratio = ratio(peak(steps, "platform"), peak(steps, "baseline"))
     at_target = [s for s in steps if s.system == "platform" and s.rate == TARGET_RATE]
     alert_p99 = at_target[0].alert_latency.p99_ms if at_target and at_target[0].alert_latency else None
     overall = ratio(platform, baseline)
@@ -98,6 +104,9 @@ def summary(steps: Sequence[StepResult]) -> dict[str, Any]:
         "platform_sustained_msg_per_s": platform,
         "baseline_sustained_msg_per_s": baseline,
         "ratio": None if overall is None else round(overall, 3),
+        "platform_peak_msg_per_s": peak(steps, "platform"),
+        "baseline_peak_msg_per_s": peak(steps, "baseline"),
+        "peak_ratio": None if peak_ratio is None else round(peak_ratio, 3),
         "zero_loss": all(s.lost_messages == 0 and s.lost_obs == 0 for s in steps),
         "alert_p99_ms_at_1000": alert_p99,
         "meets_ratio_target": overall is not None and overall >= TARGET_RATIO,

@@ -91,7 +91,7 @@ def settle(
     count: Callable[[], int],
     target: int,
     *,
-    quiet_s: float = 5.0,
+    quiet_s: float = 15.0,
     limit_s: float = 120.0,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,

@@ -46,3 +46,25 @@ def severity_risk(severity: int) -> str:
     from frontend.selectors import SEVERITY_TO_RISK
 
     return SEVERITY_TO_RISK.get(severity, "low")
+
+
+@register.filter
+def duration(seconds: float | None) -> str:
+    """Seconds as a clinician says it: '45 s', '12 min', '3 h 20 min'."""
+    if seconds is None:
+        return "—"
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+
+
+@register.filter
+def outcome_label(value: str) -> str:
+    from alerts.models import Outcome
+
+    return Outcome(value).label if value in Outcome.values else value

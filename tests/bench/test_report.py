@@ -71,6 +71,15 @@ def test_the_ratio_compares_the_highest_rates_each_system_kept_up_with():
     assert not result["meets_ratio_target"]
 
 
+def test_a_platform_that_never_kept_up_has_no_sustained_rate_but_its_peak_is_shown():
+    # given a platform that completed only 350 of 1000 msg/s
+    steps = [_step("platform", 1000, acked=3500), _step("baseline", 1000)]
+    # when summarised / then its sustained rate is 0, and the peak ratio says how far short it fell
+    result = summary(steps)
+    assert result["platform_sustained_msg_per_s"] == 0.0
+    assert result["peak_ratio"] == pytest.approx(0.35, abs=0.01)
+
+
 def test_any_loss_anywhere_is_reported_in_the_summary():
     result = summary([_step("platform", 250), _step("baseline", 250, stored=2499)])
     assert not result["zero_loss"]

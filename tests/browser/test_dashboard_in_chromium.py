@@ -19,7 +19,7 @@ from playwright.sync_api import expect
 
 from accounts.models import Role
 from alerts.models import Alert, AlertState
-from devices.models import Connectivity, IngestRejection
+from devices.models import Connectivity, ConnectivityGap, IngestRejection
 from tests.browser.conftest import screenshot
 from tests.factories import DeviceFactory, ObservationFactory, UserFactory, WardFactory
 from tests.frontend.conftest import make_alert, make_patient, make_score, new_patient
@@ -37,8 +37,12 @@ def seed_ward() -> dict[str, Any]:
     operator = UserFactory(username="command", first_name="Olu", last_name="Adeyemi", role=Role.OPERATOR)
     alex = new_patient(ward, given_name="Alex", family_name="Breathless")
     oximeter = DeviceFactory(
-        patient=alex, connectivity=Connectivity.ONLINE, battery=64, last_reading_at=timezone.now(),
+        patient=alex,
+        connectivity=Connectivity.ONLINE,
+        battery=64,
+        last_reading_at=timezone.now(),
         last_seen_at=timezone.now(),
+        expected_interval_s=1800,
     )
     _history(alex, oximeter)
     make_score(alex, total=1, risk="low", minutes_ago=90)
@@ -65,24 +69,43 @@ def _history(patient: Any, device: Any) -> None:
         for kind, value in normal.items():
             wobble = (step % 5 - 2) * (0.1 if kind == "temperature" else 1)
             ObservationFactory(
-                patient=patient, device=device, type=kind, value=round(value + wobble + drift * 3, 1),
-                measured_at=at, received_at=at + (dt.timedelta(hours=2) if step == 23 else dt.timedelta()),
-                is_late=step == 23, msg_id=f"hist-{step}", msg_index=list(normal).index(kind),
+                patient=patient,
+                device=device,
+                type=kind,
+                value=round(value + wobble + drift * 3, 1),
+                measured_at=at,
+                received_at=at + (dt.timedelta(hours=2) if step == 23 else dt.timedelta()),
+                is_late=step == 23,
+                msg_id=f"hist-{step}",
+                msg_index=list(normal).index(kind),
             )
+    ConnectivityGap.objects.create(
+        device=device, patient=patient, cause=ConnectivityGap.Cause.TIMEOUT,
+        started_at=now - dt.timedelta(minutes=30 * (48 - 13)), ended_at=now - dt.timedelta(minutes=30 * (48 - 22)),
+    )
     IngestRejection.objects.create(
-        device=device, topic=f"vw/v1/devices/{device.device_id}/obs", msg_id="hist-30", index=1,
-        reason="spo2 value 150 outside 50-100 %", received_at=now - dt.timedelta(hours=8),
+        device=device,
+        topic=f"vw/v1/devices/{device.device_id}/obs",
+        msg_id="hist-30",
+        index=1,
+        reason="spo2 value 150 outside 50-100 %",
+        received_at=now - dt.timedelta(hours=8),
     )
 
 
 def publish_deterioration(mqtt_url: str, device_id: str) -> None:
     now = timezone.now().isoformat()
     vitals = [
-        ("respiratory_rate", 26, "/min"), ("spo2", 90, "%"), ("heart_rate", 125, "/min"),
-        ("temperature", 39.2, "Cel"), ("systolic_bp", 95, "mm[Hg]"),
+        ("respiratory_rate", 26, "/min"),
+        ("spo2", 90, "%"),
+        ("heart_rate", 125, "/min"),
+        ("temperature", 39.2, "Cel"),
+        ("systolic_bp", 95, "mm[Hg]"),
     ]
     payload = {
-        "msg_id": str(uuid.uuid4()), "sent_at": now, "battery": 63,
+        "msg_id": str(uuid.uuid4()),
+        "sent_at": now,
+        "battery": 63,
         "observations": [{"type": t, "value": v, "unit": u, "measured_at": now} for t, v, u in vitals],
     }
     host, port = mqtt_url.split("://")[1].split(":")
@@ -202,7 +225,7 @@ def test_the_patient_chart_shows_gaps_late_readings_and_rejections_on_demand(liv
     # then every vital has a strip, the line is broken at the silence and the late reading is marked
     pulse = page.locator('.chart-row[data-vital="heart_rate"] path.line')
     expect(pulse).to_have_count(1, timeout=10000)
-    assert pulse.get_attribute("d").count("M") >= 2, "a four-hour silence must break the line"
+    assert pulse.get_attribute("d").count("M") == 2, "half-hourly readings join; a four-hour silence breaks the line"
     expect(page.locator('.chart-row[data-vital="heart_rate"] rect.pt-late')).to_have_count(1)
     expect(page.locator(".chart-row[data-vital]")).to_have_count(8)
 

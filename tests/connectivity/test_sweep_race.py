@@ -57,6 +57,7 @@ def test_a_sweep_racing_a_contact_never_leaves_a_live_device_offline():
     # given a device just past its deadline
     device = DeviceFactory(expected_interval_s=60)
     record_contact(contacts={device.pk: timezone.now() - dt.timedelta(minutes=3)}, readings={}, batteries={})
+
     # when the sweep and a fresh contact race
     def contact():
         record_contact(contacts={device.pk: timezone.now()}, readings={}, batteries={})

@@ -16,6 +16,12 @@ from scoring.models import EarlyWarningScore
 from tests.factories import DeviceFactory, PatientFactory, UserFactory, WardFactory, test_nhs_number
 
 RISK_TOTALS = {"low": 1, "low-medium": 3, "medium": 5, "high": 7}
+RESPONSES = {
+    "low": "Ward-based response: assess by a registered nurse.",
+    "low-medium": "Ward-based response: urgent review by a clinician.",
+    "medium": "Key threshold for urgent response: urgent review by a clinician skilled in acute illness.",
+    "high": "Urgent or emergency response: emergency assessment by a team with critical care skills.",
+}
 # A range of our own, well above the shared factory's sequence, so the two never collide.
 _nhs_numbers = itertools.count(200_000)
 
@@ -28,6 +34,27 @@ def new_patient(ward: Any, **extra: Any) -> Any:
     return PatientFactory(ward=ward, nhs_number=unique_nhs_number(), **extra)
 
 
+# Plausible readings for each score, taken in turn until the points add up to the total.
+_EXAMPLE_POINTS = [
+    ("respiratory_rate", {3: 26, 2: 22, 1: 10}),
+    ("heart_rate", {3: 135, 2: 115, 1: 95}),
+    ("temperature", {3: 34.9, 2: 39.2, 1: 38.4}),
+    ("systolic_bp", {3: 88, 2: 98, 1: 108}),
+    ("spo2", {3: 91, 2: 93, 1: 95}),
+]
+
+
+def sub_scores_adding_up_to(total: int) -> dict[str, dict[str, Any]]:
+    sub_scores, left = {}, total
+    for name, examples in _EXAMPLE_POINTS:
+        points = min(left, 3 if name == "respiratory_rate" and total >= 7 else 2 if total > 3 else 1)
+        if points <= 0:
+            break
+        sub_scores[name] = {"value": examples[points], "score": points}
+        left -= points
+    return sub_scores
+
+
 def make_score(patient: Any, *, total: int, risk: str, minutes_ago: int = 0, **extra: Any) -> EarlyWarningScore:
     at = timezone.now() - dt.timedelta(minutes=minutes_ago)
     fields = {
@@ -38,9 +65,9 @@ def make_score(patient: Any, *, total: int, risk: str, minutes_ago: int = 0, **e
         "band": risk,
         "spo2_scale": patient.spo2_scale,
         "complete": True,
-        "sub_scores": {"spo2": {"value": 91, "score": 3}, "heart_rate": {"value": 72, "score": 0}},
+        "sub_scores": sub_scores_adding_up_to(total),
         "missing": [],
-        "clinical_response": "Urgent response",
+        "clinical_response": RESPONSES[risk],
         "monitoring_frequency": "hourly",
         "monitoring_interval_s": 3600,
     }

@@ -113,8 +113,14 @@ async def test_live_events_for_the_ward_are_forwarded_to_its_dashboards(ward, cl
     assert connected
 
     # when a score event is published to the ward's group
-    message = {"type": "live.event", "event": "score.updated", "ward_id": ward.pk, "patient_id": 7,
-               "at": "2026-11-23T10:00:00+00:00", "data": {"total": 7}}
+    message = {
+        "type": "live.event",
+        "event": "score.updated",
+        "ward_id": ward.pk,
+        "patient_id": 7,
+        "at": "2026-11-23T10:00:00+00:00",
+        "data": {"total": 7},
+    }
     await get_channel_layer().group_send(f"ward.{ward.pk}", message)
     received = await communicator.receive_json_from(timeout=5)
 
@@ -130,8 +136,15 @@ async def test_an_operator_on_the_all_wards_board_gets_events_from_every_ward(wa
 
     # when an event goes to the all-wards group
     await get_channel_layer().group_send(
-        "wards.all", {"type": "live.event", "event": "alert.raised", "ward_id": other_ward.pk, "patient_id": 1,
-                      "at": "2026-11-23T10:00:00+00:00", "data": {}}
+        "wards.all",
+        {
+            "type": "live.event",
+            "event": "alert.raised",
+            "ward_id": other_ward.pk,
+            "patient_id": 1,
+            "at": "2026-11-23T10:00:00+00:00",
+            "data": {},
+        },
     )
 
     # then it arrives
@@ -151,7 +164,11 @@ async def test_acknowledging_anywhere_tells_every_open_queue_at_once(ward, clini
     # then both queues hear that the alert is no longer open
     for queue in queues:
         event = await queue.receive_json_from(timeout=5)
-        assert (event["event"], event["data"]["id"], event["data"]["state"]) == ("alert.updated", alert.pk, "acknowledged")
+        assert (event["event"], event["data"]["id"], event["data"]["state"]) == (
+            "alert.updated",
+            alert.pk,
+            "acknowledged",
+        )
         await queue.disconnect()
 
 

@@ -260,11 +260,19 @@ def test_the_series_endpoint_gives_readings_with_late_marks_and_rejected_reading
     device = patient.devices.get()
     ObservationFactory(patient=patient, device=device, type="heart_rate", value=80)
     ObservationFactory(
-        patient=patient, device=device, type="heart_rate", value=95, is_late=True,
+        patient=patient,
+        device=device,
+        type="heart_rate",
+        value=95,
+        is_late=True,
         measured_at=timezone.now() - dt.timedelta(hours=3),
     )
     IngestRejection.objects.create(
-        device=device, topic="t", msg_id="m1", index=1, reason="spo2 value 150 outside 50-100 %",
+        device=device,
+        topic="t",
+        msg_id="m1",
+        index=1,
+        reason="spo2 value 150 outside 50-100 %",
         received_at=timezone.now(),
     )
     client.force_login(clinician)
@@ -279,9 +287,7 @@ def test_the_series_endpoint_gives_readings_with_late_marks_and_rejected_reading
     assert full["rejections"][0]["reason"] == "spo2 value 150 outside 50-100 %"
 
 
-def test_a_period_with_a_time_without_an_offset_is_read_as_ward_time_and_a_bad_one_is_refused(
-    client, ward, clinician
-):
+def test_a_period_with_a_time_without_an_offset_is_read_as_ward_time_and_a_bad_one_is_refused(client, ward, clinician):
     # given a patient
     patient = make_patient(ward)
     client.force_login(clinician)
@@ -291,3 +297,33 @@ def test_a_period_with_a_time_without_an_offset_is_read_as_ward_time_and_a_bad_o
 
     # then the error names the problem
     assert response.status_code == 400 and "not a date and time" in response.json()["error"]
+
+
+def test_the_outcome_summary_counts_alerts_and_what_followed(client, ward, clinician):
+    # given one alert resolved by a home visit, acknowledged after four minutes
+    alert = make_alert(make_patient(ward, risk="high"))
+    Alert.objects.filter(pk=alert.pk).update(
+        state=AlertState.RESOLVED,
+        outcome="home_visit",
+        acknowledged_at=alert.opened_at + dt.timedelta(minutes=4),
+        resolved_at=alert.opened_at + dt.timedelta(minutes=30),
+    )
+    client.force_login(clinician)
+
+    # when the summary for the last day is opened
+    html = client.get("/triage/summary/?period=24h").content.decode()
+
+    # then it shows the count, the time to acknowledge and the outcome in words
+    assert "1 alert raised" in html
+    assert "4 min" in html and "Home visit: 1" in html
+
+
+def test_the_outcome_summary_explains_a_backwards_period(client, clinician):
+    # given a clinician
+    client.force_login(clinician)
+
+    # when the period ends before it starts
+    response = client.get("/triage/summary/?since=2026-11-23T10:00:00Z&until=2026-11-22T10:00:00Z")
+
+    # then the page says so instead of failing
+    assert response.status_code == 200 and "must be before its end" in response.content.decode()

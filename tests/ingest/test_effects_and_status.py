@@ -179,3 +179,15 @@ def test_a_batch_costs_the_same_queries_for_ten_messages_as_for_eighty(db, djang
     with django_assert_max_num_queries(len(small.captured_queries)):
         handle_batch(batch("large", 80))
     assert Observation.objects.count() == 8 + 8 + 78
+
+
+def test_a_stored_reading_updates_the_devices_connectivity_record(device, obs_at):
+    # given a device not yet heard from
+    now = datetime.now(UTC)
+
+    # when its reading is stored (through the real devices.connectivity service)
+    handle_message(obs_at, obs_json("seen-1", _reading("heart_rate", 70, "/min", now), battery=64), now)
+
+    # then the device is recorded as seen, with its newest reading and battery
+    device.refresh_from_db()
+    assert (device.last_seen_at, device.last_reading_at, device.battery) == (now, now, 64)

@@ -130,7 +130,7 @@ def test_the_demo_refuses_a_time_without_a_zone(tmp_path):
     # given a naive "now"
     # then the loader refuses it before touching the database
     with pytest.raises(ValueError, match="aware"):
-        load_demo(now=dt.datetime(2026, 11, 23, 10, 0), credentials_path=tmp_path / "c.json")  # noqa: DTZ001
+        load_demo(now=dt.datetime(2026, 11, 23, 10, 0), credentials_path=tmp_path / "c.json")
 
 
 def test_the_demo_cast_is_twenty_synthetic_patients_with_unique_test_numbers():

@@ -102,7 +102,8 @@ class Command(BaseCommand):
         self.stdout.write(
             f"sustained: platform {summary['platform_sustained_msg_per_s']:.0f} msg/s, baseline "
             f"{summary['baseline_sustained_msg_per_s']:.0f} msg/s, ratio {'-' if ratio is None else f'{ratio:.2f}'}"
-            f" (target ≥ {report.TARGET_RATIO}); zero loss: {'yes' if summary['zero_loss'] else 'NO'}; "
+            f" (target ≥ {report.TARGET_RATIO}; peak {summary['platform_peak_msg_per_s']:.0f} vs "
+            f"{summary['baseline_peak_msg_per_s']:.0f} msg/s); zero loss: {'yes' if summary['zero_loss'] else 'NO'}; "
             f"alert p99 at 1000/s: {summary['alert_p99_ms_at_1000']} ms (target < {report.TARGET_ALERT_P99_MS:.0f})"
         )
         self.stdout.write(f"results written to {output}")

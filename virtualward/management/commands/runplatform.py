@@ -131,7 +131,7 @@ def choose_port(supervisor: Supervisor, configured: int | None, preferred: int, 
     if not port_in_use("127.0.0.1", preferred):
         return preferred
     port = free_port()
-    supervisor.say("platform", f"port {preferred} is taken (another {what}?): the {what} uses port {port} instead")
+    supervisor.say("platform", f"port {preferred} is already in use: the {what} uses port {port} instead")
     return port
 
 

@@ -1,0 +1,136 @@
+"""`make run`'s supervisor: everything starts, data flows, Ctrl-C stops every child cleanly."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from contextlib import redirect_stdout
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from virtualward.embedded import free_port
+from virtualward.management.commands.runplatform import Command, Supervisor
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def processes_with_env(marker: str) -> list[int]:
+    """Pids of live processes whose environment contains `marker` (our run's own VW_VAR_DIR)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+            state = (entry / "stat").read_text().split(")")[-1].split()[0]
+        except OSError:
+            continue
+        if marker.encode() in environ.split(b"\0") and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def wait_for(predicate, timeout: float, what: str, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"runplatform exited ({process.returncode}) while waiting for {what}")
+        if predicate():
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def login_page_ok(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/accounts/login/", timeout=2) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def live_observations(db: Path, since: datetime) -> int:
+    if not db.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as conn:
+            # Django stores aware datetimes in SQLite as UTC text, so text order is time order.
+            cutoff = since.strftime("%Y-%m-%d %H:%M:%S")
+            row = conn.execute("SELECT count(*) FROM patients_observation WHERE received_at > ?", (cutoff,))
+            return int(row.fetchone()[0])
+    except sqlite3.Error:
+        return 0
+
+
+@pytest.mark.e2e
+@pytest.mark.timeout(120)
+def test_runplatform_serves_stores_simulated_readings_and_stops_every_child_on_ctrl_c(tmp_path):
+    # given a fresh var directory and no real services configured
+    var = tmp_path / "var"
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "MQTT_URL", "CI")}
+    env.update(VW_VAR_DIR=str(var), DJANGO_DEBUG="true")
+    marker = f"VW_VAR_DIR={var}"
+    started_at = datetime.now(UTC)
+    argv = [sys.executable, "manage.py", "runplatform", "--port", str(port),
+            "--mqtt-port", str(free_port()), "--redis-port", str(free_port())]  # fmt: skip
+    log = (tmp_path / "runplatform.log").open("wb")
+    process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        # when it has started
+        wait_for(lambda: login_page_ok(port), 75, "the login page", process)
+        # then the login page is served, and simulated readings are being stored
+        wait_for(lambda: live_observations(var / "virtualward.sqlite3", started_at) > 0, 30, "a reading", process)
+        children = [pid for pid in processes_with_env(marker) if pid != process.pid]
+        assert len(children) >= 7  # broker, redis, web, ingest, worker, beat, simulator
+        # when Ctrl-C reaches the supervisor
+        process.send_signal(signal.SIGINT)
+        code = process.wait(timeout=15)
+        # then it exits 0 within 15 s, and none of its children is left running
+        assert code == 0, (tmp_path / "runplatform.log").read_text()[-3000:]
+        assert processes_with_env(marker) == []
+    finally:
+        if process.poll() is None:
+            process.kill()
+        log.close()
+    output = (tmp_path / "runplatform.log").read_text()
+    assert "demo-operator" in output and "virtualward-demo" in output
+    assert f"http://127.0.0.1:{port}/" in output
+
+
+def test_a_child_that_dies_on_its_own_is_reported_and_stops_the_run(capsys):
+    # given a supervisor with one child that exits at once
+    supervisor = Supervisor(env=dict(os.environ), colour=False)
+    supervisor.start("fragile", [sys.executable, "-c", "import sys; print('boom'); sys.exit(3)"])
+    # when the supervisor watches
+    failed = Command()._watch(supervisor, threading.Event())
+    # then it reports the death loudly with the exit code
+    assert failed is True
+    output = capsys.readouterr().out
+    assert "fragile exited unexpectedly (code 3)" in output
+
+
+def test_a_child_that_ignores_sigterm_is_killed_after_the_grace_period():
+    # given a child that ignores SIGTERM
+    supervisor = Supervisor(env=dict(os.environ), colour=False)
+    code = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"
+    child = supervisor.start("stubborn", [sys.executable, "-c", code])
+    time.sleep(0.5)
+    # when the supervisor stops it with a one-second grace
+    started = time.monotonic()
+    with redirect_stdout(io.StringIO()) as out:
+        supervisor.stop([child], grace=1.0)
+    # then it is killed shortly after the grace period
+    assert child.process.returncode == -signal.SIGKILL
+    assert time.monotonic() - started < 5
+    assert "did not stop within 1s" in out.getvalue()
