@@ -108,8 +108,11 @@ def broker_config_write(
     default_host, default_port, _ = mqtt_endpoint(settings.MQTT_URL or "mqtt://127.0.0.1:1883")
     conf = _conf_text(target, host or default_host, port or default_port)
     with _locked(target):
+        # Read the registry before writing anything: a failure leaves no conf without its files.
+        passwd, acl = _passwd_text(), _acl_text()
+        _atomic_write(target / PASSWD_NAME, passwd)
+        _atomic_write(target / ACL_NAME, acl)
         _atomic_write(target / CONF_NAME, conf)
-        _write_credentials(target)
     return target / CONF_NAME
 
 
@@ -148,8 +151,9 @@ def broker_refresh(directory: Path | str | None = None) -> bool:
 
 
 def _write_credentials(target: Path) -> bool:
-    changed = _atomic_write(target / PASSWD_NAME, _passwd_text())
-    return _atomic_write(target / ACL_NAME, _acl_text()) or changed
+    passwd, acl = _passwd_text(), _acl_text()
+    changed = _atomic_write(target / PASSWD_NAME, passwd)
+    return _atomic_write(target / ACL_NAME, acl) or changed
 
 
 def _passwd_text() -> str:

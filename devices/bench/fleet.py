@@ -14,6 +14,7 @@ import random
 import socket
 import threading
 import time
+import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
@@ -61,6 +62,12 @@ def no_delay(client: mqtt.Client) -> None:
     sock = client.socket()
     if sock is not None and hasattr(sock, "setsockopt"):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+def battery(device_id: str) -> int:
+    """A steady charge per device: a battery that jumped on every message would make every
+    message a device-state change, which no real fleet does."""
+    return 60 + zlib.crc32(device_id.encode()) % 40
 
 
 def alert_positions(total: int, alerts: int) -> dict[int, int]:
@@ -149,9 +156,7 @@ def _publish_all(plan: StepPlan, client: mqtt.Client, book: _AckBook) -> None:
             outcome.alert_published_at[device_id] = now
         msg_id = encode_msg_id(plan.tag, seq, now)
         book.expect(msg_id, now, len(readings))
-        client.publish(
-            f"{plan.topic_root}{device_id}/obs", obs_payload(msg_id, stamp, rng.randint(40, 100), readings), 1
-        )
+        client.publish(f"{plan.topic_root}{device_id}/obs", obs_payload(msg_id, stamp, battery(device_id), readings), 1)
         outcome.published += 1
         outcome.published_obs += len(readings)
         outcome.first_publish_at = outcome.first_publish_at or now

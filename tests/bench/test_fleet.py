@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from devices.bench.fleet import StepOutcome, _AckBook, alert_positions
+from devices.bench.fleet import StepOutcome, _AckBook, alert_positions, battery
 
 
 def _ack(msg_id: str, accepted: int, **extra) -> bytes:
@@ -76,3 +76,11 @@ def test_acks_that_are_not_for_a_pending_message_are_ignored(payload):
     book.on_ack(payload)
     assert list(book.pending) == ["p0r250.0.1"]
     assert book.outcome.refused == []
+
+
+def test_a_device_reports_the_same_plausible_battery_on_every_message():
+    # given the fleet's devices / when their battery is read twice
+    readings = {device: (battery(device), battery(device)) for device in (f"dev-bench-{n:05d}" for n in range(200))}
+    # then it is steady per device (no fake state change per message) and a valid percentage
+    assert all(first == second for first, second in readings.values())
+    assert all(60 <= first < 100 for first, _ in readings.values())

@@ -80,8 +80,11 @@ def _history(patient: Any, device: Any) -> None:
                 msg_index=list(normal).index(kind),
             )
     ConnectivityGap.objects.create(
-        device=device, patient=patient, cause=ConnectivityGap.Cause.TIMEOUT,
-        started_at=now - dt.timedelta(minutes=30 * (48 - 13)), ended_at=now - dt.timedelta(minutes=30 * (48 - 22)),
+        device=device,
+        patient=patient,
+        cause=ConnectivityGap.Cause.TIMEOUT,
+        started_at=now - dt.timedelta(minutes=30 * (48 - 13)),
+        ended_at=now - dt.timedelta(minutes=30 * (48 - 22)),
     )
     IngestRejection.objects.create(
         device=device,

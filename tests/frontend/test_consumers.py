@@ -199,3 +199,29 @@ async def test_an_unknown_message_gets_a_clear_error_not_a_dropped_socket(ward, 
     # then the reply says what is understood
     assert reply["type"] == "error" and "sync" in reply["error"]
     await communicator.disconnect()
+
+
+async def test_the_deployed_stack_knows_the_user_from_their_session_cookie(ward, clinician):
+    # given a signed-in browser session for the clinician
+    from django.test import Client
+
+    from virtualward.asgi import application
+
+    browser = Client()
+    await database_sync_to_async(browser.force_login)(clinician)
+    headers = [
+        (b"cookie", f"sessionid={browser.cookies['sessionid'].value}".encode()),
+        (b"origin", b"http://localhost"),
+    ]
+
+    # when the socket is opened through the full ASGI application (origin check, session, auth)
+    communicator = WebsocketCommunicator(application, f"/ws/ward/{ward.pk}/", headers=headers)
+    connected, _ = await communicator.connect(timeout=5)
+    anonymous = WebsocketCommunicator(application, f"/ws/ward/{ward.pk}/", headers=headers[1:])
+    anonymous_connected, _ = await anonymous.connect(timeout=5)
+
+    # then the session's user is let in and a cookieless visitor is not
+    assert connected is True
+    assert anonymous_connected is False
+    await communicator.disconnect()
+    await anonymous.disconnect()
