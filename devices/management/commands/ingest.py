@@ -19,6 +19,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
+from devices.broker_auth import platform_mqtt_account
 from devices.ingest.messages import Outcome
 from devices.ingest.worker import IngestWorker
 from devices.mqtt_transport import MqttTransport, TransportConfig
@@ -51,11 +52,14 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if not settings.MQTT_URL:
             raise SystemExit("MQTT_URL is not set: point it at the broker (mqtt://host:1883 or mqtts://host:8883)")
+        # The platform's own broker account: MQTT_USERNAME / MQTT_PASSWORD in production, a
+        # generated development secret otherwise (the generated Mosquitto config knows both).
+        account = platform_mqtt_account()
         config = TransportConfig(
             url=settings.MQTT_URL,
             client_id=options["client_id"],
-            username=settings.MQTT_USERNAME,
-            password=settings.MQTT_PASSWORD,
+            username=account.username,
+            password=account.password,
             protocol=options["protocol"],
             share_group="" if options["no_share"] else options["share_group"],
             session_expiry_s=settings.MQTT_SESSION_EXPIRY_S,
