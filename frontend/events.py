@@ -9,11 +9,14 @@ state it described is in the database.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import threading
 from typing import Any
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.db import transaction
 from django.utils import timezone
 
@@ -47,13 +50,77 @@ def _send(message: dict[str, Any]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
+    if isinstance(layer, InMemoryChannelLayer):
+        # The in-process layer (fresh machine, tests) lives on the caller's loops; send inline.
+        try:
+            async_to_sync(_send_all)(layer, [message])
+        except Exception:
+            logger.exception("live event %s could not be sent", message["event"])
+        return
+    _SENDER.submit(message)
+
+
+def _groups(message: dict[str, Any]) -> list[str]:
     groups = [ward_group(message["ward_id"]), ALL_WARDS_GROUP]
     if message["patient_id"] is not None:
         groups.append(patient_group(message["patient_id"]))
-    try:
-        for group in groups:
-            async_to_sync(layer.group_send)(group, message)
-    except Exception:
-        # A live-update failure must never undo or block clinical work that has committed;
-        # dashboards re-sync from the database on reconnect.
-        logger.exception("live event %s could not be sent", message["event"])
+    return groups
+
+
+async def _send_all(layer: Any, messages: list[dict[str, Any]]) -> None:
+    sends = [layer.group_send(group, message) for message in messages for group in _groups(message)]
+    results = await asyncio.gather(*sends, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            # A live-update failure must never undo or block clinical work that has committed;
+            # dashboards re-sync from the database on reconnect.
+            logger.error("live event could not be sent: %r", result)
+
+
+class _BackgroundSender:
+    """One event loop per process, on its own thread, sends every live event.
+
+    ``async_to_sync`` per event would start a fresh loop each time, and the Redis layer keeps a
+    connection per loop, so every event would open a new Redis connection. Here the loop and
+    its connections live as long as the process, and events queued while a send is under way
+    go out together. The hot path (ingest, Celery) only enqueues.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._queue: asyncio.Queue[dict[str, Any]] | None = None
+        self._pid = 0
+
+    def submit(self, message: dict[str, Any]) -> None:
+        loop, queue = self._running()
+        loop.call_soon_threadsafe(queue.put_nowait, message)
+
+    def _running(self) -> tuple[asyncio.AbstractEventLoop, asyncio.Queue[dict[str, Any]]]:
+        with self._lock:
+            # A forked worker (Celery prefork) inherits the object but not the thread.
+            if self._loop is None or self._queue is None or self._pid != os.getpid():
+                self._loop = asyncio.new_event_loop()
+                self._queue = asyncio.Queue()
+                self._pid = os.getpid()
+                loop, queue = self._loop, self._queue
+                threading.Thread(target=self._serve, args=(loop, queue), daemon=True, name="live-events").start()
+            return self._loop, self._queue
+
+    def _serve(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[dict[str, Any]]) -> None:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(self._drain(queue))
+
+    async def _drain(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
+        layer = get_channel_layer()
+        while True:
+            batch = [await queue.get()]
+            while not queue.empty() and len(batch) < 500:
+                batch.append(queue.get_nowait())
+            try:
+                await _send_all(layer, batch)
+            except Exception:
+                logger.exception("live events could not be sent")
+
+
+_SENDER = _BackgroundSender()
