@@ -37,6 +37,11 @@ logger = logging.getLogger(__name__)
 # keeps a device hovering at the threshold from raising and resolving an alert every message.
 LOW_BATTERY_CLEAR_MARGIN = 5
 SWEEP_BATCH = 500
+# A device heard from several times a second would otherwise be rewritten in every ingest batch.
+# Its row is written when its state changes or a clock has moved this far since the stored one;
+# in between, last_seen_at (and so overdue_at) lags by less than this, a small fraction of the
+# grace period, so the sweep can never take a device that is still reporting for silent.
+CONTACT_WRITE_SLACK = timedelta(seconds=2)
 _CONTACT_FIELDS = [
     "connectivity",
     "last_seen_at",
@@ -91,8 +96,9 @@ def record_contact(
 ) -> None:
     """Note what a batch of messages told us about devices; call inside the ingest transaction.
 
-    One locking read and one bulk update for the whole batch; per-device work only for the
-    few devices that come back, change battery state or change connectivity.
+    One locking read for the whole batch and one bulk update of the devices worth writing
+    (CONTACT_WRITE_SLACK); per-device work only for the few devices that come back, change
+    battery state or change connectivity.
     """
     pks = sorted(set(contacts) | set(readings) | set(batteries))
     if not pks:
@@ -118,18 +124,50 @@ def _record_contact_locked(
             "device_id", flat=True
         )
     )
-    changes = []
+    changes, dirty = [], []
     for device in devices:
-        before = (device.connectivity, device.battery)
+        before = _contact_state(device)
         came_back = _apply(device, contacts.get(device.pk), readings.get(device.pk), batteries.get(device.pk), now)
-        changes.append((device, came_back, before != (device.connectivity, device.battery)))
-    Device.objects.bulk_update(devices, _CONTACT_FIELDS)
+        changed = before[:3] != _contact_state(device)[:3]
+        if changed or _clocks_moved(before, device):
+            dirty.append(device)
+        changes.append((device, came_back, changed))
+    if dirty:
+        Device.objects.bulk_update(dirty, _CONTACT_FIELDS)
     for device, came_back, changed in changes:
         if came_back:
             _end_episode(device, now)
         _check_battery(device, device.pk in live_low, now)
         if changed:
             _publish_device(device)
+
+
+def _contact_state(device: Device) -> tuple:
+    """What a contact can change: (connectivity, battery, offline_since) then the clocks."""
+    return (
+        device.connectivity,
+        device.battery,
+        device.offline_since,
+        device.last_seen_at,
+        device.last_reading_at,
+        device.battery_at,
+    )
+
+
+def _write_slack() -> timedelta:
+    # A tenth of the grace period, and never more than CONTACT_WRITE_SLACK: the stored
+    # overdue_at then trails the truth by far less than the grace the sweep allows.
+    return min(CONTACT_WRITE_SLACK, timedelta(seconds=settings.VW_DEVICE_GRACE_SECONDS) / 10)
+
+
+def _clocks_moved(before: tuple, device: Device) -> bool:
+    """True when a clock moved far enough to be worth a write (or was set for the first time)."""
+    slack = _write_slack()
+    after = _contact_state(device)
+    for old, new in zip(before[3:], after[3:], strict=True):
+        if new != old and (old is None or new is None or abs(new - old) >= slack):
+            return True
+    return False
 
 
 def _apply(

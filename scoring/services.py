@@ -14,7 +14,8 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
+from django.core.cache.backends.redis import RedisCache
 from django.db import transaction
 from django.db.models import F, Window
 from django.db.models.functions import RowNumber
@@ -31,6 +32,8 @@ logger = logging.getLogger(__name__)
 
 # A pending mark outlives a lost task by at most this long; then the next reading re-sends.
 PENDING_SECONDS = 60
+# Patients scored in one transaction by a task (see rescore_patients).
+RESCORE_CHUNK = 25
 
 
 class FreshnessSettingError(ValueError):
@@ -51,16 +54,41 @@ def request_rescore(patient_ids: Iterable[int]) -> None:
 def _send_rescore(patient_ids: list[int]) -> None:
     from scoring.tasks import rescore_patients
 
-    fresh = [pid for pid in patient_ids if cache.add(_pending_key(pid), 1, timeout=PENDING_SECONDS)]
+    fresh = _mark_pending(patient_ids)
     if not fresh:
         return
+    delay = settings.VW_RESCORE_DELAY_SECONDS
     try:
-        rescore_patients.apply_async(args=[fresh], countdown=settings.VW_RESCORE_DELAY_SECONDS)
+        # No countdown by default: the pending mark already coalesces a burst while the task
+        # waits in the queue, and every second of delay is a second on publish -> alert.
+        rescore_patients.apply_async(args=[fresh], countdown=delay if delay > 0 else None)
     except Exception:
         # The readings are committed whatever happens here; clearing the marks means the
         # patient's next reading sends a task again instead of waiting for the marks to expire.
         cache.delete_many([_pending_key(pid) for pid in fresh])
         logger.exception("could not send the rescore of patients %s", fresh)
+
+
+def _mark_pending(patient_ids: list[int]) -> list[int]:
+    """Mark each patient pending unless it already is; returns those newly marked."""
+    client = _redis_client()
+    if client is None:
+        return [pid for pid in patient_ids if cache.add(_pending_key(pid), 1, timeout=PENDING_SECONDS)]
+    # One round trip for the whole batch: SET NX per key in a pipeline (what cache.add does).
+    keys = [cache.make_and_validate_key(_pending_key(pid)) for pid in patient_ids]
+    with client.pipeline(transaction=False) as pipe:
+        for key in keys:
+            pipe.set(key, 1, nx=True, ex=PENDING_SECONDS)
+        added = pipe.execute()
+    return [pid for pid, was_added in zip(patient_ids, added, strict=True) if was_added]
+
+
+def _redis_client():
+    """The Redis client behind Django's Redis cache, or None for any other cache backend."""
+    backend = caches[DEFAULT_CACHE_ALIAS]  # `cache` is a proxy: isinstance needs the backend
+    if not isinstance(backend, RedisCache):
+        return None
+    return backend._cache.get_client(write=True)
 
 
 def freshness_windows() -> dict[str, timedelta]:
@@ -117,35 +145,64 @@ def rescore_patients(patient_ids: Iterable[int], *, now: datetime | None = None)
     ids = sorted({int(pid) for pid in patient_ids})
     # Cleared before reading, so a reading committed from here on sends a new task (module doc).
     cache.delete_many([_pending_key(pid) for pid in ids])
+    now = now or timezone.now()
+    freshness = freshness_windows()
     created = []
-    for patient_id in ids:
-        score = rescore_patient(patient_id, now=now or timezone.now())
-        if score is not None:
-            created.append(score)
+    # A chunk shares one transaction, one locking read and one readings query; chunks stay
+    # small so the first patients' alerts are not held back by a long commit.
+    for start in range(0, len(ids), RESCORE_CHUNK):
+        with transaction.atomic():
+            created.extend(_rescore_locked(ids[start : start + RESCORE_CHUNK], now, freshness))
     return created
 
 
 def rescore_patient(patient_id: int, *, now: datetime) -> EarlyWarningScore | None:
     """Score the patient's current vitals; store, alert and publish only if something changed."""
+    with transaction.atomic():
+        created = _rescore_locked([patient_id], now, freshness_windows())
+    return created[0] if created else None
+
+
+def _rescore_locked(
+    patient_ids: list[int], now: datetime, freshness: Mapping[str, timedelta]
+) -> list[EarlyWarningScore]:
+    # Locking the patients (in id order, so two workers cannot deadlock) serialises two workers
+    # scoring the same patient: the second then sees the first's score as current, finds
+    # nothing changed and raises nothing.
+    patients = list(
+        Patient.objects.select_for_update().filter(pk__in=patient_ids, discharged_at__isnull=True).order_by("pk")
+    )
+    newest = newest_readings([patient.pk for patient in patients])
+    previous_scores = EarlyWarningScore.objects.in_bulk(
+        [patient.current_score_id for patient in patients if patient.current_score_id is not None]
+    )
+    created = []
+    for patient in patients:
+        readings = newest.get(patient.pk)
+        if not readings:
+            continue
+        score = _rescore_one(patient, readings, previous_scores.get(patient.current_score_id), now, freshness)
+        if score is not None:
+            created.append(score)
+    return created
+
+
+def _rescore_one(
+    patient: Patient,
+    readings: Mapping[str, Reading],
+    previous: EarlyWarningScore | None,
+    now: datetime,
+    freshness: Mapping[str, timedelta],
+) -> EarlyWarningScore | None:
     from alerts.services import evaluate_score
 
-    with transaction.atomic():
-        # Locking the patient serialises two workers scoring the same patient: the second
-        # then sees the first's score as current, finds nothing changed and raises nothing.
-        patient = Patient.objects.select_for_update().filter(pk=patient_id, discharged_at__isnull=True).first()
-        if patient is None:
-            return None
-        readings = newest_readings([patient.pk]).get(patient.pk)
-        if not readings:
-            return None
-        current = current_vitals(readings, now=now, spo2_scale=patient.spo2_scale, freshness=freshness_windows())
-        previous = EarlyWarningScore.objects.filter(pk=patient.current_score_id).first()
-        if previous is not None and _inputs_of(previous) == _inputs(current, patient.spo2_scale):
-            return None
-        score = _store_score(patient, current, readings, now)
-        Patient.objects.filter(pk=patient.pk).update(current_score=score)
-        evaluate_score(patient=patient, score=score, previous=previous, now=now)
-        publish("score.updated", ward_id=patient.ward_id, patient_id=patient.pk, data=score_to_dict(score))
+    current = current_vitals(readings, now=now, spo2_scale=patient.spo2_scale, freshness=freshness)
+    if previous is not None and _inputs_of(previous) == _inputs(current, patient.spo2_scale):
+        return None
+    score = _store_score(patient, current, readings, now)
+    Patient.objects.filter(pk=patient.pk).update(current_score=score)
+    evaluate_score(patient=patient, score=score, previous=previous, now=now)
+    publish("score.updated", ward_id=patient.ward_id, patient_id=patient.pk, data=score_to_dict(score))
     return score
 
 

@@ -164,8 +164,9 @@ VW_LOW_BATTERY_PERCENT = env_int("VW_LOW_BATTERY_PERCENT", 20)
 # Per-parameter NEWS2 freshness overrides in minutes, e.g. "spo2=30,temperature=240";
 # parsed and checked by scoring.services.freshness_windows (docs/alerting.md).
 VW_FRESHNESS_MINUTES = env_str("VW_FRESHNESS_MINUTES")
-# A burst of readings for one patient waits this long so that one recomputation covers it.
-VW_RESCORE_DELAY_SECONDS = env_int("VW_RESCORE_DELAY_SECONDS", 1)
+# Extra wait before a rescore task runs. 0 by default: a patient's "pending" mark already folds
+# every reading that arrives while its task waits in the queue into that one task.
+VW_RESCORE_DELAY_SECONDS = env_int("VW_RESCORE_DELAY_SECONDS", 0)
 # A reading that arrives this long after it was measured is marked late.
 VW_LATE_READING_SECONDS = env_int("VW_LATE_READING_SECONDS", 120)
 VW_WARD_PHONE = env_str("VW_WARD_PHONE", "0300 123 4567")

@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
 import psycopg
@@ -144,6 +144,8 @@ class BaselineSubscriber:
 
     def run(self) -> None:
         parts = urlsplit(self.mqtt_url)
+        if parts.username:
+            self.client.username_pw_set(unquote(parts.username), unquote(parts.password or ""))
         with psycopg.connect(self.database_url) as conn:
             ensure_table(conn)
             # The same flow-control window the platform's ingest asks for, so neither is starved.

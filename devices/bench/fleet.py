@@ -17,7 +17,7 @@ import time
 import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
 
@@ -121,7 +121,7 @@ def _connect(plan: StepPlan, book: _AckBook) -> mqtt.Client:
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-fleet-{plan.tag}", clean_session=True)
     client.max_inflight_messages_set(200)
     if parts.username:
-        client.username_pw_set(parts.username, parts.password)
+        client.username_pw_set(unquote(parts.username), unquote(parts.password or ""))
 
     def on_connect(client, userdata, flags, reason_code, properties):
         no_delay(client)

@@ -23,6 +23,8 @@ import psycopg
 import redis
 from psycopg import sql
 
+from devices.broker_auth import mosquitto_binary
+
 BASE_DIR = Path(__file__).resolve().parents[2]
 
 
@@ -34,7 +36,12 @@ class BenchSetupError(RuntimeError):
 class Services:
     database_url: str
     redis_url: str
-    mqtt_url: str
+    mqtt_url: str  # empty: the bench runs its own broker (devices/bench/broker.py)
+    fleet_mqtt_url: str = ""  # what the fleet and the baseline connect to, when it differs
+
+    @property
+    def fleet_url(self) -> str:
+        return self.fleet_mqtt_url or self.mqtt_url
 
 
 def _reachable(url: str, default_port: int) -> bool:
@@ -53,7 +60,12 @@ def check_services(services: Services) -> None:
         problems.append(f"DATABASE_URL={services.database_url!r} is not PostgreSQL (the bench needs COPY)")
     elif not _reachable(services.database_url, 5432):
         problems.append(f"PostgreSQL unreachable at {services.database_url}")
-    for name, url, port in (("REDIS_URL", services.redis_url, 6379), ("MQTT_URL", services.mqtt_url, 1883)):
+    checks = [("REDIS_URL", services.redis_url, 6379)]
+    if services.mqtt_url:
+        checks.append(("BENCH_MQTT_URL", services.mqtt_url, 1883))
+    elif mosquitto_binary() is None:
+        problems.append("no mosquitto binary to run the bench's own broker (install mosquitto or set BENCH_MQTT_URL)")
+    for name, url, port in checks:
         if not url:
             problems.append(f"{name} is not set")
         elif not _reachable(url, port):

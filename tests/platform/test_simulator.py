@@ -187,13 +187,14 @@ def test_the_simulator_publishes_through_a_real_broker_with_a_last_will(mqtt_url
     # when it runs for a few seconds (at 3600x the patch dies after 1.5 s)
     simulator.run(threading.Event(), duration=4.0, tick_s=0.05)
     time.sleep(1.0)
+    received = list(seen)
     for device in devices:  # leave no retained status behind on a shared broker
         listener.publish(f"vw/v1/devices/{device.device_id}/status", b"", qos=1, retain=True).wait_for_publish(2)
     listener.loop_stop()
     listener.disconnect()
     # then readings arrived and parse, and the dead patch's Last Will said offline
-    obs = [p for t, p in seen if t.startswith("vw/v1/devices/demo-r04-") and t.endswith("/obs")]
+    obs = [p for t, p in received if t.startswith("vw/v1/devices/demo-r04-") and t.endswith("/obs")]
     assert obs and all(parse_obs(p, received_at=datetime.now(UTC)).observations for p in obs)
-    patch_status = [parse_status(p).state for t, p in seen if t == "vw/v1/devices/demo-r04-patch/status"]
+    patch_status = [parse_status(p).state for t, p in received if t == "vw/v1/devices/demo-r04-patch/status"]
     assert patch_status[0] == "online"
     assert "offline" in patch_status

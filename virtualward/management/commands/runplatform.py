@@ -210,7 +210,8 @@ class Command(BaseCommand):
         supervisor.start("web", web)
         ingest = [PY, MANAGE, "ingest"]
         if not settings.MQTT_URL:
-            ingest.append("--no-share")  # the embedded broker speaks MQTT 3.1.1: no shared subscriptions
+            # The embedded broker speaks only MQTT 3.1.1, so no shared subscriptions either.
+            ingest += ["--protocol", "3.1.1", "--no-share"]
         supervisor.start("ingest", ingest)
         sqlite = settings.DATABASES["default"]["ENGINE"].endswith("sqlite3")
         # One writer at a time suits SQLite; PostgreSQL takes a small prefork pool.
