@@ -30,9 +30,10 @@ test: $(STAMP)
 
 # The bench runs on the machine's real services by default; it creates and drops its own
 # database and empties its own Redis database (9). Override any of them: make bench BENCH_DATABASE_URL=...
+# With BENCH_MQTT_URL empty it runs its own Mosquitto from the platform's generated configuration.
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/vw_bench
 BENCH_REDIS_URL ?= redis://127.0.0.1:6379/9
-BENCH_MQTT_URL ?= mqtt://127.0.0.1:1883
+BENCH_MQTT_URL ?=
 
 bench: $(STAMP)
 	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) MQTT_URL=$(BENCH_MQTT_URL) \

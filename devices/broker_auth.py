@@ -204,7 +204,6 @@ def _conf_text(target: Path, host: str, port: int) -> str:
         "log_dest stdout",
         "log_type error",
         "log_type warning",
-        "log_type notice",
         # Mosquitto's defaults (20 in flight, 1,000 queued) silently drop QoS 1 messages once a
         # consumer falls that far behind; a reading must never be lost to a burst, so the queue
         # is bounded by memory instead (the ingest catches up after a restart or a surge).

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from alerts.models import Alert, AlertKind
@@ -133,13 +133,42 @@ def _record_contact_locked(
             dirty.append(device)
         changes.append((device, came_back, changed))
     if dirty:
-        Device.objects.bulk_update(dirty, _CONTACT_FIELDS)
+        _write_contacts(dirty)
     for device, came_back, changed in changes:
         if came_back:
             _end_episode(device, now)
         _check_battery(device, device.pk in live_low, now)
         if changed:
             _publish_device(device)
+
+
+def _write_contacts(devices: list[Device]) -> None:
+    """Store the devices' contact fields: one ``UPDATE ... FROM (VALUES ...)`` on PostgreSQL.
+
+    ``bulk_update`` builds a CASE WHEN per field per row in Python, which cost a large share of
+    the ingest worker's time; elsewhere (SQLite in tests) it is still the portable fallback.
+    """
+    if connection.vendor != "postgresql":
+        Device.objects.bulk_update(devices, _CONTACT_FIELDS)
+        return
+    meta = Device._meta
+    fields = [meta.pk, *(meta.get_field(name) for name in _CONTACT_FIELDS)]
+    row = "(" + ", ".join(f"%s::{field.cast_db_type(connection)}" for field in fields) + ")"
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    assignments = ", ".join(
+        f"{connection.ops.quote_name(field.column)} = v.{connection.ops.quote_name(field.column)}"
+        for field in fields[1:]
+    )
+    table, pk = connection.ops.quote_name(meta.db_table), connection.ops.quote_name(meta.pk.column)
+    params = [
+        field.get_db_prep_save(getattr(device, field.attname), connection) for device in devices for field in fields
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET {assignments} FROM (VALUES {', '.join([row] * len(devices))}) "  # noqa: S608
+            f"AS v({columns}) WHERE {table}.{pk} = v.{pk}",
+            params,
+        )
 
 
 def _contact_state(device: Device) -> tuple:

@@ -134,7 +134,7 @@ def _connect(plan: StepPlan, book: _AckBook) -> mqtt.Client:
     client.loop_start()
     if not book.subscribed.wait(10):
         client.loop_stop()
-        raise ConnectionError(f"no SUBACK from the broker at {plan.mqtt_url} within 10 s")
+        raise ConnectionError(f"no SUBACK from the broker at {parts.hostname}:{parts.port} within 10 s")
     return client
 
 

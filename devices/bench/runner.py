@@ -7,11 +7,12 @@ between machines, where absolute rates do not.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from django.db import connections
 
 from devices.bench import baseline, measure, report, stack
 from devices.bench.alertwatch import AlertWatch
+from devices.bench.broker import BrokerUnavailable, own_broker
 from devices.bench.fleet import StepOutcome, StepPlan, run_step
 from devices.bench.report import StepResult
 from devices.bench.seed import Fleet, seed_fleet
@@ -63,7 +65,7 @@ class _Run:
 
     def publish(self, *, tag: str, root: str, rate: float, seconds: float, alerts: tuple[str, ...]) -> StepOutcome:
         plan = StepPlan(
-            mqtt_url=self.config.services.mqtt_url,
+            mqtt_url=self.config.services.fleet_url,
             topic_root=root,
             tag=tag,
             device_ids=self.fleet.ordinary,
@@ -177,7 +179,7 @@ def _start_stack(config: BenchConfig, say: Say) -> stack.Stack:
                 "--database-url",
                 config.services.database_url,
                 "--mqtt-url",
-                config.services.mqtt_url,
+                config.services.fleet_url,
             ],
         )
     return platform
@@ -216,20 +218,35 @@ def _steps(run: _Run, platform: stack.Stack) -> list[StepResult]:
 def run_bench(config: BenchConfig, say: Say) -> list[StepResult]:
     stack.check_services(config.services)
     fleet = _prepare_database(config, say)
-    platform = _start_stack(config, say)
-    watch = AlertWatch()
-    executor = ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"))
-    try:
+    with contextlib.ExitStack() as cleanup:
+        if not config.keep_db:
+            cleanup.callback(stack.drop_database, config.services.database_url)
+        cleanup.callback(connections.close_all)
+        config = replace(config, services=cleanup.enter_context(_broker(config, say)))
+        platform = _start_stack(config, say)
+        cleanup.callback(platform.stop)
+        executor = ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"))
+        cleanup.callback(executor.shutdown, cancel_futures=True)
+        watch = AlertWatch()
+        cleanup.callback(watch.stop)
         watch.start()
         run = _Run(config=config, fleet=fleet, watch=watch, executor=executor, say=say)
         _warm_up(run, "platform", TOPIC_PREFIX)
         if config.with_baseline:
             _warm_up(run, "baseline", baseline.BASELINE_ROOT)
         return _steps(run, platform)
-    finally:
-        watch.stop()
-        executor.shutdown(cancel_futures=True)
-        platform.stop()
-        connections.close_all()
-        if not config.keep_db:
-            stack.drop_database(config.services.database_url)
+
+
+@contextlib.contextmanager
+def _broker(config: BenchConfig, say: Say) -> Iterator[stack.Services]:
+    """The services with the broker filled in: BENCH_MQTT_URL's if given, else a private one."""
+    if config.services.mqtt_url:
+        say(f"broker: {config.services.mqtt_url} (BENCH_MQTT_URL); its queue limits decide overload loss")
+        yield config.services
+        return
+    try:
+        with own_broker(config.results_dir / "logs") as (platform_url, fleet_url):
+            say(f"broker: the bench's own Mosquitto at {platform_url}, with the platform's generated configuration")
+            yield replace(config.services, mqtt_url=platform_url, fleet_mqtt_url=fleet_url)
+    except BrokerUnavailable as exc:
+        raise stack.BenchSetupError(str(exc)) from exc

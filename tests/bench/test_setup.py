@@ -7,6 +7,7 @@ from types import SimpleNamespace
 import pytest
 from django.core.management import CommandError, call_command
 
+from devices.bench import stack
 from devices.bench.stack import BenchSetupError, Services, bench_database_name, check_services
 from devices.management.commands import bench as bench_command
 from virtualward.embedded import free_port
@@ -30,7 +31,7 @@ def test_unreachable_services_are_each_named_in_one_clear_error():
     services = Services(
         database_url=f"postgres://postgres@127.0.0.1:{dead}/vw_bench",
         redis_url=f"redis://127.0.0.1:{dead}/9",
-        mqtt_url="",
+        mqtt_url=f"mqtt://127.0.0.1:{dead}",
     )
     # when the services are checked / then every problem is named at once
     with pytest.raises(BenchSetupError) as caught:
@@ -38,7 +39,17 @@ def test_unreachable_services_are_each_named_in_one_clear_error():
     message = str(caught.value)
     assert f"PostgreSQL unreachable at postgres://postgres@127.0.0.1:{dead}/vw_bench" in message
     assert f"REDIS_URL unreachable at redis://127.0.0.1:{dead}/9" in message
-    assert "MQTT_URL is not set" in message
+    assert f"BENCH_MQTT_URL unreachable at mqtt://127.0.0.1:{dead}" in message
+
+
+def test_without_a_broker_url_or_a_mosquitto_binary_the_bench_says_what_to_install(monkeypatch):
+    # given no BENCH_MQTT_URL and no mosquitto on this machine
+    monkeypatch.setattr(stack, "mosquitto_binary", lambda: None)
+    dead = free_port()
+    services = Services(f"postgres://postgres@127.0.0.1:{dead}/vw_bench", f"redis://127.0.0.1:{dead}/9", "")
+    # when the services are checked / then the missing broker is named with the way out
+    with pytest.raises(BenchSetupError, match="install mosquitto or set BENCH_MQTT_URL"):
+        check_services(services)
 
 
 def test_a_sqlite_database_is_refused_because_the_baseline_needs_copy():

@@ -29,8 +29,9 @@ def _rates(raw: str) -> list[float]:
 
 class Command(BaseCommand):
     help = (
-        "Benchmark ingest, scoring and alerting against a bare paho + COPY baseline. Needs PostgreSQL, Redis "
-        "and an MQTT broker (DATABASE_URL, REDIS_URL, MQTT_URL); creates and drops its own database."
+        "Benchmark ingest, scoring and alerting against a bare paho + COPY baseline. Needs PostgreSQL and Redis "
+        "(DATABASE_URL, REDIS_URL); creates and drops its own database. Runs its own Mosquitto unless MQTT_URL "
+        "(BENCH_MQTT_URL under make) names a broker."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -95,6 +96,7 @@ class Command(BaseCommand):
             "ingest_args": config.ingest_args,
             "worker_concurrency": config.worker_concurrency,
             "rescore_delay_s": settings.VW_RESCORE_DELAY_SECONDS,
+            "broker": config.services.mqtt_url or "own mosquitto (platform's generated configuration)",
         }
 
     def _verdict(self, summary: dict, output: str) -> None:

@@ -161,6 +161,7 @@ class Command(BaseCommand):
         try:
             services = self._start_services(supervisor, options)
             self._prepare(supervisor, options)
+            self._start_broker(supervisor, options, services)
             self._start_platform(supervisor, options)
             self._banner(supervisor, options)
             failed = self._watch(supervisor, stop)
@@ -184,9 +185,6 @@ class Command(BaseCommand):
 
     def _start_services(self, supervisor: Supervisor, options) -> list[Child]:  # type: ignore[no-untyped-def]
         started = []
-        url, child = start_broker(supervisor, options["mqtt_port"])
-        supervisor.env["MQTT_URL"] = url
-        started += [child] if child else []
         if not settings.REDIS_URL:
             port = choose_port(supervisor, options["redis_port"], 6379, "embedded Redis")
             started.append(supervisor.start("redis", [PY, "-m", "virtualward.embedded", "redis", "--port", str(port)]))
@@ -194,6 +192,13 @@ class Command(BaseCommand):
             # Shared by every child: Celery's broker and the channel layer must be one server.
             supervisor.env["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
         return started
+
+    def _start_broker(self, supervisor: Supervisor, options, services: list[Child]) -> None:  # type: ignore[no-untyped-def]
+        # After migrate and the demo: Mosquitto's password file is written from the registry.
+        broker = start_broker(supervisor, options["mqtt_port"])
+        supervisor.env["MQTT_URL"] = broker.url
+        self.broker = broker
+        services += [broker.child] if broker.child else []
 
     def _prepare(self, supervisor: Supervisor, options) -> None:  # type: ignore[no-untyped-def]
         supervisor.run_step("migrate", [PY, MANAGE, "migrate", "--noinput"])
@@ -209,7 +214,7 @@ class Command(BaseCommand):
         web = [PY, "-m", "daphne", "-b", options["host"], "-p", str(options["port"]), "virtualward.asgi:application"]
         supervisor.start("web", web)
         ingest = [PY, MANAGE, "ingest"]
-        if not settings.MQTT_URL:
+        if self.broker.kind == "embedded":
             # The embedded broker speaks only MQTT 3.1.1, so no shared subscriptions either.
             ingest += ["--protocol", "3.1.1", "--no-share"]
         supervisor.start("ingest", ingest)
@@ -256,14 +261,30 @@ class Command(BaseCommand):
         supervisor.stop(list(reversed(services)), BROKER_STOP_SECONDS)
 
 
-def start_broker(supervisor: Supervisor, configured_port: int) -> tuple[str, Child | None]:
-    """The MQTT broker for this run: MQTT_URL's when set, else an embedded one we start.
+@dataclass
+class Broker:
+    url: str
+    kind: str  # "configured" (MQTT_URL), "mosquitto" (generated config) or "embedded" (amqtt)
+    child: Child | None = None
 
-    The one place to change to run a real Mosquitto with the platform's generated config.
-    """
+
+def start_broker(supervisor: Supervisor, configured_port: int) -> Broker:
+    """The MQTT broker for this run: MQTT_URL's when set; else Mosquitto with the platform's
+    generated configuration (per-device passwords and ACLs) when it is installed; else the
+    embedded Python broker, so a machine with nothing installed still runs."""
     if settings.MQTT_URL:
-        return settings.MQTT_URL, None
-    port = choose_port(supervisor, configured_port, 1883, "embedded MQTT broker")
+        return Broker(settings.MQTT_URL, "configured")
+    from devices.broker_auth import broker_config_write, mosquitto_binary
+
+    port = choose_port(supervisor, configured_port, 1883, "MQTT broker")
+    binary = mosquitto_binary()
+    if binary is not None:
+        conf = broker_config_write(settings.MQTT_BROKER_DIR, host="127.0.0.1", port=port)
+        child = supervisor.start("mqtt", [binary, "-c", str(conf)])
+        wait_for_port("127.0.0.1", port, timeout=15)
+        supervisor.say("mqtt", f"Mosquitto with generated passwords and ACLs from {conf.parent}")
+        return Broker(f"mqtt://127.0.0.1:{port}", "mosquitto", child)
     child = supervisor.start("mqtt", [PY, "-m", "virtualward.embedded", "mqtt", "--port", str(port)])
     wait_for_port("127.0.0.1", port, timeout=15)
-    return f"mqtt://127.0.0.1:{port}", child
+    supervisor.say("mqtt", "Mosquitto is not installed: using the embedded broker (no device passwords)")
+    return Broker(f"mqtt://127.0.0.1:{port}", "embedded", child)
