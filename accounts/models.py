@@ -35,6 +35,9 @@ class AuditEvent(models.Model):
     class Meta:
         ordering = ["-at", "-id"]
 
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.action} by {self.actor_id}"
+
     def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         if self.pk is not None:
             raise ValueError("Audit events are append-only and cannot be changed.")

@@ -56,7 +56,9 @@ class Alert(models.Model):
     severity = models.PositiveSmallIntegerField(choices=Severity.choices)
     state = models.CharField(max_length=12, choices=AlertState.choices, default=AlertState.OPEN)
     patient = models.ForeignKey("patients.Patient", on_delete=models.CASCADE, related_name="alerts")
-    device = models.ForeignKey("devices.Device", null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts")
+    device = models.ForeignKey(
+        "devices.Device", null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts"
+    )
     score = models.ForeignKey(
         "scoring.EarlyWarningScore", null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts"
     )
@@ -120,10 +122,15 @@ class AlertEvent(models.Model):
 
     alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="events")
     action = models.CharField(max_length=16, choices=Action.choices)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     at = models.DateTimeField()
     note = models.TextField(blank=True)
     data = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} at {self.at:%Y-%m-%d %H:%M}"

@@ -86,6 +86,9 @@ class PairingCode(models.Model):
     class Meta:
         ordering = ["-issued_at"]
 
+    def __str__(self) -> str:
+        return f"Pairing code for patient {self.patient_id}, expires {self.expires_at:%H:%M}"
+
 
 class ReceivedMessage(models.Model):
     """One row per (device, msg_id): the outcome, so a redelivery is answered, not re-stored."""
@@ -99,6 +102,9 @@ class ReceivedMessage(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["device", "msg_id"], name="received_unique_device_msg")]
+
+    def __str__(self) -> str:
+        return f"{self.msg_id} from device {self.device_id}: {self.accepted} accepted, {self.rejected} rejected"
 
 
 class IngestRejection(models.Model):
@@ -123,6 +129,9 @@ class IngestRejection(models.Model):
             )
         ]
 
+    def __str__(self) -> str:
+        return f"{self.device_ref or self.topic} {self.msg_id}: {self.reason}"
+
 
 class ConnectivityGap(models.Model):
     """An episode of silence from a device: the gap in its data is recorded, not hidden."""
@@ -142,5 +151,10 @@ class ConnectivityGap(models.Model):
     class Meta:
         ordering = ["-started_at"]
         constraints = [
-            models.UniqueConstraint(fields=["device"], condition=Q(ended_at__isnull=True), name="one_open_gap_per_device")
+            models.UniqueConstraint(
+                fields=["device"], condition=Q(ended_at__isnull=True), name="one_open_gap_per_device"
+            )
         ]
+
+    def __str__(self) -> str:
+        return f"Gap on device {self.device_id} from {self.started_at:%Y-%m-%d %H:%M}"
