@@ -17,7 +17,7 @@ from django.conf import settings
 from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
 from django.core.cache.backends.redis import RedisCache
 from django.db import transaction
-from django.db.models import F, Window
+from django.db.models import Case, F, Value, When, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
@@ -176,34 +176,42 @@ def _rescore_locked(
     previous_scores = EarlyWarningScore.objects.in_bulk(
         [patient.current_score_id for patient in patients if patient.current_score_id is not None]
     )
-    created = []
+    changed = []
     for patient in patients:
         readings = newest.get(patient.pk)
         if not readings:
             continue
-        score = _rescore_one(patient, readings, previous_scores.get(patient.current_score_id), now, freshness)
-        if score is not None:
-            created.append(score)
+        previous = previous_scores.get(patient.current_score_id)
+        current = current_vitals(readings, now=now, spo2_scale=patient.spo2_scale, freshness=freshness)
+        if previous is not None and _inputs_of(previous) == _inputs(current, patient.spo2_scale):
+            continue
+        changed.append((patient, previous, _new_score(patient, current, readings, now)))
+    if not changed:
+        return []
+    # One INSERT for the chunk's scores (primary keys come back on PostgreSQL and SQLite)
+    # and one UPDATE pointing each patient at its new score.
+    created = EarlyWarningScore.objects.bulk_create([score for _, _, score in changed])
+    _point_at_scores([(patient.pk, score.pk) for patient, _, score in changed])
+    for patient, previous, score in changed:
+        _announce(patient, score, previous, now)
     return created
 
 
-def _rescore_one(
-    patient: Patient,
-    readings: Mapping[str, Reading],
-    previous: EarlyWarningScore | None,
-    now: datetime,
-    freshness: Mapping[str, timedelta],
-) -> EarlyWarningScore | None:
+def _point_at_scores(pairs: list[tuple[int, int]]) -> None:
+    if len(pairs) == 1:
+        Patient.objects.filter(pk=pairs[0][0]).update(current_score_id=pairs[0][1])
+        return
+    Patient.objects.filter(pk__in=[patient_id for patient_id, _ in pairs]).update(
+        current_score_id=Case(*(When(pk=patient_id, then=Value(score_id)) for patient_id, score_id in pairs))
+    )
+
+
+def _announce(patient: Patient, score: EarlyWarningScore, previous: EarlyWarningScore | None, now: datetime) -> None:
+    """Alert on the new score and tell the dashboards, inside the scoring transaction."""
     from alerts.services import evaluate_score
 
-    current = current_vitals(readings, now=now, spo2_scale=patient.spo2_scale, freshness=freshness)
-    if previous is not None and _inputs_of(previous) == _inputs(current, patient.spo2_scale):
-        return None
-    score = _store_score(patient, current, readings, now)
-    Patient.objects.filter(pk=patient.pk).update(current_score=score)
     evaluate_score(patient=patient, score=score, previous=previous, now=now)
     publish("score.updated", ward_id=patient.ward_id, patient_id=patient.pk, data=score_to_dict(score))
-    return score
 
 
 def _inputs(current: CurrentVitals, spo2_scale: int) -> tuple:
@@ -222,12 +230,13 @@ def _inputs_of(score: EarlyWarningScore) -> tuple:
     return score.spo2_scale, used, tuple(sorted(score.stale))
 
 
-def _store_score(
+def _new_score(
     patient: Patient, current: CurrentVitals, readings: Mapping[str, Reading], now: datetime
 ) -> EarlyWarningScore:
+    """The score of the current vitals, not yet saved."""
     result = news2.score(current.vitals)
     considered = current.used.values() or readings.values()
-    return EarlyWarningScore.objects.create(
+    return EarlyWarningScore(
         patient=patient,
         computed_at=now,
         # With every reading stale the score describes the newest one we had, not "now".

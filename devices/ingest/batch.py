@@ -17,6 +17,7 @@ from devices.ingest.messages import Incoming, Outcome, Parsed, parse_incoming
 from devices.ingest.store import (
     BatchWork,
     DeviceRef,
+    insert_observations,
     insert_received,
     item_rejections,
     load_devices,
@@ -112,8 +113,8 @@ def _store_obs(parsed: list[Parsed], devices: dict[str, DeviceRef], candidates: 
             continue
         claimed.add(key)
         work.outcomes[position] = _store_new(message, device, work)
-    # ignore_conflicts is a second guard only: the idempotency record already filtered these.
-    Observation.objects.bulk_create(work.observations, ignore_conflicts=True, batch_size=1000)
+    # Skipping conflicts is a second guard only: the idempotency record already filtered these.
+    insert_observations(work.observations)
 
 
 def _store_new(message: Parsed, device: DeviceRef, work: BatchWork) -> Outcome:

@@ -132,6 +132,52 @@ def observations_of(parsed: Parsed, device: DeviceRef) -> list[Observation]:
     ]
 
 
+# --- observations ---------------------------------------------------------------------------------
+
+_OBSERVATION_COLUMNS = (
+    "patient",
+    "type",
+    "value",
+    "code",
+    "unit",
+    "measured_at",
+    "received_at",
+    "device",
+    "msg_id",
+    "msg_index",
+    "is_late",
+)
+
+
+def insert_observations(observations: Sequence[Observation]) -> None:
+    """Insert a batch's observations; a row already stored (same device, msg_id, index) is skipped.
+
+    On PostgreSQL one ``INSERT ... SELECT FROM unnest(<one array per column>)``: the statement
+    stays the same size whatever the batch, and psycopg adapts each column's values directly,
+    where ``bulk_create`` compiles every value of every row through the ORM (a quarter of the
+    ingest worker's time at 1,000 msg/s). Elsewhere ``bulk_create`` does the same job.
+    """
+    if not observations:
+        return
+    if connection.vendor != "postgresql":
+        Observation.objects.bulk_create(observations, ignore_conflicts=True, batch_size=INSERT_CHUNK)
+        return
+    meta = Observation._meta
+    fields = [meta.get_field(name) for name in _OBSERVATION_COLUMNS]
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in fields)
+    arrays = ", ".join(f"%s::{f.cast_db_type(connection)}[]" for f in fields)
+    # Plain attribute values: ints, floats, strings, booleans and aware datetimes, which psycopg
+    # adapts exactly as the fields' get_db_prep_save would on PostgreSQL.
+    params = [[getattr(row, f.attname) for row in observations] for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(meta.db_table)} ({columns}) SELECT * FROM unnest({arrays}) "  # noqa: S608 - only quoted model column names are interpolated
+            "ON CONFLICT DO NOTHING",
+            params,
+        )
+
+
 # --- the idempotency record -----------------------------------------------------------------------
 
 _RECEIVED_COLUMNS = ("device", "msg_id", "received_at", "sent_at", "accepted", "rejected")

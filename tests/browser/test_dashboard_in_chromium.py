@@ -53,7 +53,9 @@ def seed_ward() -> dict[str, Any]:
     make_patient(ward, risk="low", online=False, given_name="Dee", family_name="Quiet")
     make_patient(ward, risk=None, given_name="Eve", family_name="Newadmit")
     copd = make_patient(ward, risk=None, given_name="Fay", family_name="Copd", spo2_scale=2)
-    make_score(copd, total=3, risk="low-medium", complete=False, missing=["consciousness", "temperature"])
+    make_score(
+        copd, total=3, risk="low-medium", complete=False, missing=["spo2", "on_oxygen", "systolic_bp", "consciousness"]
+    )
     return {"ward": ward, "nurse": nurse, "operator": operator, "alex": alex, "oximeter": oximeter}
 
 
