@@ -143,7 +143,11 @@ def live_platform(
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium not found at {CHROMIUM}: apt-get install chromium chromium-driver")
+        # CI installs it (.ci/run) and must run these; a fresh laptop may not have it yet.
+        message = f"Chromium not found at {CHROMIUM}: apt-get install chromium chromium-driver"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API keeps an event loop running in this thread, which makes Django
