@@ -142,7 +142,7 @@ def score_summary(score: EarlyWarningScore) -> dict[str, Any]:
         {
             "parameter": name,
             "label": PARAMETER_LABELS.get(name, name),
-            "value": _tidy((sub_scores.get(name) or {}).get("value")),
+            "value": _driver_value(name, (sub_scores.get(name) or {}).get("value")),
             "score": (sub_scores.get(name) or {}).get("score"),
         }
         for name in PARAMETER_LABELS
@@ -194,9 +194,19 @@ def alert_summary(alert: Alert) -> dict[str, Any]:
         "state": alert.state,
         "title": alert.title,
         "patient_id": alert.patient_id,
+        # Loaded with the alert by every caller (select_related or the reverse prefetch), so
+        # the reminder banner can say whose alert it is without a query per alert.
+        "patient_name": alert.patient.name,
         "opened_at": alert.opened_at,
         "acknowledged_at": alert.acknowledged_at,
     }
+
+
+def _driver_value(name: str, value: Any) -> Any:
+    # The engine keeps "on oxygen" as a boolean; a chip reading "Air/O₂ True" means nothing on a ward.
+    if name == "on_oxygen" and isinstance(value, bool):
+        return "on oxygen" if value else "air"
+    return _tidy(value)
 
 
 def _tidy(value: Any) -> Any:

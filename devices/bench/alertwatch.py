@@ -52,12 +52,20 @@ class AlertWatch:
         channel = await layer.new_channel()
         await layer.group_add(ALL_WARDS_GROUP, channel)
         self._ready.set()
+        # One receive stays pending across polls: cancelling a receive (as wait_for's timeout
+        # would) makes channels_redis drop the channel's queue and unsubscribe, and every event
+        # published until the next receive re-subscribed would be lost to the bench.
+        receiving = asyncio.ensure_future(layer.receive(channel))
         try:
             while not self._stop.is_set():
-                with contextlib.suppress(TimeoutError):
-                    message = await asyncio.wait_for(layer.receive(channel), _POLL_S)
-                    self._note(message, time.time())
+                done, _ = await asyncio.wait({receiving}, timeout=_POLL_S)
+                if done:
+                    self._note(receiving.result(), time.time())
+                    receiving = asyncio.ensure_future(layer.receive(channel))
         finally:
+            receiving.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await receiving
             await layer.group_discard(ALL_WARDS_GROUP, channel)
 
     def _note(self, message: dict, arrived: float) -> None:

@@ -157,6 +157,8 @@ def test_a_reading_over_mqtt_turns_the_patient_red_and_acknowledging_stops_remin
     assert nurse.evaluate("window.__sameDocument") is True
     expect(nurse.locator("tbody tr").first).to_have_attribute("data-patient-id", str(cast["alex"].pk))
     expect(nurse.locator("#reminder")).to_be_visible(timeout=10000)
+    # and the reminder says whose alert it is, not just "NEWS2 7: high risk"
+    expect(nurse.locator("#reminder")).to_contain_text(cast["alex"].name)
     screenshot(nurse, "ward", publish=True)
     phone = log_in(chromium, base, "nurse", viewport=PHONE)
     wait_live(phone)

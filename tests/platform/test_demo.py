@@ -6,7 +6,7 @@ import datetime as dt
 import json
 
 import pytest
-from django.contrib.auth import authenticate
+from django.contrib.auth import authenticate, get_user_model
 from django.test import RequestFactory
 from django.utils import timezone
 
@@ -14,7 +14,9 @@ from accounts.models import Role
 from alerts.models import Alert, AlertState
 from devices.credentials import secret_verify
 from devices.models import ConnectivityGap, Device
-from fixtures.demo import load_demo
+from devices.pairing import pairing_code_issue, pairing_complete
+from fixtures import demo_plan
+from fixtures.demo import demo_logins_text, load_demo
 from fixtures.demo_plan import DEMO_PASSWORD, DEMO_USERS, demo_patients
 from patients.models import Observation, Pathway, Patient, Ward
 from patients.nhs_number import is_valid_nhs_number
@@ -47,15 +49,16 @@ def test_every_demo_patient_has_a_paired_device_and_a_valid_test_range_nhs_numbe
     assert all(is_valid_nhs_number(p.nhs_number) and p.nhs_number.startswith("999") for p in patients)
     # and every patient has paired devices, each holding a broker-format secret hash
     assert all(p.devices.count() >= 3 for p in patients)
-    assert all(d.is_paired and d.secret_hash.startswith("$7$") for d in Device.objects.all())
+    patients_devices = Device.objects.filter(patient__isnull=False)
+    assert all(d.is_paired and d.secret_hash.startswith("$7$") for d in patients_devices)
 
 
 @pytest.mark.django_db
 def test_the_simulator_credentials_file_holds_each_device_secret_matching_its_stored_hash(demo):
     # given the credentials file the loader wrote for the simulator
     secrets = json.loads(demo.credentials_path.read_text())
-    # then there is one secret per device, and each one matches the hash the broker checks
-    devices = Device.objects.all()
+    # then there is one secret per patient's device, and each one matches the hash the broker checks
+    devices = Device.objects.filter(patient__isnull=False)
     assert set(secrets) == {d.device_id for d in devices}
     assert all(secret_verify(secrets[d.device_id], d.secret_hash) for d in devices)
     assert demo.credentials_path.stat().st_mode & 0o077 == 0
@@ -143,3 +146,28 @@ def test_the_demo_cast_is_twenty_synthetic_patients_with_unique_test_numbers():
         "stable", "copd_deterioration", "sepsis", "not_spot", "device_dies", "low_battery", "malformed",
     }  # fmt: skip
     assert timezone.is_aware(NOW)
+
+
+@pytest.mark.django_db
+def test_the_demo_registers_unpaired_stock_devices_that_a_phone_can_pair(demo):
+    # given the demo's stock devices, listed in the start-up banner
+    stock = Device.objects.filter(serial__in=[d.serial for d in demo_plan.STOCK_DEVICES])
+    # then each is registered but held by nobody and has no credentials yet
+    assert stock.count() == len(demo_plan.STOCK_DEVICES) >= 1
+    assert all(d.patient_id is None and not d.is_paired and not d.secret_hash for d in stock)
+    # and the banner names them, so a new user knows what to type on /pair/
+    banner = demo_logins_text()
+    assert "/pair/" in banner and all(d.serial in banner for d in demo_plan.STOCK_DEVICES)
+
+
+@pytest.mark.django_db
+def test_a_stock_device_of_the_demo_pairs_through_the_phone_flow(demo):
+    # given a pairing code issued by the ward's clinician for a demo patient
+    patient = Patient.objects.get(nhs_number=demo_patients()[9].nhs_number)
+    clinician = get_user_model().objects.get(username="demo-respiratory")
+    issued = pairing_code_issue(patient=patient, user=clinician)
+    # when the phone completes pairing with the first stock serial
+    pairing_complete(code=issued.code, serial=demo_plan.STOCK_DEVICES[0].serial, issue_credentials=False, via="page")
+    # then that device now belongs to the patient
+    device = Device.objects.get(serial=demo_plan.STOCK_DEVICES[0].serial)
+    assert device.patient_id == patient.pk and device.paired_at is not None

@@ -130,7 +130,9 @@
     alerts.forEach(function (alert) {
       if (alert.state !== "open") return;
       open += 1;
-      if (alert.severity >= 50) state.unacked[alert.id] = alert.title;
+      if (alert.severity >= 50) {
+        state.unacked[alert.id] = (alert.patient_name ? alert.patient_name + " – " : "") + alert.title;
+      }
     });
     if (openCount) { openCount.textContent = String(open); openCount.hidden = open === 0; }
     updateReminder();
