@@ -199,6 +199,7 @@ AXES_FAILURE_LIMIT = env_int("VW_LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("VW_LOGIN_COOLOFF_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False  # else every process logs "AXES: BEGIN" at start: eight lines of noise in `make run`
 
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -57,17 +57,17 @@ def test_the_triage_snapshot_names_each_alerts_patient(ward, operator):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("on_oxygen", "shown"), [(True, "on oxygen"), (False, "air")])
-def test_the_oxygen_sub_score_reads_as_words_not_a_boolean(ward, on_oxygen, shown):
-    # given a score whose supplemental-oxygen parameter was recorded as a boolean
+def test_the_oxygen_sub_score_reads_as_words_not_a_boolean(client, ward, clinician):
+    # given a patient scoring +2 for supplemental oxygen, which the engine keeps as a boolean
     patient = make_patient(ward, risk=None)
-    score = make_score(
-        patient, total=2, risk="low", sub_scores={"on_oxygen": {"value": on_oxygen, "score": 2 if on_oxygen else 0}}
-    )
-    # when the board summarises it
+    score = make_score(patient, total=2, risk="low", sub_scores={"on_oxygen": {"value": True, "score": 2}})
+    # when the board summarises it and the ward board shows it
     driver = next(d for d in selectors.score_summary(score)["drivers"] if d["parameter"] == "on_oxygen")
-    # then the chip says "on oxygen" or "air", never "True" or "False"
-    assert driver["value"] == shown
+    client.force_login(clinician)
+    html = client.get(reverse("frontend:ward", args=[ward.pk])).content.decode()
+    # then the chip says "on oxygen", never "True"
+    assert driver["value"] == "on oxygen"
+    assert "Air/O₂ on oxygen" in html and "Air/O₂ True" not in html
 
 
 @pytest.mark.django_db

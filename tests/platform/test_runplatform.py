@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from virtualward.embedded import free_port
-from virtualward.management.commands.runplatform import Command, Supervisor
+from virtualward.management.commands.runplatform import Command, Supervisor, celery_commands
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -139,3 +139,14 @@ def test_a_child_that_ignores_sigterm_is_killed_after_the_grace_period():
     assert child.process.returncode == -signal.SIGKILL
     assert time.monotonic() - started < 5
     assert "did not stop within 1s" in out.getvalue()
+
+
+@pytest.mark.parametrize("sqlite", [True, False])
+def test_the_worker_and_beat_log_only_warnings_so_make_run_output_stays_readable(sqlite):
+    # given the Celery command lines runplatform starts
+    commands = celery_commands(sqlite=sqlite, schedule="/tmp/schedule")
+    # then neither logs a line per task (thousands a minute at info level)
+    assert all(argv[argv.index("-l") + 1] == "warning" for argv in commands.values())
+    # and the solo pool on SQLite says it runs one task at a time, not the CPU count
+    worker = commands["worker"]
+    assert ("--concurrency=1" in worker) == sqlite and ("--pool=solo" in worker) == sqlite

@@ -219,11 +219,9 @@ class Command(BaseCommand):
             ingest += ["--protocol", "3.1.1", "--no-share"]
         supervisor.start("ingest", ingest)
         sqlite = settings.DATABASES["default"]["ENGINE"].endswith("sqlite3")
-        # One writer at a time suits SQLite; PostgreSQL takes a small prefork pool.
-        pool = ["--pool=solo"] if sqlite else ["--pool=prefork", "--concurrency=2"]
-        supervisor.start("worker", [PY, "-m", "celery", "-A", "virtualward", "worker", "-l", "info", *pool])
         schedule = str(Path(settings.VAR_DIR) / "celerybeat-schedule")
-        supervisor.start("beat", [PY, "-m", "celery", "-A", "virtualward", "beat", "-l", "info", "-s", schedule])
+        for name, argv in celery_commands(sqlite=sqlite, schedule=schedule).items():
+            supervisor.start(name, argv)
         if not options["no_simulator"]:
             supervisor.start("simulator", [PY, MANAGE, "simulate_devices", "--speed", str(options["speed"])])
         wait_for_port(options["host"], options["port"], timeout=60)
@@ -259,6 +257,21 @@ class Command(BaseCommand):
         platform = [c for c in reversed(supervisor.children) if c not in services]
         supervisor.stop(platform, APP_STOP_SECONDS)
         supervisor.stop(list(reversed(services)), BROKER_STOP_SECONDS)
+
+
+def celery_commands(*, sqlite: bool, schedule: str) -> dict[str, list[str]]:
+    """The worker and beat command lines.
+
+    At warning level: at info, every rescoring and every five-second sweep logs two lines, a
+    few thousand a minute that bury the one line a user needs (a failure) in `make run`'s output.
+    """
+    # One writer at a time suits SQLite; PostgreSQL takes a small prefork pool.
+    pool = ["--pool=solo", "--concurrency=1"] if sqlite else ["--pool=prefork", "--concurrency=2"]
+    celery = [PY, "-m", "celery", "-A", "virtualward"]
+    return {
+        "worker": [*celery, "worker", "-l", "warning", "--without-mingle", "--without-gossip", *pool],
+        "beat": [*celery, "beat", "-l", "warning", "-s", schedule],
+    }
 
 
 @dataclass
