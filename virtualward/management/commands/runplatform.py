@@ -66,6 +66,7 @@ class Supervisor:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         child = Child(name, process)
         child.reader = threading.Thread(target=self._pump, args=(child,), daemon=True, name=f"out-{name}")
@@ -105,6 +106,19 @@ class Supervisor:
                 child.process.wait(timeout=5)
             if child.reader is not None:
                 child.reader.join(timeout=2)
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: ask Linux to send SIGTERM if the supervisor itself dies.
+
+    Children run in their own sessions (Ctrl-C reaches only the supervisor, which stops them in
+    order), so without this a supervisor killed outright would leave them running.
+    """
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def _signal_group(child: Child, signum: int) -> None:
