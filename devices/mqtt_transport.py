@@ -106,6 +106,7 @@ class MqttTransport:
         client = self._client
         if client is None:
             return
+        self._stopping = True
         client.disconnect()
         client.loop_stop()
         self.connected.clear()
@@ -188,7 +189,9 @@ class MqttTransport:
         was_connected = self.connected.is_set()
         self.connected.clear()
         self.subscribed.clear()
-        if was_connected:
+        if getattr(self, "_stopping", False):
+            logger.info("MQTT disconnected on request")
+        elif was_connected:
             logger.warning("MQTT disconnected (%s); reconnecting with backoff", reason)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:

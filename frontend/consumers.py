@@ -47,6 +47,9 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         await self.accept()
 
     async def disconnect(self, code: int) -> None:
+        # Events already queued for this socket are dropped quietly instead of being sent to a
+        # closed connection (the browser re-syncs when it reconnects).
+        self.gone = True
         for group in self.joined:
             await self.channel_layer.group_discard(group, self.channel_name)
 
@@ -61,6 +64,8 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "error", "error": 'unknown message; send {"type": "sync"} or "ping"'})
 
     async def live_event(self, message: dict[str, Any]) -> None:
+        if getattr(self, "gone", False):
+            return
         await self.send_json({"type": "event", **{key: message.get(key) for key in EVENT_KEYS}})
 
     def allowed_groups(self) -> list[str]:  # pragma: no cover - always overridden

@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "channels",
     "axes",
     "virtualward",
@@ -221,6 +222,10 @@ SPECTACULAR_SETTINGS = {
     "observations, NEWS2 early-warning scores and alerts.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Served from our own static files: the API docs must work on a ward network with no internet.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     # One name per shared choice set, so `spectacular --validate --fail-on-warn` stays clean.
     "ENUM_NAME_OVERRIDES": {

@@ -125,6 +125,9 @@ def live_platform(
     daphne = [python, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "virtualward.asgi:application"]
     client_id = f"vw-browser-{uuid.uuid4().hex[:8]}"
     ingest = [python, "manage.py", "ingest", "--no-share", "--client-id", client_id, "--stats-seconds", "600"]
+    if not settings.MQTT_URL:
+        # The embedded broker (a fresh machine) speaks MQTT 3.1.1 only.
+        ingest += ["--protocol", "3.1.1"]
     web = _spawn(daphne, env, logs / "daphne.log")
     listener = _spawn(ingest, env, logs / "ingest.log")
     try:
