@@ -8,23 +8,12 @@ fresh machine without them the same tests run on SQLite, fakeredis and an embedd
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Iterator
-from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
 
-from virtualward.embedded import embedded_mqtt, embedded_redis
-
-
-def _reachable(url: str, default_port: int) -> bool:
-    parts = urlsplit(url)
-    try:
-        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or default_port), timeout=3):
-            return True
-    except OSError:
-        return False
+from virtualward.embedded import embedded_mqtt, embedded_redis, url_reachable
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -33,12 +22,12 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     problems = []
     if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
         problems.append("DATABASE_URL does not point at PostgreSQL")
-    elif not _reachable(settings.DATABASE_URL, 5432):
+    elif not url_reachable(settings.DATABASE_URL, 5432):
         problems.append(f"PostgreSQL unreachable at {settings.DATABASE_URL}")
     for name, url, port in (("REDIS_URL", settings.REDIS_URL, 6379), ("MQTT_URL", settings.MQTT_URL, 1883)):
         if not url:
             problems.append(f"{name} is not set")
-        elif not _reachable(url, port):
+        elif not url_reachable(url, port):
             problems.append(f"{name} unreachable at {url}")
     if problems:
         pytest.exit("CI requires the real services: " + "; ".join(problems), returncode=3)

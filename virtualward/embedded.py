@@ -36,6 +36,18 @@ def wait_for_port(host: str, port: int, timeout: float = 10.0) -> None:
     raise TimeoutError(f"nothing is listening on {host}:{port} after {timeout:.0f}s")
 
 
+def url_reachable(url: str, default_port: int, timeout: float = 3.0) -> bool:
+    """Whether something accepts TCP connections at the host and port of ``url``."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or default_port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
 def mqtt_broker_config(host: str, port: int) -> dict:
     return {
         "listeners": {"default": {"type": "tcp", "bind": f"{host}:{port}"}},

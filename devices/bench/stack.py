@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ import redis
 from psycopg import sql
 
 from devices.broker_auth import mosquitto_binary
+from virtualward.embedded import url_reachable
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 
@@ -44,21 +44,12 @@ class Services:
         return self.fleet_mqtt_url or self.mqtt_url
 
 
-def _reachable(url: str, default_port: int) -> bool:
-    parts = urlsplit(url)
-    try:
-        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or default_port), timeout=3):
-            return True
-    except OSError:
-        return False
-
-
 def check_services(services: Services) -> None:
     """Raise BenchSetupError naming every service that is missing or unreachable."""
     problems = []
     if urlsplit(services.database_url).scheme not in {"postgres", "postgresql"}:
         problems.append(f"DATABASE_URL={services.database_url!r} is not PostgreSQL (the bench needs COPY)")
-    elif not _reachable(services.database_url, 5432):
+    elif not url_reachable(services.database_url, 5432):
         problems.append(f"PostgreSQL unreachable at {services.database_url}")
     checks = [("REDIS_URL", services.redis_url, 6379)]
     if services.mqtt_url:
@@ -68,7 +59,7 @@ def check_services(services: Services) -> None:
     for name, url, port in checks:
         if not url:
             problems.append(f"{name} is not set")
-        elif not _reachable(url, port):
+        elif not url_reachable(url, port):
             problems.append(f"{name} unreachable at {url}")
     if problems:
         raise BenchSetupError("the bench needs real services: " + "; ".join(problems))
