@@ -24,7 +24,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -292,14 +292,25 @@ class RunningBroker:
 
 @contextlib.contextmanager
 def mosquitto_run(
-    directory: Path | str | None = None, *, host: str = "127.0.0.1", port: int
+    directory: Path | str | None = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int,
+    prepare: Callable[[Path], None] | None = None,
+    log_path: Path | None = None,
 ) -> Iterator[RunningBroker]:
-    """Write the config and run Mosquitto with it for the duration of the block."""
+    """Write the config and run Mosquitto with it for the duration of the block.
+
+    ``prepare`` runs on the written directory before the broker starts (an extra account added
+    then cannot race a reload).
+    """
     binary = mosquitto_binary()
     if binary is None:
         raise FileNotFoundError("mosquitto is not installed (apt-get install mosquitto)")
     conf = broker_config_write(directory, host=host, port=port)
-    log = open(conf.parent / "mosquitto.log", "ab")  # noqa: SIM115 (closed below, after the broker)
+    if prepare is not None:
+        prepare(conf.parent)
+    log = open(log_path or conf.parent / "mosquitto.log", "ab")  # noqa: SIM115 (closed below, after the broker)
     process = subprocess.Popen([binary, "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
     try:
         wait_for_port(host, port, timeout=10)
@@ -307,9 +318,10 @@ def mosquitto_run(
     finally:
         process.terminate()
         try:
-            process.wait(timeout=5)
+            process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+            process.wait()
         log.close()
 
 

@@ -13,15 +13,13 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
-from devices.broker_auth import ACL_NAME, PASSWD_NAME, broker_config_write, mosquitto_binary
+from devices.broker_auth import ACL_NAME, PASSWD_NAME, mosquitto_binary, mosquitto_run
 from devices.credentials import secret_generate, secret_hash
-from virtualward.embedded import wait_for_port
 
 BENCH_USERNAME = "vw-bench-fleet"
 
@@ -69,21 +67,14 @@ def own_broker(log_dir: Path, host: str = "127.0.0.1") -> Iterator[tuple[str, st
     if binary is None:
         raise BrokerUnavailable("mosquitto is not installed (apt-get install mosquitto), or set BENCH_MQTT_URL")
     log_dir.mkdir(parents=True, exist_ok=True)
+    accounts: list[str] = []
     with tempfile.TemporaryDirectory(prefix="vw-bench-broker-") as directory:
         port = free_port(host)
-        conf = broker_config_write(directory, host=host, port=port)
-        # Added before the broker starts, so no connection can race a reload.
-        password = add_bench_account(Path(directory))
-        with (log_dir / "mosquitto.log").open("wb") as log:
-            process = subprocess.Popen([binary, "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
-            try:
-                wait_for_port(host, port, timeout=10)
-                url = f"mqtt://{host}:{port}"
-                yield url, with_credentials(url, BENCH_USERNAME, password)
-            finally:
-                process.terminate()
-                try:
-                    process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+        with mosquitto_run(
+            directory,
+            host=host,
+            port=port,
+            prepare=lambda target: accounts.append(add_bench_account(target)),
+            log_path=log_dir / "mosquitto.log",
+        ) as running:
+            yield running.url, with_credentials(running.url, BENCH_USERNAME, accounts[0])
