@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -53,14 +54,14 @@ _CONTACT_FIELDS = [
 ]
 
 
-def last_heard(device: Device) -> datetime | None:
+def last_heard(device: Device | _ContactView) -> datetime | None:
     """What the device's schedule runs from: its last contact, or its last reading if spot-check."""
     if device.mode == DeviceMode.CONTINUOUS:
         return device.last_seen_at
     return device.last_reading_at or device.last_seen_at
 
 
-def overdue_at(device: Device) -> datetime | None:
+def overdue_at(device: Device | _ContactView) -> datetime | None:
     """When the device becomes overdue: by connection if continuous, by schedule if spot-check."""
     base = last_heard(device)
     if base is None:
@@ -100,11 +101,55 @@ def record_contact(
     (CONTACT_WRITE_SLACK); per-device work only for the few devices that come back, change
     battery state or change connectivity.
     """
-    pks = sorted(set(contacts) | set(readings) | set(batteries))
+    pks = _worth_locking(sorted(set(contacts) | set(readings) | set(batteries)), contacts, readings, batteries)
     if not pks:
         return
     with transaction.atomic():
         _record_contact_locked(pks, contacts, readings, batteries)
+
+
+@dataclass(slots=True)
+class _ContactView:
+    """A device's contact fields, read without a lock; ``_apply`` moves them like a Device's."""
+
+    pk: int
+    mode: str
+    expected_interval_s: int
+    connectivity: str
+    last_seen_at: datetime | None
+    last_reading_at: datetime | None
+    offline_since: datetime | None
+    battery: int | None
+    battery_at: datetime | None
+    overdue_at: datetime | None
+
+
+def _worth_locking(
+    pks: list[int],
+    contacts: Mapping[int, datetime],
+    readings: Mapping[int, datetime],
+    batteries: Mapping[int, tuple[int, datetime]],
+) -> list[int]:
+    """The devices this contact would change, in one plain read; the rest are left alone.
+
+    A device that keeps reporting would change nothing but clocks within CONTACT_WRITE_SLACK,
+    and locking it only to find that out costs a locking read of every device in every batch.
+    Skipping it cannot race the offline sweep: the sweep only takes a device whose stored
+    overdue_at has passed, and such a device's clocks move by more than the slack here, so it
+    is never skipped. A low battery is always judged under the lock, beside its alert.
+    """
+    now = timezone.now()
+    low_or_clearing = settings.VW_LOW_BATTERY_PERCENT + LOW_BATTERY_CLEAR_MARGIN
+    rows = Device.objects.filter(pk__in=pks).values_list(*(f.name for f in fields(_ContactView)))
+    wanted = []
+    for row in rows:
+        view = _ContactView(*row)
+        before = _contact_state(view)
+        came_back = _apply(view, contacts.get(view.pk), readings.get(view.pk), batteries.get(view.pk), now)
+        changed = came_back or before[:3] != _contact_state(view)[:3] or _clocks_moved(before, view)
+        if changed or (view.battery is not None and view.battery < low_or_clearing):
+            wanted.append(view.pk)
+    return sorted(wanted)
 
 
 def _record_contact_locked(
@@ -171,7 +216,7 @@ def _write_contacts(devices: list[Device]) -> None:
         )
 
 
-def _contact_state(device: Device) -> tuple:
+def _contact_state(device: Device | _ContactView) -> tuple:
     """What a contact can change: (connectivity, battery, offline_since) then the clocks."""
     return (
         device.connectivity,
@@ -189,7 +234,7 @@ def _write_slack() -> timedelta:
     return min(CONTACT_WRITE_SLACK, timedelta(seconds=settings.VW_DEVICE_GRACE_SECONDS) / 10)
 
 
-def _clocks_moved(before: tuple, device: Device) -> bool:
+def _clocks_moved(before: tuple, device: Device | _ContactView) -> bool:
     """True when a clock moved far enough to be worth a write (or was set for the first time)."""
     slack = _write_slack()
     after = _contact_state(device)
@@ -200,7 +245,7 @@ def _clocks_moved(before: tuple, device: Device) -> bool:
 
 
 def _apply(
-    device: Device,
+    device: Device | _ContactView,
     contact: datetime | None,
     reading: datetime | None,
     battery: tuple[int, datetime] | None,

@@ -8,6 +8,7 @@ why it avoids per-call regex compilation, decoder construction and `isinstance` 
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -241,13 +242,35 @@ _ONE_SECOND: Final = timedelta(seconds=1)
 
 
 def _parse_timestamp(field: str, raw: object) -> datetime:
-    match = _RFC3339.fullmatch(raw) if isinstance(raw, str) else None
-    if match is None:
-        raise _Invalid(f"{field} {_show(raw)} is not an RFC 3339 timestamp")
-    if match.group(2) is None:
+    instant = _instant(raw) if isinstance(raw, str) else _NOT_RFC3339
+    if type(instant) is datetime:
+        return instant
+    if instant is _NO_OFFSET:
         # A local time without an offset cannot be placed on the patient's timeline.
         raise _Invalid(f"{field} {_show(raw)} has no offset or Z")
-    text = match.string.upper()
+    if instant is _NOT_A_DATE:
+        raise _Invalid(f"{field} {_show(raw)} is not a valid date and time")
+    raise _Invalid(f"{field} {_show(raw)} is not an RFC 3339 timestamp")
+
+
+_NOT_RFC3339: Final = "not RFC 3339"
+_NO_OFFSET: Final = "no offset"
+_NOT_A_DATE: Final = "not a date"
+
+
+@functools.lru_cache(maxsize=2048)
+def _instant(text: str) -> datetime | str:
+    """The UTC instant a timestamp names, or which of the reasons above it fails for.
+
+    Cached: a message's readings, and its sent_at, usually carry the same time, and a device
+    uploading stored readings repeats its times on every retry.
+    """
+    match = _RFC3339.fullmatch(text)
+    if match is None:
+        return _NOT_RFC3339
+    if match.group(2) is None:
+        return _NO_OFFSET
+    text = text.upper()
     leap_second = match.group(1) == "60"
     if leap_second:
         # RFC 3339 allows a leap second (23:59:60) and datetime cannot hold one; it is read
@@ -256,7 +279,7 @@ def _parse_timestamp(field: str, raw: object) -> datetime:
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
-        raise _Invalid(f"{field} {_show(raw)} is not a valid date and time") from None
+        return _NOT_A_DATE
     if leap_second:
         parsed += _ONE_SECOND
     return parsed.astimezone(UTC)

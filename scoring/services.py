@@ -1,16 +1,26 @@
 """Recomputing patients' NEWS2 when new observations arrive: coalesced, on Celery, kept in full.
 
-Ingest calls :func:`request_rescore` inside its batch transaction. After commit each patient is
-marked "rescore pending" in the cache; only a patient not already pending is sent to a worker, so
-a burst of readings for one patient waiting in the queue costs one recomputation. The worker
-clears the mark *before* reading observations, so a reading committed after that read always
-finds the mark gone and sends a fresh task: nothing is ever left unscored.
+Ingest calls :func:`request_rescore` (or :func:`request_rescore_after_readings`) inside its batch
+transaction. A request is *prompt* (the default) or *routine* (scoring.urgency decides which a
+batch of readings needs). After commit each patient is marked pending in the cache, one mark per
+kind: ``vw:rescore:pending:<id>`` for prompt, ``vw:rescore:routine:<id>`` for routine. Only a
+patient without a mark of that kind is sent to a worker, so a burst of readings for one patient
+costs one recomputation per kind while its task waits. Prompt tasks go at once to their own
+queue (VW_PROMPT_QUEUE), so they never wait behind routine work; routine tasks go to the default
+queue after VW_ROUTINE_RESCORE_SECONDS, so a stable patient costs one rescore per that period.
+The kinds are independent: a routine task waiting never holds back a prompt one.
+
+The worker clears *both* marks *before* reading observations. So whichever mark a request finds
+set, a task that has not yet read the observations exists and will see that request's readings;
+and a reading committed after a task's read always finds its mark gone and sends a fresh task:
+nothing is ever left unscored. (Clearing the other kind's mark too is never unsafe: at worst the
+next request of that kind sends a task that finds nothing changed and stores nothing.)
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -27,6 +37,7 @@ from scoring import news2
 from scoring.freshness import CurrentVitals, Reading, current_vitals
 from scoring.models import EarlyWarningScore
 from scoring.selectors import score_to_dict
+from scoring.urgency import StoredReading, needs_prompt_rescore
 
 logger = logging.getLogger(__name__)
 
@@ -44,41 +55,87 @@ def _pending_key(patient_id: int) -> str:
     return f"vw:rescore:pending:{patient_id}"
 
 
-def request_rescore(patient_ids: Iterable[int]) -> None:
-    """Ask for the patients' NEWS2 to be recomputed once the surrounding transaction commits."""
+def _routine_key(patient_id: int) -> str:
+    return f"vw:rescore:routine:{patient_id}"
+
+
+def request_rescore(patient_ids: Iterable[int], *, routine: bool = False) -> None:
+    """Ask for the patients' NEWS2 to be recomputed once the surrounding transaction commits.
+
+    Prompt by default: sent at once to the prompt queue. ``routine=True`` is for readings that
+    scoring.urgency says can wait: sent to the default queue after VW_ROUTINE_RESCORE_SECONDS.
+    """
     ids = sorted({int(patient_id) for patient_id in patient_ids})
     if ids:
-        transaction.on_commit(lambda: _send_rescore(ids))
+        transaction.on_commit(lambda: _send_rescore(ids, routine=routine))
 
 
-def _send_rescore(patient_ids: list[int]) -> None:
+def request_rescore_after_readings(
+    readings_by_patient: Mapping[int, Sequence[StoredReading]],
+    *,
+    spo2_scales: Mapping[int, int],
+    current_risks: Mapping[int, str | None],
+) -> None:
+    """Request each patient's rescore, prompt or routine as their new readings need.
+
+    ``readings_by_patient`` holds each patient's new readings as stored on Observation
+    (type, value, code); ``current_risks`` the risk of their current score. A patient missing
+    from ``spo2_scales`` or ``current_risks`` is rescored promptly: unknown is never "stable".
+    """
+    prompt, routine = [], []
+    for patient_id, readings in readings_by_patient.items():
+        scale = spo2_scales.get(patient_id)
+        urgent = scale is None or needs_prompt_rescore(
+            readings, spo2_scale=scale, current_risk=current_risks.get(patient_id)
+        )
+        (prompt if urgent else routine).append(patient_id)
+    request_rescore(prompt)
+    request_rescore(routine, routine=True)
+
+
+def _send_rescore(patient_ids: list[int], *, routine: bool = False) -> None:
     from scoring.tasks import rescore_patients
 
-    fresh = _mark_pending(patient_ids)
+    fresh = _mark_pending(patient_ids, routine=routine)
     if not fresh:
         return
-    delay = settings.VW_RESCORE_DELAY_SECONDS
-    try:
+    if routine:
+        # The default queue, behind the countdown: the readings all scored 0 for a low-risk
+        # patient (scoring.urgency), and every reading in the meantime joins this one task.
+        options = {"countdown": _countdown(settings.VW_ROUTINE_RESCORE_SECONDS)}
+    else:
         # No countdown by default: the pending mark already coalesces a burst while the task
         # waits in the queue, and every second of delay is a second on publish -> alert.
-        rescore_patients.apply_async(args=[fresh], countdown=delay if delay > 0 else None)
+        options = {"countdown": _countdown(settings.VW_RESCORE_DELAY_SECONDS), "queue": settings.VW_PROMPT_QUEUE}
+    try:
+        rescore_patients.apply_async(args=[fresh], **options)
     except Exception:
         # The readings are committed whatever happens here; clearing the marks means the
         # patient's next reading sends a task again instead of waiting for the marks to expire.
-        cache.delete_many([_pending_key(pid) for pid in fresh])
-        logger.exception("could not send the rescore of patients %s", fresh)
+        key = _routine_key if routine else _pending_key
+        cache.delete_many([key(pid) for pid in fresh])
+        logger.exception("could not send the %s rescore of patients %s", "routine" if routine else "prompt", fresh)
 
 
-def _mark_pending(patient_ids: list[int]) -> list[int]:
-    """Mark each patient pending unless it already is; returns those newly marked."""
+def _countdown(seconds: int) -> int | None:
+    return seconds if seconds > 0 else None
+
+
+def _mark_pending(patient_ids: list[int], *, routine: bool = False) -> list[int]:
+    """Mark each patient pending (of this kind) unless it already is; returns those newly marked."""
+    key = _routine_key if routine else _pending_key
+    delay = settings.VW_ROUTINE_RESCORE_SECONDS if routine else settings.VW_RESCORE_DELAY_SECONDS
+    # A mark must outlast its task's countdown, then a lost task silences the patient for at
+    # most PENDING_SECONDS more before the next reading sends again.
+    timeout = max(delay, 0) + PENDING_SECONDS
     client = _redis_client()
     if client is None:
-        return [pid for pid in patient_ids if cache.add(_pending_key(pid), 1, timeout=PENDING_SECONDS)]
+        return [pid for pid in patient_ids if cache.add(key(pid), 1, timeout=timeout)]
     # One round trip for the whole batch: SET NX per key in a pipeline (what cache.add does).
-    keys = [cache.make_and_validate_key(_pending_key(pid)) for pid in patient_ids]
+    keys = [cache.make_and_validate_key(key(pid)) for pid in patient_ids]
     with client.pipeline(transaction=False) as pipe:
-        for key in keys:
-            pipe.set(key, 1, nx=True, ex=PENDING_SECONDS)
+        for redis_key in keys:
+            pipe.set(redis_key, 1, nx=True, ex=timeout)
         added = pipe.execute()
     return [pid for pid, was_added in zip(patient_ids, added, strict=True) if was_added]
 
@@ -143,8 +200,9 @@ def _reading_value(parameter: str, value: float | None, code: str) -> float | bo
 def rescore_patients(patient_ids: Iterable[int], *, now: datetime | None = None) -> list[EarlyWarningScore]:
     """Recompute each patient once; returns the scores that were new (inputs or band changed)."""
     ids = sorted({int(pid) for pid in patient_ids})
-    # Cleared before reading, so a reading committed from here on sends a new task (module doc).
-    cache.delete_many([_pending_key(pid) for pid in ids])
+    # Both kinds cleared before reading, so a reading committed from here on sends a new task
+    # whichever kind it asks for (module doc).
+    cache.delete_many([key(pid) for pid in ids for key in (_pending_key, _routine_key)])
     now = now or timezone.now()
     freshness = freshness_windows()
     created = []

@@ -129,6 +129,10 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 4
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
+# Two queues, each with its own worker (runplatform, docker-compose.yml): prompt rescoring on
+# VW_PROMPT_QUEUE, so an abnormal reading's alert never waits behind routine rescoring, sweeps
+# and reports, which all stay on this default queue.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     "connectivity-sweep": {
@@ -165,9 +169,15 @@ VW_LOW_BATTERY_PERCENT = env_int("VW_LOW_BATTERY_PERCENT", 20)
 # Per-parameter NEWS2 freshness overrides in minutes, e.g. "spo2=30,temperature=240";
 # parsed and checked by scoring.services.freshness_windows (docs/alerting.md).
 VW_FRESHNESS_MINUTES = env_str("VW_FRESHNESS_MINUTES")
-# Extra wait before a rescore task runs. 0 by default: a patient's "pending" mark already folds
-# every reading that arrives while its task waits in the queue into that one task.
+# Extra wait before a prompt rescore task runs. 0 by default: a patient's "pending" mark already
+# folds every reading that arrives while its task waits in the queue into that one task.
 VW_RESCORE_DELAY_SECONDS = env_int("VW_RESCORE_DELAY_SECONDS", 0)
+# The Celery queue of prompt rescoring (any reading that scores, any patient not at low risk);
+# its own worker consumes it, so it never waits behind the default queue (docs/news2.md).
+VW_PROMPT_QUEUE = env_str("VW_PROMPT_QUEUE", "vw.prompt")
+# How long a routine rescore waits (a low-risk patient whose new readings all score 0): every
+# reading meanwhile joins that one task, so such a patient costs one rescore per this period.
+VW_ROUTINE_RESCORE_SECONDS = env_int("VW_ROUTINE_RESCORE_SECONDS", 30)
 # A reading that arrives this long after it was measured is marked late.
 VW_LATE_READING_SECONDS = env_int("VW_LATE_READING_SECONDS", 120)
 VW_WARD_PHONE = env_str("VW_WARD_PHONE", "0300 123 4567")

@@ -1,8 +1,10 @@
 """The device fleet: publishes one paced step of `obs` messages and times each `ack`.
 
-Runs in its own process (no Django here) so the publisher's CPU is not shared with the
-process polling the database. One MQTT connection carries the whole fleet, as a home gateway
-would; per-device connections would measure the broker's connection handling, not ingest.
+Runs in processes of its own (no Django here) so the publishers' CPU is not shared with the
+process polling the database. Each publisher holds one MQTT connection for its share of the
+devices, as a home gateway would; per-device connections would measure the broker's connection
+handling, not ingest. A step gets one publisher per RATE_PER_PUBLISHER messages/s, all on one
+schedule (``split_plan``), so the load generator is not what caps a step.
 The platform sends a device's ack only after the message is committed, so ack arrival minus
 publish time is publish-to-stored latency, measured without touching the database.
 """
@@ -10,22 +12,37 @@ publish time is publish-to-stored latency, measured without touching the databas
 from __future__ import annotations
 
 import json
+import math
+import os
 import random
 import socket
 import threading
 import time
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
 
-from devices.bench.messages import alert_readings, encode_msg_id, obs_payload, ordinary_readings, rfc3339
+from devices.bench.messages import (
+    alert_readings,
+    elevated_readings,
+    encode_msg_id,
+    obs_payload,
+    ordinary_readings,
+    rfc3339,
+)
 from devices.bench.pacing import PacingReport, message_count, paced
 
 # Progress check while draining: give up once nothing has been acknowledged for this long.
 _STALL_S = 10.0
+
+# paho is pure Python: a QoS 1 message costs the fleet four packets (its PUBLISH, the broker's
+# PUBACK, the device ack and our PUBACK for that), about 250 µs of one core. One publisher at
+# 3,000 msg/s needed three quarters of a core on a quiet machine, and fell behind its schedule
+# as soon as the system under test took the CPU; one per 1,000 msg/s keeps each well clear.
+RATE_PER_PUBLISHER = 1000.0
 
 
 @dataclass(frozen=True)
@@ -39,11 +56,16 @@ class StepPlan:
     seconds: float
     drain_timeout_s: float = 60.0
     seed: int = 1
+    elevated_device_ids: frozenset[str] = frozenset()  # ordinary devices whose readings score 2
+    start_at: float = 0.0  # epoch seconds message 0 is due; 0: as soon as connected
+    share: int = 0  # this publisher's index: its message n is the step's n * shares + share
+    shares: int = 1
 
 
 @dataclass
 class StepOutcome:
     tag: str
+    publishers: int = 1
     published: int = 0
     published_obs: int = 0
     first_publish_at: float = 0.0
@@ -62,6 +84,65 @@ def no_delay(client: mqtt.Client) -> None:
     sock = client.socket()
     if sock is not None and hasattr(sock, "setsockopt"):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+def publishers_for(rate: float) -> int:
+    return max(1, math.ceil(rate / RATE_PER_PUBLISHER))
+
+
+def publisher_ready(pause_s: float) -> int:
+    """Run in each publisher process before the first step, so none is spawned mid-run."""
+    time.sleep(pause_s)
+    return os.getpid()
+
+
+def elevated_devices(device_ids: tuple[str, ...], share: float) -> frozenset[str]:
+    """``share`` of the devices, spread evenly through the list, that send elevated readings."""
+    if not 0.0 <= share <= 1.0:
+        raise ValueError(f"the elevated share must be between 0 and 1 (got {share})")
+    return frozenset(
+        device for n, device in enumerate(device_ids) if math.floor((n + 1) * share) > math.floor(n * share)
+    )
+
+
+def split_plan(plan: StepPlan, publishers: int) -> list[StepPlan]:
+    """One plan per publisher: a share of the devices and of the rate, on one interleaved schedule.
+
+    Publisher k sends the step's messages k, k + K, k + 2K ... (its msg_ids say so), from its
+    own devices, starting k / rate after the step's start: together they are one even stream.
+    """
+    count = max(1, min(publishers, len(plan.device_ids)))
+    return [
+        replace(
+            plan,
+            device_ids=plan.device_ids[k::count],
+            alert_device_ids=plan.alert_device_ids[k::count],
+            rate=plan.rate / count,
+            start_at=plan.start_at + k / plan.rate if plan.start_at else 0.0,
+            share=k,
+            shares=count,
+        )
+        for k in range(count)
+    ]
+
+
+def merge_outcomes(outcomes: list[StepOutcome]) -> StepOutcome:
+    """The step as a whole, from what each of its publishers saw."""
+    merged = StepOutcome(tag=outcomes[0].tag, publishers=len(outcomes))
+    for part in outcomes:
+        merged.published += part.published
+        merged.published_obs += part.published_obs
+        merged.max_lag_s = max(merged.max_lag_s, part.max_lag_s)
+        merged.ack_latencies.extend(part.ack_latencies)
+        merged.acked_obs += part.acked_obs
+        merged.unacked += part.unacked
+        merged.refused.extend(part.refused)
+        merged.alert_published_at.update(part.alert_published_at)
+    started = [part.first_publish_at for part in outcomes if part.published]
+    merged.first_publish_at = min(started, default=0.0)
+    merged.last_publish_at = max(part.last_publish_at for part in outcomes)
+    merged.last_ack_at = max((part.last_ack_at for part in outcomes if part.last_ack_at), default=None)
+    return merged
 
 
 def battery(device_id: str) -> int:
@@ -118,14 +199,18 @@ class _AckBook:
 
 def _connect(plan: StepPlan, book: _AckBook) -> mqtt.Client:
     parts = urlsplit(plan.mqtt_url)
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-fleet-{plan.tag}", clean_session=True)
+    client_id = f"bench-fleet-{plan.tag}-{plan.share}"
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
     client.max_inflight_messages_set(200)
     if parts.username:
         client.username_pw_set(unquote(parts.username), unquote(parts.password or ""))
 
     def on_connect(client, userdata, flags, reason_code, properties):
         no_delay(client)
-        client.subscribe(f"{plan.topic_root}+/ack", qos=1)
+        # Only this publisher's devices: with a wildcard every publisher would receive, and
+        # pay paho's cost for, every other publisher's acks too.
+        devices = (*plan.device_ids, *plan.alert_device_ids)
+        client.subscribe([(f"{plan.topic_root}{device_id}/ack", 1) for device_id in devices])
 
     client.on_connect = on_connect
     client.on_subscribe = lambda *args: book.subscribed.set()
@@ -138,23 +223,29 @@ def _connect(plan: StepPlan, book: _AckBook) -> mqtt.Client:
     return client
 
 
+def _schedule_start(start_at: float) -> float | None:
+    """The shared epoch start in this process's perf_counter terms (None: start now)."""
+    return time.perf_counter() + (start_at - time.time()) if start_at else None
+
+
 def _publish_all(plan: StepPlan, client: mqtt.Client, book: _AckBook) -> None:
-    outcome, rng = book.outcome, random.Random(plan.seed)
+    outcome, rng = book.outcome, random.Random(plan.seed * 1000 + plan.share)
     total = message_count(plan.rate, plan.seconds)
     alerts = alert_positions(total, len(plan.alert_device_ids))
     pacing = PacingReport()
-    for seq in paced(plan.rate, plan.seconds, pacing):
+    for local in paced(plan.rate, plan.seconds, pacing, start=_schedule_start(plan.start_at)):
         now = time.time()
         stamp = rfc3339(datetime.fromtimestamp(now, UTC))
-        alert_index = alerts.get(seq)
+        alert_index = alerts.get(local)
         if alert_index is None:
-            device_id = plan.device_ids[seq % len(plan.device_ids)]
-            readings = ordinary_readings(rng, stamp)
+            device_id = plan.device_ids[local % len(plan.device_ids)]
+            elevated = device_id in plan.elevated_device_ids
+            readings = elevated_readings(rng, stamp) if elevated else ordinary_readings(rng, stamp)
         else:
             device_id = plan.alert_device_ids[alert_index]
             readings = alert_readings(stamp)
             outcome.alert_published_at[device_id] = now
-        msg_id = encode_msg_id(plan.tag, seq, now)
+        msg_id = encode_msg_id(plan.tag, local * plan.shares + plan.share, now)
         book.expect(msg_id, now, len(readings))
         client.publish(f"{plan.topic_root}{device_id}/obs", obs_payload(msg_id, stamp, battery(device_id), readings), 1)
         outcome.published += 1
@@ -173,7 +264,7 @@ def _drain(plan: StepPlan, book: _AckBook) -> None:
 
 
 def run_step(plan: StepPlan) -> StepOutcome:
-    """Publish the step's messages at the planned rate, then wait for their acks."""
+    """Publish the plan's messages at its rate, then wait for their acks (one publisher's share)."""
     book = _AckBook(StepOutcome(tag=plan.tag))
     client = _connect(plan, book)
     try:

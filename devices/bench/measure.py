@@ -11,6 +11,7 @@ from alerts.models import CLINICAL_KINDS, Alert
 from devices.bench.baseline import TABLE
 from devices.models import Device, ReceivedMessage
 from patients.models import Observation
+from scoring.models import EarlyWarningScore
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,11 @@ def baseline_stored(tag: str) -> Stored:
         )
         messages, observations = cursor.fetchone()
     return Stored(messages=messages, observations=observations)
+
+
+def scoring_rows() -> tuple[int, int]:
+    """(EarlyWarningScore rows, Alert rows) now: their growth over a step is its scoring work."""
+    return EarlyWarningScore.objects.count(), Alert.objects.count()
 
 
 def patients_of(device_ids: Iterable[str]) -> dict[str, int]:

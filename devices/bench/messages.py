@@ -1,4 +1,4 @@
-"""Protocol-v1 `obs` messages for the benchmark fleet: ordinary readings and alert-raising ones.
+"""Protocol-v1 `obs` messages for the benchmark fleet: ordinary, elevated and alert-raising readings.
 
 Every message is one a real device could send (tests parse each with ``devices.protocol``), so
 the platform does its full work on it. The msg_id carries the publish time, which lets any
@@ -63,6 +63,22 @@ def ordinary_readings(rng: random.Random, measured_at: str) -> list[dict[str, An
         _reading("spo2", rng.randint(96, 99), "%", measured_at),
         _reading("respiratory_rate", rng.randint(12, 19), "/min", measured_at),
         _reading("temperature", round(rng.uniform(36.2, 37.6), 1), "Cel", measured_at),
+    ]
+
+
+def elevated_readings(rng: random.Random, measured_at: str) -> list[dict[str, Any]]:
+    """A patient a little unwell: NEWS2 total 2, low risk, no single parameter at 3, so no alert.
+
+    RCP 2017 chart 1: pulse 91–110 and temperature 38.1–39.0 °C each score 1; SpO2 ≥ 96 % (scale
+    1) and respiration 12–20 score 0. A reading that scores is rescored promptly, never
+    routinely, so these patients load the prompt queue without ever raising an alert, as the
+    not-quite-well patients of a real ward do.
+    """
+    return [
+        _reading("heart_rate", rng.randint(92, 108), "/min", measured_at),
+        _reading("spo2", rng.randint(96, 99), "%", measured_at),
+        _reading("respiratory_rate", rng.randint(12, 19), "/min", measured_at),
+        _reading("temperature", round(rng.uniform(38.2, 38.9), 1), "Cel", measured_at),
     ]
 
 

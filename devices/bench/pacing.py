@@ -35,11 +35,16 @@ def paced(
     *,
     clock: Callable[[], float] = time.perf_counter,
     sleep: Callable[[float], None] = time.sleep,
+    start: float | None = None,
 ) -> Iterator[int]:
-    """Yield 0, 1, 2 ... each when it is due; late items are yielded at once to catch up."""
+    """Yield 0, 1, 2 ... each when it is due; late items are yielded at once to catch up.
+
+    ``start`` (in ``clock``'s terms) is when item 0 is due, so several publishers can share
+    one schedule; by default it is now.
+    """
     total = message_count(rate, seconds)
     interval = 1.0 / rate
-    start = clock()
+    start = clock() if start is None else start
     for seq in range(total):
         due = start + seq * interval
         wait = due - clock()

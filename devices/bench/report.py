@@ -17,6 +17,11 @@ KEEPS_UP = 0.95
 TARGET_RATIO = 0.8
 TARGET_ALERT_P99_MS = 250.0
 TARGET_RATE = 1000.0
+# The fleet kept its schedule when it offered at least this share of the step's rate and never
+# fell further behind than FLEET_MAX_LAG_S; otherwise the step is flagged, so a shortfall that
+# may be the load generator's is never read as the system's.
+FLEET_ON_SCHEDULE = 0.98
+FLEET_MAX_LAG_S = 0.5
 
 
 @dataclass
@@ -33,10 +38,15 @@ class StepResult:
     stored_latency: LatencySummary
     max_publisher_lag_ms: float
     unacked_at_drain: int
+    offered_msg_per_s: float = 0.0  # what the fleet really published: published ÷ its span
+    publishers: int = 1
     refused: list[str] = field(default_factory=list)
     alert_latency: LatencySummary | None = None  # publish → alert.raised on the dashboard channel
     alert_opened_latency: LatencySummary | None = None  # publish → Alert.opened_at
     alerts_expected: int = 0
+    # Rows created between the step's start and its messages being stored (platform steps).
+    scores_created: int | None = None
+    alerts_created: int | None = None
 
     @property
     def lost_messages(self) -> int:
@@ -50,9 +60,21 @@ class StepResult:
     def keeps_up(self) -> bool:
         return self.lost_messages == 0 and self.lost_obs == 0 and self.msg_per_s >= KEEPS_UP * self.rate
 
+    @property
+    def fleet_on_schedule(self) -> bool:
+        return (
+            self.offered_msg_per_s >= FLEET_ON_SCHEDULE * self.rate
+            and self.max_publisher_lag_ms <= FLEET_MAX_LAG_S * 1000
+        )
+
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        data.update(lost_messages=self.lost_messages, lost_obs=self.lost_obs, keeps_up=self.keeps_up)
+        data.update(
+            lost_messages=self.lost_messages,
+            lost_obs=self.lost_obs,
+            keeps_up=self.keeps_up,
+            fleet_on_schedule=self.fleet_on_schedule,
+        )
         return data
 
 
@@ -60,6 +82,8 @@ def step_result(system: str, rate: float, seconds: float, outcome: StepOutcome, 
     finished = outcome.last_ack_at or outcome.last_publish_at
     completed = len(outcome.ack_latencies)
     msg_rate = sustained_rate(completed, outcome.first_publish_at, finished)
+    # n messages on schedule span (n - 1) intervals: one more makes the offered rate exact.
+    offered = sustained_rate(outcome.published, outcome.first_publish_at, outcome.last_publish_at + 1 / rate)
     return StepResult(
         system=system,
         rate=rate,
@@ -73,6 +97,8 @@ def step_result(system: str, rate: float, seconds: float, outcome: StepOutcome, 
         stored_latency=summarise_latencies(outcome.ack_latencies),
         max_publisher_lag_ms=round(outcome.max_lag_s * 1000, 1),
         unacked_at_drain=outcome.unacked,
+        offered_msg_per_s=round(offered, 1),
+        publishers=outcome.publishers,
         refused=outcome.refused[:10],
     )
 
@@ -94,6 +120,11 @@ def peak(steps: Sequence[StepResult], system: str) -> float:
     return max((step.msg_per_s for step in steps if step.system == system), default=0.0)
 
 
+def limited_by_fleet(steps: Sequence[StepResult], system: str) -> bool:
+    """Whether a step where the system fell short was one where the fleet fell behind too."""
+    return any(s.system == system and not s.keeps_up and not s.fleet_on_schedule for s in steps)
+
+
 def summary(steps: Sequence[StepResult]) -> dict[str, Any]:
     platform, baseline = sustained(steps, "platform"), sustained(steps, "baseline")
     peak_ratio = ratio(peak(steps, "platform"), peak(steps, "baseline"))
@@ -111,6 +142,9 @@ def summary(steps: Sequence[StepResult]) -> dict[str, Any]:
         "alert_p99_ms_at_1000": alert_p99,
         "meets_ratio_target": overall is not None and overall >= TARGET_RATIO,
         "meets_alert_target": alert_p99 is not None and alert_p99 < TARGET_ALERT_P99_MS,
+        "fleet_off_schedule": [f"{s.system} {s.rate:.0f}/s" for s in steps if not s.fleet_on_schedule],
+        "platform_limited_by_fleet": limited_by_fleet(steps, "platform"),
+        "baseline_limited_by_fleet": limited_by_fleet(steps, "baseline"),
     }
 
 
@@ -118,10 +152,14 @@ def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.0f}" if value >= 100 else f"{value:.1f}"
 
 
+def _offered(step: StepResult) -> str:
+    return f"{step.offered_msg_per_s:.0f}" + ("" if step.fleet_on_schedule else "*")
+
+
 def table(steps: Sequence[StepResult]) -> str:
     header = (
-        f"{'rate':>6} {'system':<9} {'msg/s':>8} {'obs/s':>8} {'lost':>5} {'stored p50':>10} {'p99':>7} "
-        f"{'alert p50':>9} {'p99':>7} {'ratio':>6}"
+        f"{'rate':>6} {'offered':>8} {'system':<9} {'msg/s':>8} {'obs/s':>8} {'lost':>5} {'stored p50':>10} "
+        f"{'p99':>7} {'alert p50':>9} {'p99':>7} {'ratio':>6}"
     )
     lines = [header, "-" * len(header)]
     baselines = {s.rate: s.msg_per_s for s in steps if s.system == "baseline"}
@@ -129,10 +167,15 @@ def table(steps: Sequence[StepResult]) -> str:
         alert = s.alert_latency
         step_ratio = ratio(s.msg_per_s, baselines.get(s.rate, 0.0)) if s.system == "platform" else None
         lines.append(
-            f"{s.rate:>6.0f} {s.system:<9} {s.msg_per_s:>8.0f} {s.obs_per_s:>8.0f} {s.lost_messages:>5} "
-            f"{_ms(s.stored_latency.p50_ms):>10} {_ms(s.stored_latency.p99_ms):>7} "
+            f"{s.rate:>6.0f} {_offered(s):>8} {s.system:<9} {s.msg_per_s:>8.0f} {s.obs_per_s:>8.0f} "
+            f"{s.lost_messages:>5} {_ms(s.stored_latency.p50_ms):>10} {_ms(s.stored_latency.p99_ms):>7} "
             f"{_ms(alert.p50_ms if alert else None):>9} {_ms(alert.p99_ms if alert else None):>7} "
             f"{'-' if step_ratio is None else f'{step_ratio:.2f}':>6}"
+        )
+    if not all(s.fleet_on_schedule for s in steps):
+        lines.append(
+            f"* the fleet fell behind its schedule (offered < {FLEET_ON_SCHEDULE:.0%} of the rate, or lagged > "
+            f"{FLEET_MAX_LAG_S * 1000:.0f} ms): a shortfall in that step may be the load generator's, not the system's"
         )
     return "\n".join(lines)
 

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -23,13 +24,27 @@ from django.db import connections
 from devices.bench import baseline, measure, report, stack
 from devices.bench.alertwatch import AlertWatch
 from devices.bench.broker import BrokerUnavailable, own_broker
-from devices.bench.fleet import StepOutcome, StepPlan, run_step
+from devices.bench.fleet import (
+    RATE_PER_PUBLISHER,
+    StepOutcome,
+    StepPlan,
+    elevated_devices,
+    merge_outcomes,
+    publisher_ready,
+    publishers_for,
+    run_step,
+    split_plan,
+)
 from devices.bench.report import StepResult
 from devices.bench.seed import Fleet, seed_fleet
 from devices.bench.stats import summarise_latencies
 from devices.protocol import TOPIC_PREFIX
 
 Say = Callable[[str], None]
+
+# A step's publishers start on one schedule this long after it is planned: time to receive the
+# plan and connect, so none of them begins the step already behind.
+_START_LEAD_S = 0.5
 
 
 @dataclass
@@ -42,7 +57,9 @@ class BenchConfig:
     drain_timeout_s: float = 60.0
     alert_timeout_s: float = 30.0
     ingest_args: list[str] = field(default_factory=list)
+    ingest_processes: int = 2
     worker_concurrency: int = 2
+    elevated_share: float = 0.15
     with_baseline: bool = True
     keep_db: bool = False
     results_dir: Path = Path("bench-results")
@@ -57,6 +74,10 @@ class _Run:
     executor: ProcessPoolExecutor
     say: Say
     alerts_used: int = 0
+
+    @cached_property
+    def elevated(self) -> frozenset[str]:
+        return elevated_devices(self.fleet.ordinary, self.config.elevated_share)
 
     def take_alert_devices(self, count: int) -> tuple[str, ...]:
         chosen = self.fleet.for_alerts[self.alerts_used : self.alerts_used + count]
@@ -73,8 +94,11 @@ class _Run:
             rate=rate,
             seconds=seconds,
             drain_timeout_s=self.config.drain_timeout_s,
+            elevated_device_ids=self.elevated,
+            start_at=time.time() + _START_LEAD_S,
         )
-        return self.executor.submit(run_step, plan).result()
+        shares = [self.executor.submit(run_step, share) for share in split_plan(plan, publishers_for(rate))]
+        return merge_outcomes([share.result() for share in shares])
 
 
 def _prepare_database(config: BenchConfig, say: Say) -> Fleet:
@@ -137,11 +161,15 @@ def _warm_up(run: _Run, system: str, root: str) -> None:
 def _platform_step(run: _Run, index: int, rate: float) -> StepResult:
     tag = f"p{index}r{rate:.0f}"
     alerts = run.take_alert_devices(run.config.alerts_per_step)
+    scores_before, alerts_before = measure.scoring_rows()
     outcome = run.publish(tag=tag, root=TOPIC_PREFIX, rate=rate, seconds=run.config.seconds, alerts=alerts)
     patients = measure.patients_of(alerts)
     _wait_for_alerts(run, patients, run.config.alert_timeout_s)
     settle(lambda: measure.platform_stored(tag).messages, outcome.published)
     result = report.step_result("platform", rate, run.config.seconds, outcome, measure.platform_stored(tag))
+    # Scoring still queued when the step is measured lands in the next step's counts.
+    scores_after, alerts_after = measure.scoring_rows()
+    result.scores_created, result.alerts_created = scores_after - scores_before, alerts_after - alerts_before
     sent = {patients[device]: at for device, at in outcome.alert_published_at.items()}
     seen, missing = report.alert_latencies(sent, run.watch.raised_at)
     opened, _ = report.alert_latencies(sent, measure.alerts_opened(sent))
@@ -165,9 +193,10 @@ def _start_stack(config: BenchConfig, say: Say) -> stack.Stack:
         services=config.services,
         log_dir=config.results_dir / "logs",
         ingest_args=config.ingest_args,
+        ingest_processes=config.ingest_processes,
         worker_concurrency=config.worker_concurrency,
     )
-    say("starting ingest and a Celery worker" + (", and the baseline subscriber" if config.with_baseline else ""))
+    say(f"starting {platform.describe()}" + (", and the baseline subscriber" if config.with_baseline else ""))
     platform.start()
     if config.with_baseline:
         platform.start_process(
@@ -187,10 +216,21 @@ def _start_stack(config: BenchConfig, say: Say) -> stack.Stack:
 
 def _report_step(run: _Run, result: StepResult) -> None:
     alert = f", alert p99 {result.alert_latency.p99_ms} ms" if result.alert_latency else ""
+    late = (
+        ""
+        if result.fleet_on_schedule
+        else f"; the FLEET fell behind its schedule (offered {result.offered_msg_per_s:.0f} msg/s, "
+        f"max lag {result.max_publisher_lag_ms:.0f} ms): a shortfall here may be the load generator's"
+    )
     run.say(
         f"{result.system:>8} @ {result.rate:>5.0f}/s: {result.msg_per_s:.0f} msg/s, lost {result.lost_messages}, "
-        f"stored p99 {result.stored_latency.p99_ms} ms{alert}"
+        f"stored p99 {result.stored_latency.p99_ms} ms{alert}{late}"
     )
+
+
+def _check_alive(platform: stack.Stack) -> None:
+    if dead := platform.dead():
+        raise stack.BenchSetupError("a platform process died: " + "; ".join(dead))
 
 
 def _steps(run: _Run, platform: stack.Stack) -> list[StepResult]:
@@ -210,8 +250,7 @@ def _steps(run: _Run, platform: stack.Stack) -> list[StepResult]:
             _report_step(run, result)
             if not result.keeps_up:
                 fell_behind.add(system)
-            if dead := platform.dead():
-                raise stack.BenchSetupError("a platform process died: " + "; ".join(dead))
+            _check_alive(platform)
     return results
 
 
@@ -225,16 +264,32 @@ def run_bench(config: BenchConfig, say: Say) -> list[StepResult]:
         config = replace(config, services=cleanup.enter_context(_broker(config, say)))
         platform = _start_stack(config, say)
         cleanup.callback(platform.stop)
-        executor = ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"))
+        executor = _publishers(config, say)
         cleanup.callback(executor.shutdown, cancel_futures=True)
         watch = AlertWatch()
         cleanup.callback(watch.stop)
         watch.start()
         run = _Run(config=config, fleet=fleet, watch=watch, executor=executor, say=say)
+        platform.wait_ready(timeout_s=60.0)
         _warm_up(run, "platform", TOPIC_PREFIX)
         if config.with_baseline:
             _warm_up(run, "baseline", baseline.BASELINE_ROOT)
+        _check_alive(platform)
         return _steps(run, platform)
+
+
+def _publishers(config: BenchConfig, say: Say) -> ProcessPoolExecutor:
+    """The fleet's processes, all started now: a publisher spawned mid-run would begin its step late."""
+    count = max(publishers_for(rate) for rate in config.rates)
+    executor = ProcessPoolExecutor(max_workers=count, mp_context=get_context("spawn"))
+    # The pool spawns a process per submission while none is idle: tasks that last a moment
+    # make it start all of them, and each imports the fleet's code now rather than mid-step.
+    pids = set(executor.map(publisher_ready, [0.3] * count))
+    say(
+        f"fleet: {len(pids)} publisher process(es), one MQTT connection each, "
+        f"{RATE_PER_PUBLISHER:.0f} msg/s or less per publisher"
+    )
+    return executor
 
 
 @contextlib.contextmanager

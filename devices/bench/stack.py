@@ -20,12 +20,16 @@ from urllib.parse import urlsplit
 import paho.mqtt.client as mqtt
 import psycopg
 import redis
+from django.conf import settings
 from psycopg import sql
 
-from devices.broker_auth import mosquitto_binary
+from devices.broker_auth import mosquitto_binary, platform_mqtt_account
 from virtualward.embedded import url_reachable
 
 BASE_DIR = Path(__file__).resolve().parents[2]
+SHARE_GROUP = "vw-bench"
+# What `manage.py ingest` logs once its subscriptions are granted (devices/management/commands/ingest.py).
+INGEST_READY = "ingest ready (client id {client_id})"
 
 
 class BenchSetupError(RuntimeError):
@@ -99,32 +103,95 @@ def empty_redis(redis_url: str) -> None:
         client.close()
 
 
-def forget_mqtt_session(mqtt_url: str, client_id: str) -> None:
-    """End the ingest's persistent session, so the broker stops queueing for a finished run."""
+def forget_mqtt_session(mqtt_url: str, client_id: str, username: str = "", password: str = "") -> None:
+    """End an ingest's persistent session, so the broker stops queueing for a finished run.
+
+    A clean-session connection under the same client id discards the session (MQTT 3.1.1
+    and 5 alike); it needs the account the ingest used, since brokers refuse strangers.
+    """
     parts = urlsplit(mqtt_url)
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
+    if username:
+        client.username_pw_set(username, password)
     with contextlib.suppress(OSError):
         client.connect(parts.hostname or "127.0.0.1", parts.port or 1883, keepalive=10)
         client.loop(timeout=1.0)
         client.disconnect()
 
 
+def check_ingest_args(args: list[str]) -> None:
+    """Refuse extra ingest arguments that would undo the deployed shape."""
+    if any(arg.split("=")[0] in {"--client-id", "--share-group", "--no-share"} for arg in args):
+        # N processes under one client id would take each other's session in turn, and
+        # outside the one group each would receive every message.
+        raise BenchSetupError("--ingest-args may not set --client-id, --share-group or --no-share: the bench does")
+
+
+@dataclass(frozen=True)
+class ProcessSpec:
+    """One platform process: its name (and log file), its command line, what it adds to the environment."""
+
+    name: str
+    command: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def celery_worker(*, queue: str, hostname: str, concurrency: int) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "virtualward",
+        "worker",
+        "--loglevel",
+        "WARNING",
+        "-Q",
+        queue,
+        "--hostname",
+        hostname,
+        "--pool",
+        "prefork",
+        "--concurrency",
+        str(concurrency),
+        "--without-gossip",
+        "--without-mingle",
+    ]
+
+
 @dataclass
 class Stack:
-    """The platform's own processes, started by the bench and stopped by their pids."""
+    """The platform's own processes, started by the bench and stopped by their pids.
+
+    The deployed shape: N ingest processes in one shared-subscription group, each with its
+    own client id (so its own broker session), and two Celery workers, one per queue, so
+    prompt rescoring never waits behind routine rescoring and sweeps.
+    """
 
     services: Services
     log_dir: Path
     ingest_args: list[str] = field(default_factory=list)
-    worker_concurrency: int = 2
+    ingest_processes: int = 2
+    worker_concurrency: int = 2  # the prompt worker's; the default queue's worker has one
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if self.ingest_processes < 1:
+            raise BenchSetupError(f"at least one ingest process is needed (got {self.ingest_processes})")
+        check_ingest_args(self.ingest_args)
+
     @property
-    def ingest_client_id(self) -> str:
-        return "vw-bench-ingest"
+    def ingest_names(self) -> dict[str, str]:
+        """Process (and log) name → MQTT client id, one per ingest process."""
+        return {f"ingest-{n}": f"vw-bench-ingest-{n}" for n in range(1, self.ingest_processes + 1)}
+
+    @property
+    def ingest_client_ids(self) -> list[str]:
+        return list(self.ingest_names.values())
 
     def environment(self) -> dict[str, str]:
         env = dict(os.environ)
+        env.pop("MQTT_CLIENT_ID", None)  # set per ingest process
         env.update(
             DATABASE_URL=self.services.database_url,
             REDIS_URL=self.services.redis_url,
@@ -132,48 +199,74 @@ class Stack:
             # Channel-layer pub/sub and the ingest's shared subscription are broker- and
             # server-wide: private names keep other runs on this machine out of the figures.
             VW_CHANNELS_PREFIX=env.get("VW_CHANNELS_PREFIX", "bench"),
-            MQTT_CLIENT_ID=self.ingest_client_id,
-            MQTT_SHARE_GROUP="vw-bench",
+            MQTT_SHARE_GROUP=SHARE_GROUP,
             DJANGO_DEBUG="false",  # DEBUG keeps every query in memory
             VW_LOG_LEVEL=env.get("VW_LOG_LEVEL", "WARNING"),
             PYTHONUNBUFFERED="1",
         )
         return env
 
-    def commands(self) -> dict[str, list[str]]:
-        python = sys.executable
-        return {
-            "ingest": [python, "manage.py", "ingest", *self.ingest_args],
-            "worker": [
-                python,
-                "-m",
-                "celery",
-                "-A",
-                "virtualward",
-                "worker",
-                "--loglevel",
-                "WARNING",
-                "--concurrency",
-                str(self.worker_concurrency),
-                "--without-gossip",
-                "--without-mingle",
-                "--hostname",
-                "bench-worker@%h",
-            ],
-        }
+    def specs(self) -> list[ProcessSpec]:
+        ingest = [
+            # INFO for ingest: it logs only its connection, readiness and a stats line a minute,
+            # and the bench waits for every process's readiness line.
+            ProcessSpec(
+                name,
+                [sys.executable, "manage.py", "ingest", *self.ingest_args],
+                {"MQTT_CLIENT_ID": client_id, "VW_LOG_LEVEL": "INFO"},
+            )
+            for name, client_id in self.ingest_names.items()
+        ]
+        prompt_queue, default_queue = settings.VW_PROMPT_QUEUE, settings.CELERY_TASK_DEFAULT_QUEUE
+        workers = [
+            ProcessSpec(
+                "worker-prompt",
+                celery_worker(queue=prompt_queue, hostname="bench-prompt@%h", concurrency=self.worker_concurrency),
+            ),
+            ProcessSpec("worker", celery_worker(queue=default_queue, hostname="bench-default@%h", concurrency=1)),
+        ]
+        return [*ingest, *workers]
+
+    def describe(self) -> str:
+        prompt_queue, default_queue = settings.VW_PROMPT_QUEUE, settings.CELERY_TASK_DEFAULT_QUEUE
+        return (
+            f"{self.ingest_processes} ingest process(es) in share group {SHARE_GROUP} "
+            f"({', '.join(self.ingest_client_ids)}), Celery worker-prompt (-Q {prompt_queue}, "
+            f"concurrency {self.worker_concurrency}) and worker (-Q {default_queue}, concurrency 1)"
+        )
 
     def start(self) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        for name, command in self.commands().items():
-            self.start_process(name, command)
+        for spec in self.specs():
+            self.start_process(spec.name, spec.command, spec.env)
 
-    def start_process(self, name: str, command: list[str]) -> subprocess.Popen:
+    def start_process(self, name: str, command: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
         log = (self.log_dir / f"{name}.log").open("wb")
         process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-            command, cwd=BASE_DIR, env=self.environment(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            command,
+            cwd=BASE_DIR,
+            env={**self.environment(), **(env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         self.processes[name] = process
         return process
+
+    def wait_ready(self, timeout_s: float) -> None:
+        """Wait until every ingest process is subscribed: one acked warm-up message proves only one."""
+        deadline = time.monotonic() + timeout_s
+        waiting = dict(self.ingest_names)
+        while waiting:
+            for name, client_id in list(waiting.items()):
+                if INGEST_READY.format(client_id=client_id) in self.log_tail(name, lines=200):
+                    del waiting[name]
+            if dead := self.dead():
+                raise BenchSetupError("a platform process died while starting: " + "; ".join(dead))
+            if waiting and time.monotonic() > deadline:
+                late = ", ".join(waiting)
+                raise BenchSetupError(f"{late} not subscribed after {timeout_s:.0f} s; see {self.log_dir}")
+            time.sleep(0.2)
 
     def dead(self) -> list[str]:
         return [
@@ -200,4 +293,6 @@ class Stack:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
-        forget_mqtt_session(self.services.mqtt_url, self.ingest_client_id)
+        account = platform_mqtt_account()
+        for client_id in self.ingest_client_ids:
+            forget_mqtt_session(self.services.mqtt_url, client_id, account.username, account.password)

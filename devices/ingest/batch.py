@@ -17,6 +17,7 @@ from devices.ingest.messages import Incoming, Outcome, Parsed, parse_incoming
 from devices.ingest.store import (
     BatchWork,
     DeviceRef,
+    NewObservation,
     insert_observations,
     insert_received,
     item_rejections,
@@ -113,7 +114,7 @@ def _store_obs(parsed: list[Parsed], devices: dict[str, DeviceRef], candidates: 
             continue
         claimed.add(key)
         work.outcomes[position] = _store_new(message, device, work)
-    # Skipping conflicts is a second guard only: the idempotency record already filtered these.
+    # Only messages whose idempotency record was new reach here (see insert_observations).
     insert_observations(work.observations)
 
 
@@ -156,7 +157,7 @@ def _tell_other_apps(parsed: list[Parsed], devices: dict[str, DeviceRef], work: 
         effects.record_contact(contacts=work.contacts, readings=readings, batteries=work.batteries)
     _apply_statuses(after)
     if work.observations:
-        effects.request_rescore({o.patient_id for o in work.observations})
+        _request_rescore(devices, work.observations)
         _raise_falls(work.observations)
         _publish_observations(devices, work.observations)
 
@@ -172,7 +173,20 @@ def _apply_statuses(statuses: list[tuple[int, int, Parsed]]) -> None:
         )
 
 
-def _raise_falls(observations: list[Observation]) -> None:
+def _request_rescore(devices: dict[str, DeviceRef], observations: list[NewObservation]) -> None:
+    """Hand scoring each patient's new readings; it decides how soon each must be rescored."""
+    readings: dict[int, list[tuple[str, float | None, str]]] = {}
+    for observation in observations:
+        readings.setdefault(observation.patient_id, []).append((observation.type, observation.value, observation.code))
+    patients = {device.patient_id: device for device in devices.values() if device.patient_id in readings}
+    effects.request_rescore_after_readings(
+        readings,
+        spo2_scales={pid: device.spo2_scale for pid, device in patients.items()},
+        current_risks={pid: device.risk for pid, device in patients.items()},
+    )
+
+
+def _raise_falls(observations: list[NewObservation]) -> None:
     falls = {(o.device_id, o.msg_id, o.msg_index) for o in observations if o.type == VitalType.FALL_DETECTED}
     if not falls:
         return
@@ -187,9 +201,9 @@ def _raise_falls(observations: list[Observation]) -> None:
             effects.alert_fall_detected(patient_id=patient_id, observation_id=pk, measured_at=measured_at)
 
 
-def _publish_observations(devices: dict[str, DeviceRef], observations: list[Observation]) -> None:
+def _publish_observations(devices: dict[str, DeviceRef], observations: list[NewObservation]) -> None:
     wards = {device.patient_id: device.ward_id for device in devices.values() if device.patient_id}
-    per_patient: dict[int, list[Observation]] = {}
+    per_patient: dict[int, list[NewObservation]] = {}
     for observation in observations:
         per_patient.setdefault(observation.patient_id, []).append(observation)
     for patient_id, items in per_patient.items():

@@ -8,6 +8,6 @@ from __future__ import annotations
 
 from alerts.services import alert_fall_detected
 from devices.connectivity import record_contact, record_status
-from scoring.services import request_rescore
+from scoring.services import request_rescore_after_readings
 
-__all__ = ["alert_fall_detected", "record_contact", "record_status", "request_rescore"]
+__all__ = ["alert_fall_detected", "record_contact", "record_status", "request_rescore_after_readings"]

@@ -8,9 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from alerts.services.clinical import RISK_SEVERITY
 from devices.bench.messages import (
     alert_readings,
     decode_msg_id,
+    elevated_readings,
     encode_msg_id,
     obs_payload,
     ordinary_readings,
@@ -51,6 +53,35 @@ def test_ordinary_readings_score_zero_on_every_parameter_they_carry(seed):
     carried = [sub for sub in result.sub_scores.values() if sub.value is not None]
     assert len(carried) == 4
     assert all(sub.score == 0 for sub in carried)
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_elevated_readings_score_exactly_two_from_pulse_and_temperature_and_never_alert(seed):
+    # given a not-quite-well patient's readings
+    readings = elevated_readings(random.Random(seed), rfc3339(NOW))
+    # when scored on NEWS2
+    result = news2.score(_vitals(readings))
+    # then pulse and temperature score 1 each, the rest 0: total 2, low risk
+    scores = {name: sub.score for name, sub in result.sub_scores.items() if sub.value is not None}
+    assert scores == {"heart_rate": 1, "temperature": 1, "spo2": 0, "respiratory_rate": 0}
+    assert result.total == 2
+    assert result.risk == news2.Risk.LOW
+    # and neither alert rule fires: the low band has no alert severity, and no parameter is at 3
+    assert result.risk not in RISK_SEVERITY
+    assert not result.single_parameter_3
+
+
+@pytest.mark.parametrize("seed", range(50))
+def test_every_elevated_message_is_accepted_whole_by_the_protocol_parser(seed):
+    # given an elevated message as the fleet builds it
+    rng = random.Random(seed)
+    msg_id = encode_msg_id("p0r250", seed, NOW.timestamp())
+    payload = obs_payload(msg_id, rfc3339(NOW), 77, elevated_readings(rng, rfc3339(NOW)))
+    # when the platform's parser reads it / then every reading is accepted and none rejected
+    parsed = parse_obs(payload, received_at=NOW + timedelta(milliseconds=3))
+    assert parsed.msg_id == msg_id
+    assert len(parsed.observations) == 4
+    assert parsed.rejections == ()
 
 
 def test_the_alert_message_is_accepted_whole_and_is_a_complete_high_risk_score():

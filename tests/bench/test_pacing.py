@@ -54,3 +54,24 @@ def test_a_slow_publisher_catches_up_without_sleeping_and_its_lag_is_reported():
     assert clock.sleeps == []
     assert report.sent == 4
     assert report.max_lag_s == pytest.approx(0.045)  # the 4th message, due at 30 ms, left at 75 ms
+
+
+def test_a_publisher_given_a_later_start_waits_for_it_and_is_not_late():
+    # given a schedule that starts 0.5 s from now (publishers of one step share it)
+    clock, report = FakeClock(), PacingReport()
+    released = []
+    # when paced from that start
+    for seq in paced(100, 0.02, report, clock=clock, sleep=clock.sleep, start=1000.5):
+        released.append((seq, round(clock.now - 1000.0, 6)))
+    # then the first message waits for the start, and nothing counts as lag
+    assert released == [(0, 0.5), (1, 0.51)]
+    assert report.max_lag_s == pytest.approx(0.0)
+
+
+def test_a_publisher_that_starts_after_the_shared_start_reports_the_lag():
+    # given a shared start that had already passed when this publisher got going
+    clock, report = FakeClock(), PacingReport()
+    list(paced(100, 0.02, report, clock=clock, sleep=clock.sleep, start=999.8))
+    # then it sends at once and its lateness is reported, not hidden
+    assert clock.sleeps == []
+    assert report.max_lag_s == pytest.approx(0.2)

@@ -116,3 +116,61 @@ def test_the_table_has_a_row_per_step_with_the_step_ratio(tmp_path):
     assert on_disk["command"] == "make bench"
     assert len(on_disk["steps"]) == 2
     assert on_disk["summary"] == json.loads(json.dumps(document["summary"]))
+
+
+def _late_step(system: str, rate: float, *, published_share: float, acked_share: float):
+    # a 10 s step whose fleet managed only `published_share` of the rate
+    published = int(rate * 10 * published_share)
+    outcome = _outcome(published=published, acked=int(rate * 10 * acked_share), seconds=10)
+    return step_result(system, rate, 10, outcome, Stored(published, published * 4))
+
+
+def test_a_step_records_what_the_fleet_really_offered():
+    # given a step published on schedule / then the offered rate is the step's rate
+    step = _step("baseline", 2000)
+    assert step.offered_msg_per_s == pytest.approx(2000, rel=0.001)
+    assert step.fleet_on_schedule
+
+
+def test_a_fleet_that_offered_less_than_the_rate_is_flagged_in_the_step_the_table_and_the_summary():
+    # given a 3,000 msg/s step where the fleet published only 90 % of its messages in the time,
+    # and the baseline completed what it was offered
+    late = _late_step("baseline", 3000, published_share=0.9, acked_share=0.9)
+    steps = [_step("platform", 2500), _step("baseline", 2500), late]
+    # then the step is flagged: it did not keep up, but the load generator fell short first
+    assert late.offered_msg_per_s == pytest.approx(2700, rel=0.001)
+    assert not late.fleet_on_schedule
+    assert not late.keeps_up
+    result = summary(steps)
+    assert result["fleet_off_schedule"] == ["baseline 3000/s"]
+    assert result["baseline_limited_by_fleet"]
+    assert not result["platform_limited_by_fleet"]
+    # and the table marks the offered figure and says what the mark means
+    text = table(steps)
+    row = next(line for line in text.splitlines() if line.lstrip().startswith("3000"))
+    assert "2700*" in row
+    assert "the fleet fell behind its schedule" in text.splitlines()[-1]
+
+
+def test_a_fleet_that_kept_the_rate_but_stalled_for_a_moment_is_flagged_too():
+    step = _step("platform", 1000)
+    step.max_publisher_lag_ms = 800.0
+    assert not step.fleet_on_schedule
+
+
+def test_a_table_without_fleet_trouble_has_no_footnote():
+    text = table([_step("platform", 500), _step("baseline", 500)])
+    assert "*" not in text
+
+
+def test_the_json_carries_the_fleet_and_scoring_figures_of_each_step(tmp_path):
+    # given a platform step that created scores and alerts
+    step = _step("platform", 1000)
+    step.scores_created, step.alerts_created = 9876, 20
+    # when written / then each step says what was offered, by how many publishers, and the scoring work
+    write_json(tmp_path / "latest.json", command="make bench", config={}, steps=[step])
+    on_disk = json.loads((tmp_path / "latest.json").read_text())["steps"][0]
+    assert on_disk["offered_msg_per_s"] == pytest.approx(1000, rel=0.001)
+    assert on_disk["fleet_on_schedule"] is True
+    assert on_disk["publishers"] == 1
+    assert (on_disk["scores_created"], on_disk["alerts_created"]) == (9876, 20)

@@ -72,3 +72,40 @@ def test_the_command_refuses_rates_it_cannot_step_through(rates):
     # rates are checked before anything is created, so a typo costs nothing
     with pytest.raises(CommandError, match="--rates"):
         call_command("bench", "--rates", rates)
+
+
+def test_the_default_ladder_is_fine_where_the_ratio_is_decided():
+    # given the command's defaults / when its rates are read
+    options = bench_command.Command().create_parser("manage.py", "bench").parse_args([])
+    # then the steps are 250 and 500, then every 500 msg/s up to 3,000
+    assert bench_command._rates(options.rates) == [250, 500, 1000, 1500, 2000, 2500, 3000]
+    assert (options.ingest_processes, options.worker_concurrency, options.elevated_share) == (2, 2, 0.15)
+
+
+@pytest.mark.parametrize(
+    ("raw", "rates"), [("250", [250]), ("250, 500 ,1000", [250, 500, 1000]), ("100,1500.5,", [100, 1500.5])]
+)
+def test_a_ladder_is_read_from_comma_separated_rates(raw, rates):
+    assert bench_command._rates(raw) == rates
+
+
+@pytest.mark.parametrize("rates", ["500,250", "250,250,500", "1000,2000,1500"])
+def test_a_ladder_that_does_not_rise_is_refused(rates):
+    # a system's later steps are skipped once it falls behind, which only makes sense going up
+    with pytest.raises(CommandError, match="must rise from step to step"):
+        call_command("bench", "--rates", rates)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--elevated-share", "1.5"], "--elevated-share"),
+        (["--elevated-share", "-0.1"], "--elevated-share"),
+        (["--ingest-processes", "0"], "--ingest-processes"),
+        (["--worker-concurrency", "0"], "--worker-concurrency"),
+        (["--ingest-args", "--client-id vw-ingest"], "may not set --client-id"),
+    ],
+)
+def test_options_that_cannot_make_a_deployed_shape_are_refused_before_anything_is_created(args, message):
+    with pytest.raises(CommandError, match=message):
+        call_command("bench", *args)

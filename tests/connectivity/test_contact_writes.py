@@ -8,6 +8,7 @@ from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from devices import connectivity
 from devices.connectivity import CONTACT_WRITE_SLACK, record_contact, sweep_connectivity
 from devices.models import Connectivity, Device
 from tests.scoring_services.builders import DeviceFactory
@@ -35,6 +36,56 @@ def test_a_device_heard_again_within_the_slack_is_not_rewritten():
     # then nothing is written, and the stored clocks are the earlier ones
     assert updates == []
     assert Device.objects.filter(pk__in=[d.pk for d in devices], last_seen_at=now).count() == 50
+
+
+@pytest.fixture
+def locked(monkeypatch):
+    """The device pks each call of record_contact took through its locking pass."""
+    calls = []
+    real = connectivity._record_contact_locked
+
+    def spy(pks, *args):
+        calls.append(list(pks))
+        return real(pks, *args)
+
+    monkeypatch.setattr(connectivity, "_record_contact_locked", spy)
+    return calls
+
+
+@override_settings(VW_DEVICE_GRACE_SECONDS=GRACE)
+def test_a_device_heard_again_within_the_slack_is_not_even_locked(locked):
+    # given fifty online devices heard a moment ago
+    now = timezone.now()
+    devices = DeviceFactory.create_batch(50, expected_interval_s=60)
+    _contact(devices, now, battery=80)
+    assert sorted(locked[0]) == sorted(d.pk for d in devices)  # their first contact is news
+    # when they are heard again half a second later with the same battery
+    _contact(devices, now + dt.timedelta(milliseconds=500), battery=80)
+    # then no row is locked: one plain read decided there was nothing to write
+    assert len(locked) == 1
+
+
+@override_settings(VW_DEVICE_GRACE_SECONDS=GRACE)
+def test_only_the_devices_with_news_are_locked(locked):
+    # given three devices heard a moment ago, one of them since taken offline by the sweep
+    now = timezone.now()
+    quiet, low, offline = DeviceFactory.create_batch(3, expected_interval_s=60)
+    _contact([quiet, low, offline], now, battery=80)
+    Device.objects.filter(pk=offline.pk).update(connectivity=Connectivity.OFFLINE)
+    locked.clear()
+    # when all three are heard again within the slack, one now with a low battery
+    at = now + dt.timedelta(milliseconds=500)
+    record_contact(
+        contacts={d.pk: at for d in (quiet, low, offline)},
+        readings={},
+        batteries={quiet.pk: (80, at), low.pk: (10, at), offline.pk: (80, at)},
+    )
+    # then the returning device and the low battery are locked and handled; the quiet one is not
+    assert locked == [sorted([low.pk, offline.pk])]
+    offline.refresh_from_db()
+    low.refresh_from_db()
+    assert offline.connectivity == Connectivity.ONLINE
+    assert low.battery == 10
 
 
 @override_settings(VW_DEVICE_GRACE_SECONDS=GRACE)

@@ -824,3 +824,41 @@ def test_the_sample_mixed_payload_has_one_of_each_kind_of_rejection_and_keeps_th
     assert len(result.rejections) >= 15
     assert len({rejection.reason for rejection in result.rejections}) == len(result.rejections)
     assert [obs.type for obs in result.observations] == ["heart_rate", "temperature", "spo2"]
+
+
+@pytest.mark.parametrize(
+    ("stamp", "why"),
+    [
+        ("2026-11-23T10:30:55", "has no offset or Z"),
+        ("2026-11-23 10:30", "is not an RFC 3339 timestamp"),
+        ("2026-02-30T10:30:55Z", "is not a valid date and time"),
+    ],
+)
+def test_a_bad_time_repeated_in_one_message_names_each_field_it_appears_in(stamp, why):
+    # given the same bad time as sent_at in one message and as measured_at in another
+    # (times are remembered between messages, so the second sees the first's verdict)
+    reading = {"type": "heart_rate", "value": 70, "unit": "/min"}
+    whole = {"msg_id": MSG_ID, "sent_at": stamp, "observations": [reading]}
+    items = {"msg_id": MSG_ID, "observations": [{**reading, "measured_at": stamp}]}
+
+    # when both are parsed, twice over
+    for _ in range(2):
+        with pytest.raises(MessageRejected) as refused:
+            parse_obs(json.dumps(whole).encode(), received_at=RECEIVED_AT)
+        parsed = parse_obs(json.dumps(items).encode(), received_at=RECEIVED_AT)
+
+        # then each reason names its own field
+        assert refused.value.reason == f"sent_at {stamp!r} {why}"
+        assert parsed.rejections == (ItemRejection(index=0, reason=f"measured_at {stamp!r} {why}"),)
+
+
+def test_readings_sharing_one_time_all_get_that_instant():
+    # given four readings stamped with one time, in lower case with an offset
+    stamp = "2026-11-23t11:30:55+01:00"
+    items = [{"type": "heart_rate", "value": 70 + n, "unit": "/min", "measured_at": stamp} for n in range(4)]
+
+    # when the message is parsed
+    parsed = parse_obs(json.dumps({"msg_id": MSG_ID, "observations": items}).encode(), received_at=RECEIVED_AT)
+
+    # then every reading is at the same instant in UTC
+    assert [o.measured_at for o in parsed.observations] == [datetime(2026, 11, 23, 10, 30, 55, tzinfo=UTC)] * 4

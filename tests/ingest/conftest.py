@@ -51,9 +51,9 @@ def effect_calls(monkeypatch: pytest.MonkeyPatch) -> EffectCalls:
         calls.statuses.append(kwargs)
         real["record_status"](**kwargs)
 
-    def request_rescore(patient_ids: Any) -> None:
-        calls.rescores.append(set(patient_ids))
-        real["request_rescore"](patient_ids)
+    def request_rescore_after_readings(readings: Any, **kwargs: Any) -> None:
+        calls.rescores.append(set(readings))
+        real["request_rescore_after_readings"](readings, **kwargs)
 
     def alert_fall_detected(**kwargs: Any) -> None:
         calls.falls.append(kwargs)
@@ -62,7 +62,7 @@ def effect_calls(monkeypatch: pytest.MonkeyPatch) -> EffectCalls:
     for name, spy in (
         ("record_contact", record_contact),
         ("record_status", record_status),
-        ("request_rescore", request_rescore),
+        ("request_rescore_after_readings", request_rescore_after_readings),
         ("alert_fall_detected", alert_fall_detected),
     ):
         monkeypatch.setattr(effects, name, spy)

@@ -8,8 +8,8 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-PLATFORM = ("migrate", "mosquitto", "web", "ingest", "worker", "beat")
-LONG_RUNNING = ("mosquitto", "web", "ingest", "worker", "beat")
+PLATFORM = ("migrate", "mosquitto", "web", "ingest", "worker", "worker-prompt", "beat")
+LONG_RUNNING = ("mosquitto", "web", "ingest", "worker", "worker-prompt", "beat")
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +26,7 @@ def test_compose_describes_every_service_of_the_production_topology(compose):
     # given the compose file
     services = compose["services"]
     # then it has the data services and every platform process
-    assert {"postgres", "redis", "mosquitto", "web", "ingest", "worker", "beat"} <= set(services)
+    assert {"postgres", "redis", "mosquitto", "web", "ingest", "worker", "worker-prompt", "beat"} <= set(services)
     assert services["postgres"]["image"].startswith("postgres:")
     assert services["redis"]["image"].startswith("redis:")
 
@@ -48,6 +48,9 @@ def test_every_platform_process_runs_from_one_image_built_from_the_dockerfile(co
         ("web", "virtualward.asgi:application"),
         ("ingest", "manage.py ingest"),
         ("worker", "celery -A virtualward worker"),
+        ("worker", "-Q celery "),
+        ("worker-prompt", "celery -A virtualward worker"),
+        ("worker-prompt", "-Q vw.prompt "),
         ("beat", "celery -A virtualward beat"),
         ("mosquitto", "manage.py broker_config --run"),
         ("migrate", "manage.py migrate --noinput"),
@@ -89,7 +92,7 @@ def test_platform_processes_start_only_after_healthy_data_services_and_migration
     assert depends["postgres"]["condition"] == "service_healthy"
     assert depends["redis"]["condition"] == "service_healthy"
     assert depends["migrate"]["condition"] == "service_completed_successfully"
-    if name in ("web", "ingest", "worker"):
+    if name in ("web", "ingest", "worker", "worker-prompt"):
         assert depends["mosquitto"]["condition"] == "service_healthy"
 
 

@@ -97,7 +97,7 @@ def test_runplatform_serves_stores_simulated_readings_and_stops_every_child_on_c
         db = var / "virtualward.sqlite3"
         wait_for(lambda: live_observations(db, serving_since) > 0, 45, "a live reading", process, log_path)
         children = [pid for pid in processes_with_env(marker) if pid != process.pid]
-        assert len(children) >= 7  # broker, redis, web, ingest, worker, beat, simulator
+        assert len(children) >= 8  # broker, redis, web, ingest, worker, worker-prompt, beat, simulator
         # when Ctrl-C reaches the supervisor
         process.send_signal(signal.SIGINT)
         code = process.wait(timeout=15)
@@ -142,11 +142,41 @@ def test_a_child_that_ignores_sigterm_is_killed_after_the_grace_period():
 
 
 @pytest.mark.parametrize("sqlite", [True, False])
-def test_the_worker_and_beat_log_only_warnings_so_make_run_output_stays_readable(sqlite):
+def test_the_workers_and_beat_log_only_warnings_so_make_run_output_stays_readable(sqlite):
     # given the Celery command lines runplatform starts
     commands = celery_commands(sqlite=sqlite, schedule="/tmp/schedule")
-    # then neither logs a line per task (thousands a minute at info level)
+    # then none logs a line per task (thousands a minute at info level)
+    assert set(commands) == {"worker", "worker-prompt", "beat"}
     assert all(argv[argv.index("-l") + 1] == "warning" for argv in commands.values())
-    # and the solo pool on SQLite says it runs one task at a time, not the CPU count
-    worker = commands["worker"]
-    assert ("--concurrency=1" in worker) == sqlite and ("--pool=solo" in worker) == sqlite
+
+
+def option(argv: list[str], flag: str) -> str:
+    return argv[argv.index(flag) + 1]
+
+
+@pytest.mark.parametrize("sqlite", [True, False])
+def test_prompt_rescoring_has_a_worker_of_its_own_and_the_default_queue_another(sqlite):
+    # given the Celery command lines runplatform starts
+    commands = celery_commands(sqlite=sqlite, schedule="/tmp/schedule")
+    # then one worker consumes only the prompt queue and the other only the default queue,
+    # so a prompt rescore never waits behind routine work; each has its own node name
+    assert option(commands["worker-prompt"], "-Q") == "vw.prompt"
+    assert option(commands["worker"], "-Q") == "celery"
+    assert option(commands["worker"], "-n") != option(commands["worker-prompt"], "-n")
+
+
+@pytest.mark.parametrize(
+    ("sqlite", "name", "pool", "concurrency"),
+    [
+        (True, "worker", "solo", 1),
+        (True, "worker-prompt", "solo", 1),
+        (False, "worker", "prefork", 1),
+        (False, "worker-prompt", "prefork", 2),
+    ],
+)
+def test_each_worker_runs_the_pool_its_database_suits(sqlite, name, pool, concurrency):
+    # given the Celery command lines runplatform starts
+    worker = celery_commands(sqlite=sqlite, schedule="/tmp/schedule")[name]
+    # then SQLite gets one writer at a time; PostgreSQL gives the prompt queue two processes
+    assert f"--pool={pool}" in worker
+    assert f"--concurrency={concurrency}" in worker

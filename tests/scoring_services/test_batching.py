@@ -15,38 +15,6 @@ from tests.scoring_services.builders import PatientFactory, record_set
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def redis_cache(redis_url):
-    """Django's Redis cache on the test Redis (real under CI, fakeredis otherwise)."""
-    location = redis_url
-    with override_settings(
-        CACHES={"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": location}}
-    ):
-        cache.clear()
-        yield
-        cache.clear()
-
-
-@pytest.fixture
-def round_trips(monkeypatch):
-    """Counts pipelines executed and single SET commands sent to Redis."""
-    counts = {"pipelines": 0, "single_sets": 0}
-    execute, single_set = redis.client.Pipeline.execute, redis.Redis.set
-
-    def counting_execute(self, *args, **kwargs):
-        counts["pipelines"] += 1
-        return execute(self, *args, **kwargs)
-
-    def counting_set(self, *args, **kwargs):
-        if not isinstance(self, redis.client.Pipeline):
-            counts["single_sets"] += 1
-        return single_set(self, *args, **kwargs)
-
-    monkeypatch.setattr(redis.client.Pipeline, "execute", counting_execute)
-    monkeypatch.setattr(redis.Redis, "set", counting_set)
-    return counts
-
-
 def test_marking_a_batch_pending_on_redis_is_one_round_trip_and_skips_patients_already_pending(
     redis_cache, round_trips
 ):
@@ -89,8 +57,8 @@ def test_a_rescore_is_sent_without_a_countdown_by_default(monkeypatch, django_ca
     # when ingest's transaction commits
     with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
         request_rescore([patient.pk])
-    # then the task may run at once: no delay stands between a reading and its alert
-    assert sent == [([patient.pk], {"countdown": None})]
+    # then the task may run at once on the prompt queue: no delay stands between a reading and its alert
+    assert sent == [([patient.pk], {"countdown": None, "queue": "vw.prompt"})]
 
 
 @override_settings(VW_RESCORE_DELAY_SECONDS=2)
@@ -102,7 +70,7 @@ def test_a_configured_delay_is_still_honoured(monkeypatch, django_capture_on_com
     # when ingest commits / then the task is sent with that countdown
     with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
         request_rescore([patient.pk])
-    assert sent == [{"countdown": 2}]
+    assert sent == [{"countdown": 2, "queue": "vw.prompt"}]
 
 
 def test_a_task_for_sixty_patients_stores_their_scores_in_a_few_statements_per_chunk(django_assert_max_num_queries):

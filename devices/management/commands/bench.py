@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import shlex
 import sys
@@ -11,10 +12,14 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from devices.bench import report
+from devices.bench.fleet import RATE_PER_PUBLISHER
 from devices.bench.runner import BenchConfig, run_bench
-from devices.bench.stack import BenchSetupError, Services
+from devices.bench.stack import BenchSetupError, Services, check_ingest_args
 
 QUICK = {"rates": "200,1000", "seconds": 5.0, "devices": 50, "alerts_per_step": 5}
+# Fine steps where the ratio is decided: with 250/500/1000/2000 a platform keeping up with
+# 1,900 msg/s and a baseline with 2,000 counted as 1000 / 2000 = 0.5.
+DEFAULT_RATES = "250,500,1000,1500,2000,2500,3000"
 
 
 def _rates(raw: str) -> list[float]:
@@ -24,7 +29,18 @@ def _rates(raw: str) -> list[float]:
         raise CommandError(f"--rates {raw!r} must be comma-separated numbers, e.g. 250,500,1000") from None
     if not rates or any(rate <= 0 for rate in rates):
         raise CommandError(f"--rates {raw!r} must list at least one rate above 0")
+    if any(later <= earlier for earlier, later in itertools.pairwise(rates)):
+        # A system's later steps are skipped once it falls behind: that needs a rising ladder.
+        raise CommandError(f"--rates {raw!r} must rise from step to step")
     return rates
+
+
+def _fleet_caveat(summary: dict) -> str:
+    text = f"the fleet fell behind its schedule at {', '.join(summary['fleet_off_schedule'])}"
+    limited = [name for name in ("platform", "baseline") if summary[f"{name}_limited_by_fleet"]]
+    if limited:
+        text += f"; {' and '.join(limited)} fell short there, so the load generator may have been the limit"
+    return text
 
 
 class Command(BaseCommand):
@@ -35,7 +51,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--rates", default="250,500,1000,2000", help="messages/s per step (default %(default)s)")
+        parser.add_argument("--rates", default=DEFAULT_RATES, help="messages/s per step (default %(default)s)")
         parser.add_argument("--seconds", type=float, default=12.0, help="length of each step (default %(default)s)")
         parser.add_argument("--devices", type=int, default=200, help="patients with ordinary readings")
         parser.add_argument("--alerts-per-step", type=int, default=20, help="fresh patients whose reading alerts")
@@ -44,7 +60,16 @@ class Command(BaseCommand):
         parser.add_argument(
             "--ingest-args", default="", help='extra arguments for `manage.py ingest`, e.g. "--batch-ms 10"'
         )
-        parser.add_argument("--worker-concurrency", type=int, default=2)
+        parser.add_argument(
+            "--elevated-share",
+            type=float,
+            default=0.15,
+            help="share of the ordinary devices whose readings score NEWS2 2: prompt rescoring, no alert",
+        )
+        parser.add_argument(
+            "--ingest-processes", type=int, default=2, help="ingest processes in the one shared-subscription group"
+        )
+        parser.add_argument("--worker-concurrency", type=int, default=2, help="the prompt-queue worker's processes")
         parser.add_argument("--keep-db", action="store_true", help="leave the bench database for inspection")
         parser.add_argument("--output", default="bench-results/latest.json")
 
@@ -70,6 +95,15 @@ class Command(BaseCommand):
         if options["quick"]:
             options.update({key: value for key, value in QUICK.items()})
         rates = _rates(options["rates"])
+        if not 0.0 <= options["elevated_share"] <= 1.0:
+            raise CommandError(f"--elevated-share {options['elevated_share']} must be from 0 to 1")
+        if options["ingest_processes"] < 1 or options["worker_concurrency"] < 1:
+            raise CommandError("--ingest-processes and --worker-concurrency must be at least 1")
+        ingest_args = shlex.split(options["ingest_args"])
+        try:
+            check_ingest_args(ingest_args)
+        except BenchSetupError as exc:
+            raise CommandError(str(exc)) from exc
         if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
             raise CommandError("the bench needs PostgreSQL: set DATABASE_URL (`make bench` sets it to vw_bench)")
         services = Services(settings.DATABASE_URL, settings.REDIS_URL, settings.MQTT_URL)
@@ -79,8 +113,10 @@ class Command(BaseCommand):
             seconds=options["seconds"],
             devices=options["devices"],
             alerts_per_step=options["alerts_per_step"],
-            ingest_args=shlex.split(options["ingest_args"]),
+            ingest_args=ingest_args,
+            ingest_processes=options["ingest_processes"],
             worker_concurrency=options["worker_concurrency"],
+            elevated_share=options["elevated_share"],
             with_baseline=not options["no_baseline"],
             keep_db=options["keep_db"],
             results_dir=Path(options["output"]).parent,
@@ -94,7 +130,14 @@ class Command(BaseCommand):
             "devices": config.devices,
             "alerts_per_step": config.alerts_per_step,
             "ingest_args": config.ingest_args,
+            "ingest_processes": config.ingest_processes,
             "worker_concurrency": config.worker_concurrency,
+            "workers": {
+                "worker-prompt": {"queue": settings.VW_PROMPT_QUEUE, "concurrency": config.worker_concurrency},
+                "worker": {"queue": settings.CELERY_TASK_DEFAULT_QUEUE, "concurrency": 1},
+            },
+            "elevated_share": config.elevated_share,
+            "rate_per_publisher": RATE_PER_PUBLISHER,
             "rescore_delay_s": settings.VW_RESCORE_DELAY_SECONDS,
             "broker": config.services.mqtt_url or "own mosquitto (platform's generated configuration)",
         }
@@ -108,6 +151,8 @@ class Command(BaseCommand):
             f"{summary['baseline_peak_msg_per_s']:.0f} msg/s); zero loss: {'yes' if summary['zero_loss'] else 'NO'}; "
             f"alert p99 at 1000/s: {summary['alert_p99_ms_at_1000']} ms (target < {report.TARGET_ALERT_P99_MS:.0f})"
         )
+        if summary["fleet_off_schedule"]:
+            self.stdout.write(_fleet_caveat(summary))
         self.stdout.write(f"results written to {output}")
         if not summary["zero_loss"]:
             raise CommandError("messages were lost: see the table and the JSON results")

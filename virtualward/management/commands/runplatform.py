@@ -2,9 +2,10 @@
 
 Starts what is missing (an embedded MQTT broker without MQTT_URL, an embedded Redis without
 REDIS_URL), prepares the database (migrate, collectstatic, the demo if the database is empty),
-then runs web, ingest, Celery worker and beat and the device simulator as child processes with
-their output prefixed by name. Ctrl-C or SIGTERM stops them all (SIGTERM, a grace period, then
-SIGKILL) and exits 0; a child that dies on its own is reported loudly and stops the rest (exit 1).
+then runs web, ingest, two Celery workers (the prompt and the default queue), beat and the device
+simulator as child processes with their output prefixed by name. Ctrl-C or SIGTERM stops them
+all (SIGTERM, a grace period, then SIGKILL) and exits 0; a child that dies on its own is reported
+loudly and stops the rest (exit 1).
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ class Supervisor:
     colour: bool = field(default_factory=lambda: sys.stdout.isatty())
 
     def say(self, name: str, line: str) -> None:
-        label = f"{name:>9} |"
+        label = f"{name:>13} |"  # as wide as "worker-prompt"
         if self.colour:
             label = f"\033[{COLOURS[hash(name) % len(COLOURS)]}m{label}\033[0m"
         with self.lock:
@@ -150,7 +151,7 @@ def choose_port(supervisor: Supervisor, configured: int | None, preferred: int, 
 
 
 class Command(BaseCommand):
-    help = "Run the whole platform (broker, Redis, web, ingest, worker, beat, simulator) until Ctrl-C."
+    help = "Run the whole platform (broker, Redis, web, ingest, workers, beat, simulator) until Ctrl-C."
 
     def add_arguments(self, parser) -> None:  # type: ignore[no-untyped-def]
         parser.add_argument("--host", default=env_str("VW_HOST", "127.0.0.1"), help="Web address (VW_HOST).")
@@ -263,7 +264,7 @@ class Command(BaseCommand):
                 supervisor.say("platform", "!!! Stopping everything else. Its output above says why.")
                 supervisor.say("platform", "!" * 72)
                 return True
-        supervisor.say("platform", "stopping (Ctrl-C): simulator, web, ingest, worker, beat, then brokers")
+        supervisor.say("platform", "stopping (Ctrl-C): simulator, web, ingest, workers, beat, then brokers")
         return False
 
     def _shutdown(self, supervisor: Supervisor, services: list[Child]) -> None:
@@ -274,16 +275,25 @@ class Command(BaseCommand):
 
 
 def celery_commands(*, sqlite: bool, schedule: str) -> dict[str, list[str]]:
-    """The worker and beat command lines.
+    """The two workers' and beat's command lines.
+
+    Two workers, one per queue, so prompt rescoring (an abnormal reading, a patient above low
+    risk) never waits behind routine rescoring, sweeps and reports on the default queue.
 
     At warning level: at info, every rescoring and every five-second sweep logs two lines, a
     few thousand a minute that bury the one line a user needs (a failure) in `make run`'s output.
     """
-    # One writer at a time suits SQLite; PostgreSQL takes a small prefork pool.
-    pool = ["--pool=solo", "--concurrency=1"] if sqlite else ["--pool=prefork", "--concurrency=2"]
+    # One writer at a time suits SQLite; on PostgreSQL the prompt worker takes a small prefork
+    # pool, as alerts wait on it, while one process keeps up with the default queue's work.
+    if sqlite:
+        prompt_pool = default_pool = ["--pool=solo", "--concurrency=1"]
+    else:
+        prompt_pool, default_pool = ["--pool=prefork", "--concurrency=2"], ["--pool=prefork", "--concurrency=1"]
     celery = [PY, "-m", "celery", "-A", "virtualward"]
+    worker = [*celery, "worker", "-l", "warning", "--without-mingle", "--without-gossip"]
     return {
-        "worker": [*celery, "worker", "-l", "warning", "--without-mingle", "--without-gossip", *pool],
+        "worker": [*worker, "-Q", settings.CELERY_TASK_DEFAULT_QUEUE, "-n", "default@%h", *default_pool],
+        "worker-prompt": [*worker, "-Q", settings.VW_PROMPT_QUEUE, "-n", "prompt@%h", *prompt_pool],
         "beat": [*celery, "beat", "-l", "warning", "-s", schedule],
     }
 

@@ -1,0 +1,78 @@
+"""Which new readings need the patient's NEWS2 recomputed promptly, and which can wait.
+
+Most readings on a virtual ward come from stable patients with normal values. Rescoring each of
+them within a second buys nothing clinically and queues the urgent work behind it, so a
+reading may instead be scored *routinely*: a little later (VW_ROUTINE_RESCORE_SECONDS), folded
+with the patient's other readings into one recomputation. The rule (docs/news2.md, "Prompt and
+routine rescoring") is that rescoring is prompt unless BOTH:
+
+* the patient has a current score whose risk is low (RCP NEWS2 chart 2: aggregate 0-4 with no
+  single parameter scoring 3), and
+* every new reading of a NEWS2 parameter could score at most 0 on its own.
+
+Why waiting is then safe: a parameter that scores 0 adds nothing to the aggregate and cannot be
+a single 3, so replacing any reading with it can only keep or lower the score; the patient stays
+in the low band and no alert can be missed or delayed. Everything else is prompt:
+
+* any value that scores - it may raise the aggregate or be a single 3;
+* a patient with no score yet - nothing says they are stable;
+* a patient already above low risk - the team is watching them, and wants improvements (an
+  alert that can de-escalate) as promptly as deteriorations;
+* a missing or unscorable value - never treated as normal.
+
+SpO2 on Scale 2 scores differently on air and on oxygen (above the 88-92% target only oxygen
+scores), and a batch of readings does not tell us the patient's current oxygen state, so SpO2
+is judged by its worse score of the two. An air reading (on_oxygen 0) scores 0 and can only
+lower a Scale 2 SpO2 score, since the air chart never scores above the oxygen chart.
+
+Readings of other types (falls, weight, diastolic pressure, oxygen flow rate) are not NEWS2
+inputs; they neither make rescoring prompt nor stop it (a fall raises its own alert).
+Each reading's score comes from scoring.news2.score_parameter: there is one chart, not two.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from scoring import news2
+
+# (parameter type, value, code) exactly as stored on patients.models.Observation.
+StoredReading = tuple[str, float | None, str]
+
+
+def needs_prompt_rescore(readings: Iterable[StoredReading], *, spo2_scale: int, current_risk: str | None) -> bool:
+    """True unless the patient is at low risk and every new NEWS2 reading could score only 0."""
+    if current_risk != news2.Risk.LOW:
+        return True
+    return any(
+        _worst_score(parameter, value, code, spo2_scale) != 0
+        for parameter, value, code in readings
+        if parameter in news2.PARAMETERS
+    )
+
+
+def _worst_score(parameter: str, value: float | None, code: str, spo2_scale: int) -> int | None:
+    """The highest score this reading could have on its own; None when it cannot be scored."""
+    chart_value = _chart_value(parameter, value, code)
+    if chart_value is None:
+        return None
+    oxygen_states = (False, True) if parameter == "spo2" else (None,)
+    try:
+        return max(
+            news2.score_parameter(parameter, chart_value, spo2_scale=spo2_scale, on_oxygen=on_oxygen)
+            for on_oxygen in oxygen_states
+        )
+    except ValueError:
+        return None
+
+
+def _chart_value(parameter: str, value: float | None, code: str) -> float | bool | str | None:
+    """The stored columns as score_parameter takes them; None when there is nothing to score."""
+    if parameter == "consciousness":
+        return code or None
+    if value is None:
+        return None
+    if parameter == "on_oxygen":
+        # Stored as 1.0 / 0.0; anything else is not an answer to "air or oxygen?".
+        return {1.0: True, 0.0: False}.get(value)
+    return value
