@@ -140,7 +140,7 @@ def _worth_locking(
     """
     now = timezone.now()
     low_or_clearing = settings.VW_LOW_BATTERY_PERCENT + LOW_BATTERY_CLEAR_MARGIN
-    rows = Device.objects.filter(pk__in=pks).values_list(*(f.name for f in fields(_ContactView)))
+    rows = _contact_views(pks)
     wanted = []
     for row in rows:
         view = _ContactView(*row)
@@ -152,6 +152,21 @@ def _worth_locking(
     return sorted(wanted)
 
 
+def _contact_views(pks: list[int]) -> list[tuple]:
+    names = [f.name for f in fields(_ContactView)]
+    if connection.vendor != "postgresql":
+        return list(Device.objects.filter(pk__in=pks).order_by().values_list(*names))
+    # Written out on PostgreSQL: the ORM's compile step cost more than the query, every batch.
+    meta, quote = Device._meta, connection.ops.quote_name
+    columns = ", ".join(quote((meta.pk if name == "pk" else meta.get_field(name)).column) for name in names)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {columns} FROM {quote(meta.db_table)} WHERE {quote(meta.pk.column)} = ANY(%s)",  # noqa: S608 - model names only
+            [pks],
+        )
+        return cursor.fetchall()
+
+
 def _record_contact_locked(
     pks: list[int],
     contacts: Mapping[int, datetime],
@@ -161,9 +176,11 @@ def _record_contact_locked(
     now = timezone.now()
     # Locked in primary-key order so concurrent ingest batches cannot deadlock, and so the
     # sweep's conditional UPDATE waits for us and then sees the new overdue_at and loses.
-    devices = list(
-        Device.objects.select_for_update(of=("self",)).select_related("patient").filter(pk__in=pks).order_by("pk")
-    )
+    # FOR NO KEY UPDATE, not FOR UPDATE: every stored reading and receipt takes a KEY SHARE
+    # lock on its device (the foreign key), which FOR UPDATE would wait for, and two ingest
+    # processes holding each other's devices that way deadlocked under load.
+    locking = Device.objects.select_for_update(of=("self",), no_key=True)
+    devices = list(locking.select_related("patient").filter(pk__in=pks).order_by("pk"))
     live_low = set(
         Alert.objects.filter(kind=AlertKind.LOW_BATTERY, state__in=LIVE_STATES, device_id__in=pks).values_list(
             "device_id", flat=True
@@ -304,7 +321,8 @@ def record_status(*, device_pk: int, state: str, battery: int | None, at: dateti
     if batteries:
         record_contact(contacts={}, readings={}, batteries=batteries)
     with transaction.atomic():
-        device = Device.objects.select_for_update(of=("self",)).select_related("patient").filter(pk=device_pk).first()
+        locking = Device.objects.select_for_update(of=("self",), no_key=True)  # see _record_contact_locked
+        device = locking.select_related("patient").filter(pk=device_pk).first()
         if device is None or device.mode != DeviceMode.CONTINUOUS or device.connectivity == Connectivity.OFFLINE:
             return  # a spot-check device is judged by its schedule, not its connection
         if device.last_seen_at is not None and device.last_seen_at > at:

@@ -75,7 +75,7 @@ def patient_discharge(*, patient: Patient, user: AnyUser, discharged_at: datetim
     _require_aware("discharged_at", discharged_at)
     with transaction.atomic():
         # Locked so two people discharging at once cannot both succeed.
-        patient = Patient.objects.select_for_update().get(pk=patient.pk)
+        patient = Patient.objects.select_for_update(no_key=True).get(pk=patient.pk)
         if patient.discharged_at is not None:
             raise ValidationError({"discharged_at": "This patient has already been discharged."})
         if discharged_at < patient.admitted_at:
@@ -99,7 +99,7 @@ def patient_set_spo2_scale(*, patient: Patient, user: AnyUser, scale: int, reaso
         raise PermissionDenied("Only a clinician of this ward or an administrator may change the SpO2 scale.")
     now = timezone.now()
     with transaction.atomic():
-        patient = Patient.objects.select_for_update().get(pk=patient.pk)
+        patient = Patient.objects.select_for_update(no_key=True).get(pk=patient.pk)
         previous = patient.spo2_scale
         patient.spo2_scale, patient.spo2_scale_set_by, patient.spo2_scale_set_at = scale, user, now
         patient.save(update_fields=["spo2_scale", "spo2_scale_set_by", "spo2_scale_set_at"])

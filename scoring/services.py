@@ -226,10 +226,10 @@ def _rescore_locked(
 ) -> list[EarlyWarningScore]:
     # Locking the patients (in id order, so two workers cannot deadlock) serialises two workers
     # scoring the same patient: the second then sees the first's score as current, finds
-    # nothing changed and raises nothing.
-    patients = list(
-        Patient.objects.select_for_update().filter(pk__in=patient_ids, discharged_at__isnull=True).order_by("pk")
-    )
+    # nothing changed and raises nothing. FOR NO KEY UPDATE, so that ingest storing readings
+    # for these patients (a KEY SHARE lock through the foreign key) never waits for scoring.
+    locking = Patient.objects.select_for_update(no_key=True)
+    patients = list(locking.filter(pk__in=patient_ids, discharged_at__isnull=True).order_by("pk"))
     newest = newest_readings([patient.pk for patient in patients])
     previous_scores = EarlyWarningScore.objects.in_bulk(
         [patient.current_score_id for patient in patients if patient.current_score_id is not None]

@@ -32,6 +32,7 @@ Each reading's score comes from scoring.news2.score_parameter: there is one char
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 from scoring import news2
@@ -51,6 +52,7 @@ def needs_prompt_rescore(readings: Iterable[StoredReading], *, spo2_scale: int, 
     )
 
 
+@functools.lru_cache(maxsize=4096)
 def _worst_score(parameter: str, value: float | None, code: str, spo2_scale: int) -> int | None:
     """The highest score this reading could have on its own; None when it cannot be scored."""
     chart_value = _chart_value(parameter, value, code)

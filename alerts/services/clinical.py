@@ -95,7 +95,7 @@ def alert_fall_detected(*, patient_id: int, observation_id: int, measured_at: da
     """A fall sensor reported a fall: one live HIGH alert per patient, escalated by each new fall."""
     now = timezone.now()
     with transaction.atomic():
-        patient = Patient.objects.select_for_update().get(pk=patient_id)
+        patient = Patient.objects.select_for_update(no_key=True).get(pk=patient_id)
         existing = live_alert(kind=AlertKind.FALL, patient_id=patient.pk)
         if (
             existing is not None

@@ -77,14 +77,32 @@ class BatchWork:
 def load_devices(refs: Iterable[str]) -> dict[str, DeviceRef]:
     """Read fresh, never cached: a revocation or re-pairing must apply to the very next batch."""
     wanted = sorted(set(refs))
-    rows = Device.objects.filter(device_id__in=wanted).values_list(
-        "device_id", "pk", "patient_id", "patient__ward_id", "revoked_at", "patient__spo2_scale",
-        "patient__current_score__risk",
-    )
+    if not wanted:
+        return {}
+    if connection.vendor == "postgresql":
+        # The same query as below, written out: compiling the ORM query cost about a millisecond
+        # of the worker's time in every batch, whatever its size.
+        with connection.cursor() as cursor:
+            cursor.execute(_DEVICES_SQL, [wanted])
+            rows = cursor.fetchall()
+    else:
+        rows = Device.objects.filter(device_id__in=wanted).order_by().values_list(
+            "device_id", "pk", "patient_id", "patient__ward_id", "revoked_at", "patient__spo2_scale",
+            "patient__current_score__risk",
+        )
     return {
         ref: DeviceRef(pk, patient, ward, revoked is not None, scale or 1, risk)
         for ref, pk, patient, ward, revoked, scale, risk in rows
     }
+
+
+_DEVICES_SQL = """
+    SELECT d.device_id, d.id, d.patient_id, p.ward_id, d.revoked_at, p.spo2_scale, s.risk
+    FROM devices_device d
+    LEFT JOIN patients_patient p ON p.id = d.patient_id
+    LEFT JOIN scoring_earlywarningscore s ON s.id = p.current_score_id
+    WHERE d.device_id = ANY(%s)
+"""
 
 
 def refusal_of(parsed: Parsed, device: DeviceRef | None) -> str | None:
