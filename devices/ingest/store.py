@@ -236,7 +236,7 @@ _RECEIVED_STAGE = "vw_ingest_received_stage"
 _staged_connections: weakref.WeakSet = weakref.WeakSet()
 
 
-def insert_received(rows: Sequence[ReceivedMessage]) -> set[tuple[int, str]]:
+def insert_received(rows: Sequence[NewReceipt]) -> set[tuple[int, str]]:
     """Insert the rows that are new and return their (device pk, msg_id).
 
     ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` (PostgreSQL, SQLite >= 3.35) answers
@@ -265,7 +265,7 @@ def insert_received(rows: Sequence[ReceivedMessage]) -> set[tuple[int, str]]:
     return created
 
 
-def _insert_received_staged(rows: Sequence[ReceivedMessage]) -> set[tuple[int, str]]:
+def _insert_received_staged(rows: Sequence[NewReceipt]) -> set[tuple[int, str]]:
     """PostgreSQL: ``COPY`` the rows into a temporary table, then move the new ones across.
 
     A multi-row ``VALUES`` statement is parsed and quoted in Python by psycopg (about 25 µs a
@@ -307,15 +307,28 @@ def _received_target() -> tuple[str, list]:
     return connection.ops.quote_name(meta.db_table), [meta.get_field(name) for name in _RECEIVED_COLUMNS]
 
 
-def received_row(parsed: Parsed, device: DeviceRef) -> ReceivedMessage:
+@dataclass(slots=True)
+class NewReceipt:
+    """An idempotency record to insert; attribute names are ReceivedMessage's column attnames."""
+
+    device_id: int
+    msg_id: str
+    received_at: datetime
+    sent_at: datetime | None
+    accepted: int
+    rejected: int
+
+
+def received_row(parsed: Parsed, device: DeviceRef) -> NewReceipt:
     obs = parsed.obs
-    return ReceivedMessage(
-        device_id=device.pk,
-        msg_id=parsed.msg_id,
-        received_at=parsed.incoming.received_at,
-        sent_at=obs.sent_at if obs else None,
-        accepted=len(obs.observations) if obs else 0,
-        rejected=len(obs.rejections) if obs else 0,
+    assert parsed.msg_id is not None
+    return NewReceipt(
+        device.pk,
+        parsed.msg_id,
+        parsed.incoming.received_at,
+        obs.sent_at if obs else None,
+        len(obs.observations) if obs else 0,
+        len(obs.rejections) if obs else 0,
     )
 
 
