@@ -27,8 +27,7 @@ from django.conf import settings
 from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
 from django.core.cache.backends.redis import RedisCache
 from django.db import transaction
-from django.db.models import Case, F, Value, When, Window
-from django.db.models.functions import RowNumber
+from django.db.models import Case, OuterRef, Subquery, Value, When
 from django.utils import timezone
 
 from frontend.events import publish
@@ -96,6 +95,9 @@ def request_rescore_after_readings(
 def _send_rescore(patient_ids: list[int], *, routine: bool = False) -> None:
     from scoring.tasks import rescore_patients
 
+    if not routine and (client := _redis_client()) is not None:
+        _ring_for_prompt(client, patient_ids)
+        return
     fresh = _mark_pending(patient_ids, routine=routine)
     if not fresh:
         return
@@ -115,6 +117,76 @@ def _send_rescore(patient_ids: list[int], *, routine: bool = False) -> None:
         key = _routine_key if routine else _pending_key
         cache.delete_many([key(pid) for pid in fresh])
         logger.exception("could not send the %s rescore of patients %s", "routine" if routine else "prompt", fresh)
+
+
+# --- prompt rescoring on Redis: one waiting list and a doorbell ---------------------------------
+#
+# Per-patient marks coalesce readings for one patient, but every ingest batch that touched a
+# patient with a scoring value still sent a task of its own: at 250 msg/s that was about twenty
+# tasks a second of one or two patients each, and an alert queued behind their fixed costs for
+# half a second. Instead, prompt requests join one waiting set and ring a doorbell; only the ring
+# that finds the doorbell silent sends a task, and that task takes *everything* waiting. Under
+# load a task therefore carries more patients, not more tasks.
+
+
+def _waiting_key() -> str:
+    return cache.make_and_validate_key("vw:rescore:waiting")
+
+
+def _doorbell_key() -> str:
+    return cache.make_and_validate_key("vw:rescore:doorbell")
+
+
+def _taking_key(task_id: str) -> str:
+    return cache.make_and_validate_key(f"vw:rescore:taking:{task_id}")
+
+
+def _ring_for_prompt(client, patient_ids: list[int]) -> None:
+    from scoring.tasks import rescore_waiting
+
+    with client.pipeline(transaction=False) as pipe:
+        pipe.sadd(_waiting_key(), *patient_ids)
+        # A lost task leaves the doorbell ringing for PENDING_SECONDS at most; then the next
+        # request sends again, and that task takes the patients left waiting too.
+        pipe.set(_doorbell_key(), 1, nx=True, ex=PENDING_SECONDS)
+        _, rang = pipe.execute()
+    if not rang:
+        return  # a task is already on its way and will take these patients
+    try:
+        rescore_waiting.apply_async(
+            countdown=_countdown(settings.VW_RESCORE_DELAY_SECONDS), queue=settings.VW_PROMPT_QUEUE
+        )
+    except Exception:
+        client.delete(_doorbell_key())  # the patients stay waiting; the next request rings again
+        logger.exception("could not send the prompt rescore of patients %s", patient_ids)
+
+
+def take_waiting(task_id: str) -> list[int]:
+    """Take every patient waiting for a prompt rescore, and silence the doorbell, atomically.
+
+    The patients are moved to a key named after the task, not dropped: if the task fails or its
+    worker dies, Celery delivers it again with the same id and it takes them up again. A request
+    that comes after this finds the doorbell silent and sends a new task, so nothing waits
+    unseen; one that came before is taken here, after its readings were committed.
+    """
+    client = _redis_client()
+    if client is None:
+        return []
+    taking = _taking_key(task_id)
+    with client.pipeline(transaction=True) as pipe:
+        pipe.delete(_doorbell_key())
+        pipe.sunionstore(taking, [taking, _waiting_key()])
+        pipe.delete(_waiting_key())
+        pipe.expire(taking, 24 * 3600)
+        pipe.smembers(taking)
+        *_, members = pipe.execute()
+    return sorted(int(member) for member in members)
+
+
+def finish_waiting(task_id: str) -> None:
+    client = _redis_client()
+    if client is not None:
+        client.delete(_taking_key(task_id))
 
 
 def _countdown(seconds: int) -> int | None:
@@ -165,18 +237,27 @@ def freshness_windows() -> dict[str, timedelta]:
 
 
 def newest_readings(patient_ids: Iterable[int]) -> dict[int, dict[str, Reading]]:
-    """The newest reading of each NEWS2 parameter per patient, in one query on any database."""
-    rows = (
-        Observation.objects.filter(patient_id__in=list(patient_ids), type__in=news2.PARAMETERS)
-        .annotate(
-            rank=Window(
-                RowNumber(),
-                partition_by=[F("patient_id"), F("type")],
-                order_by=[F("measured_at").desc(), F("id").desc()],
+    """The newest reading of each NEWS2 parameter per patient, in two queries on any database.
+
+    One correlated ``LIMIT 1`` per parameter picks each newest id through the (patient, type,
+    time) index, so the cost does not grow with a patient's history; a window function over
+    every reading (the first version) read all of them, and slowed down day by day on a
+    continuous wearable.
+    """
+    ids = list(patient_ids)
+    newest_ids = Patient.objects.filter(pk__in=ids).annotate(
+        **{
+            f"newest_{parameter}": Subquery(
+                Observation.objects.filter(patient_id=OuterRef("pk"), type=parameter)
+                .order_by("-measured_at", "-id")
+                .values("id")[:1]
             )
-        )
-        .filter(rank=1)
-        .values_list("id", "patient_id", "type", "value", "code", "measured_at")
+            for parameter in news2.PARAMETERS
+        }
+    ).values_list(*(f"newest_{parameter}" for parameter in news2.PARAMETERS))
+    wanted = [obs_id for row in newest_ids for obs_id in row if obs_id is not None]
+    rows = Observation.objects.filter(pk__in=wanted).order_by().values_list(
+        "id", "patient_id", "type", "value", "code", "measured_at"
     )
     newest: dict[int, dict[str, Reading]] = {}
     for obs_id, patient_id, parameter, value, code, measured_at in rows:

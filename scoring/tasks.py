@@ -12,3 +12,13 @@ from scoring import services
 def rescore_patients(patient_ids: list[int]) -> int:
     """Recompute NEWS2 for these patients; returns how many new scores were stored."""
     return len(services.rescore_patients(patient_ids))
+
+
+@shared_task(bind=True, acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+def rescore_waiting(self) -> int:
+    """Recompute NEWS2 for every patient waiting for a prompt rescore (services.take_waiting)."""
+    task_id = self.request.id or "eager"
+    patient_ids = services.take_waiting(task_id)
+    created = len(services.rescore_patients(patient_ids)) if patient_ids else 0
+    services.finish_waiting(task_id)
+    return created

@@ -47,6 +47,11 @@ def scoring_rows() -> tuple[int, int]:
     return EarlyWarningScore.objects.count(), Alert.objects.count()
 
 
+def unscored(device_ids: Iterable[str]) -> int:
+    """How many of these devices' patients have no NEWS2 score yet."""
+    return Device.objects.filter(device_id__in=list(device_ids), patient__current_score__isnull=True).count()
+
+
 def patients_of(device_ids: Iterable[str]) -> dict[str, int]:
     return dict(Device.objects.filter(device_id__in=list(device_ids)).values_list("device_id", "patient_id"))
 

@@ -158,6 +158,23 @@ def _warm_up(run: _Run, system: str, root: str) -> None:
     raise stack.BenchSetupError(f"the {system} never acknowledged a message; see {run.config.results_dir}/logs")
 
 
+def _prime(run: _Run, *, timeout_s: float = 90.0) -> None:
+    """Give every patient a first score before the first step, as on a ward already running.
+
+    A patient with no score is never assumed stable, so its first readings are scored promptly;
+    without this the first step also carried the whole ward's first scores, and its alert
+    latency measured that one-off burst rather than the steady state the steps compare.
+    """
+    devices = run.fleet.ordinary
+    run.publish(tag="prime", root=TOPIC_PREFIX, rate=100, seconds=max(1.0, len(devices) / 100), alerts=())
+    deadline = time.monotonic() + timeout_s
+    while (left := measure.unscored(devices)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    if left:
+        raise stack.BenchSetupError(f"{left} patients were still unscored {timeout_s:.0f} s after priming")
+    run.say(f"platform primed: all {len(devices)} patients scored")
+
+
 def _platform_step(run: _Run, index: int, rate: float) -> StepResult:
     tag = f"p{index}r{rate:.0f}"
     alerts = run.take_alert_devices(run.config.alerts_per_step)
@@ -272,6 +289,7 @@ def run_bench(config: BenchConfig, say: Say) -> list[StepResult]:
         run = _Run(config=config, fleet=fleet, watch=watch, executor=executor, say=say)
         platform.wait_ready(timeout_s=60.0)
         _warm_up(run, "platform", TOPIC_PREFIX)
+        _prime(run)
         if config.with_baseline:
             _warm_up(run, "baseline", baseline.BASELINE_ROOT)
         _check_alive(platform)

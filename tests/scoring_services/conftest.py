@@ -3,6 +3,9 @@ import redis
 from django.core.cache import cache
 from django.test import override_settings
 
+from scoring import services
+from scoring.tasks import rescore_patients as rescore_task
+from scoring.tasks import rescore_waiting as waiting_task
 from tests.scoring_services.builders import clean_cache, eager_tasks  # noqa: F401
 
 
@@ -41,3 +44,30 @@ def round_trips(monkeypatch):
     monkeypatch.setattr(redis.client.Pipeline, "execute", counting_execute)
     monkeypatch.setattr(redis.Redis, "set", counting_set)
     return counts
+
+
+def waiting_now() -> list[int]:
+    """The patients waiting for a prompt rescore on Redis (none on any other cache)."""
+    client = services._redis_client()
+    return sorted(int(m) for m in client.smembers(services._waiting_key())) if client is not None else []
+
+
+@pytest.fixture
+def tasks_sent(monkeypatch):
+    """Rescore tasks sent to the broker, as (patient ids, send options), instead of running.
+
+    On Redis a prompt rescore is the one task for everyone waiting (services._ring_for_prompt):
+    it is recorded with the patients waiting when it was sent.
+    """
+    calls: list[tuple[list[int], dict]] = []
+    monkeypatch.setattr(rescore_task, "apply_async", lambda args, **kw: calls.append((list(args[0]), kw)))
+    monkeypatch.setattr(waiting_task, "apply_async", lambda **kw: calls.append((waiting_now(), kw)))
+    return calls
+
+
+def start_prompt_task(patient_ids) -> int:
+    """Run a prompt task as a worker does: take the patients waiting (on Redis), then rescore."""
+    services.take_waiting("test-task")
+    created = rescore_task.run(list(patient_ids))
+    services.finish_waiting("test-task")
+    return created

@@ -9,7 +9,6 @@ from django.utils import timezone
 
 from scoring.models import EarlyWarningScore
 from scoring.services import _mark_pending, _pending_key, request_rescore, rescore_patients
-from scoring.tasks import rescore_patients as rescore_task
 from tests.scoring_services.builders import PatientFactory, record_set
 
 pytestmark = pytest.mark.django_db
@@ -49,10 +48,9 @@ def test_marking_on_the_local_memory_cache_gives_the_same_answer():
     assert _mark_pending([1, 2, 3]) == [1, 3]
 
 
-def test_a_rescore_is_sent_without_a_countdown_by_default(monkeypatch, django_capture_on_commit_callbacks):
+def test_a_rescore_is_sent_without_a_countdown_by_default(tasks_sent, django_capture_on_commit_callbacks):
     # given a broker that records how tasks are sent
-    sent = []
-    monkeypatch.setattr(rescore_task, "apply_async", lambda args, **kw: sent.append((args[0], kw)))
+    sent = tasks_sent
     patient = PatientFactory()
     # when ingest's transaction commits
     with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
@@ -62,15 +60,13 @@ def test_a_rescore_is_sent_without_a_countdown_by_default(monkeypatch, django_ca
 
 
 @override_settings(VW_RESCORE_DELAY_SECONDS=2)
-def test_a_configured_delay_is_still_honoured(monkeypatch, django_capture_on_commit_callbacks):
+def test_a_configured_delay_is_still_honoured(tasks_sent, django_capture_on_commit_callbacks):
     # given a deployment that prefers to wait two seconds
-    sent = []
-    monkeypatch.setattr(rescore_task, "apply_async", lambda args, **kw: sent.append(kw))
     patient = PatientFactory()
     # when ingest commits / then the task is sent with that countdown
     with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
         request_rescore([patient.pk])
-    assert sent == [{"countdown": 2, "queue": "vw.prompt"}]
+    assert [options for _, options in tasks_sent] == [{"countdown": 2, "queue": "vw.prompt"}]
 
 
 def test_a_task_for_sixty_patients_stores_their_scores_in_a_few_statements_per_chunk(django_assert_max_num_queries):

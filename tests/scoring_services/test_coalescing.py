@@ -9,16 +9,38 @@ from scoring.models import EarlyWarningScore
 from scoring.services import request_rescore
 from scoring.tasks import rescore_patients
 from tests.scoring_services.builders import NORMAL, DeviceFactory, PatientFactory, record, record_set
+from tests.scoring_services.conftest import start_prompt_task
 
 pytestmark = pytest.mark.django_db
 
 
+class _Queued(list):
+    """The patient ids of each task sent, read from the recorded (ids, options) pairs."""
+
+    def __init__(self, sends):
+        super().__init__()
+        self._sends = sends
+
+    def _ids(self):
+        return [ids for ids, _ in self._sends]
+
+    def __eq__(self, other):
+        return self._ids() == other
+
+    def __getitem__(self, index):
+        return self._ids()[index]
+
+    def __len__(self):
+        return len(self._sends)
+
+    def __repr__(self):
+        return repr(self._ids())
+
+
 @pytest.fixture
-def queued(monkeypatch):
-    """Tasks sent to the broker are collected here instead of running."""
-    sent: list[list[int]] = []
-    monkeypatch.setattr(rescore_patients, "apply_async", lambda args, **kw: sent.append(args[0]))
-    return sent
+def queued(tasks_sent):
+    """The patient ids of each rescore task sent to the broker instead of running."""
+    return _Queued(tasks_sent)
 
 
 def _ingest_batch(patient, device, start, count, capture):
@@ -42,7 +64,7 @@ def test_a_burst_of_100_readings_in_ten_batches_sends_one_task_while_it_waits(
         _ingest_batch(patient, device, start + dt.timedelta(seconds=10 * batch), 10, django_capture_on_commit_callbacks)
     # then one task was queued, and running it stores one score from the newest readings
     assert queued == [[patient.pk]]
-    assert rescore_patients.run(queued[0]) == 1
+    assert start_prompt_task(queued[0]) == 1
     assert EarlyWarningScore.objects.filter(patient=patient).count() == 1
 
 
@@ -52,7 +74,7 @@ def test_once_the_worker_has_started_a_new_reading_sends_a_new_task(queued, djan
     device = DeviceFactory(patient=patient)
     now = timezone.now()
     _ingest_batch(patient, device, now, 3, django_capture_on_commit_callbacks)
-    rescore_patients.run(queued[0])
+    start_prompt_task(queued[0])
     # when another reading arrives
     _ingest_batch(patient, device, now + dt.timedelta(seconds=30), 1, django_capture_on_commit_callbacks)
     # then it is not swallowed by the first task: a second task is queued

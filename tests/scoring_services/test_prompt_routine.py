@@ -21,6 +21,7 @@ from scoring.services import (
 )
 from scoring.tasks import rescore_patients as rescore_task
 from tests.scoring_services.builders import DeviceFactory, PatientFactory, record, record_set
+from tests.scoring_services.conftest import start_prompt_task, waiting_now
 
 pytestmark = pytest.mark.django_db
 
@@ -29,11 +30,8 @@ FAST_PULSE = ("heart_rate", 95.0, "")  # scores 1
 
 
 @pytest.fixture
-def sent(monkeypatch):
-    """Tasks sent to the broker, as (patient ids, send options), instead of running."""
-    calls: list[tuple[list[int], dict]] = []
-    monkeypatch.setattr(rescore_task, "apply_async", lambda args, **kw: calls.append((args[0], kw)))
-    return calls
+def sent(tasks_sent):
+    return tasks_sent
 
 
 @pytest.fixture(params=["local memory", "redis"])
@@ -41,6 +39,16 @@ def any_cache(request):
     """Each marking test runs on the in-process cache and on Redis (real under CI)."""
     if request.param == "redis":
         request.getfixturevalue("redis_cache")
+        yield
+        return
+    with override_settings(CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}):
+        cache.clear()
+        yield
+
+
+def prompt_waits(patient) -> bool:
+    """A prompt rescore is on its way for the patient: its mark, or its place on Redis's list."""
+    return bool(cache.get(_pending_key(patient.pk))) or patient.pk in waiting_now()
 
 
 def stable_patient() -> Patient:
@@ -108,11 +116,11 @@ def test_a_task_starting_clears_both_marks_so_the_next_readings_send_again(
     patient = stable_patient()
     ingest(patient, [NORMAL_PULSE], django_capture_on_commit_callbacks)
     ingest(patient, [FAST_PULSE], django_capture_on_commit_callbacks)
-    assert cache.get(_pending_key(patient.pk)) and cache.get(_routine_key(patient.pk))
+    assert prompt_waits(patient) and cache.get(_routine_key(patient.pk))
     # when a worker starts one of them
-    rescore_patients([patient.pk])
+    start_prompt_task([patient.pk])
     # then both marks are gone, so readings committed after its read send new tasks of either kind
-    assert cache.get(_pending_key(patient.pk)) is None and cache.get(_routine_key(patient.pk)) is None
+    assert not prompt_waits(patient) and cache.get(_routine_key(patient.pk)) is None
     del sent[:]
     ingest(patient, [NORMAL_PULSE], django_capture_on_commit_callbacks)
     ingest(patient, [FAST_PULSE], django_capture_on_commit_callbacks)

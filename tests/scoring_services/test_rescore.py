@@ -6,7 +6,13 @@ from django.utils import timezone
 
 from patients.models import Patient
 from scoring.models import EarlyWarningScore
-from scoring.services import FreshnessSettingError, freshness_windows, rescore_patient, rescore_patients
+from scoring.services import (
+    FreshnessSettingError,
+    freshness_windows,
+    newest_readings,
+    rescore_patient,
+    rescore_patients,
+)
 from tests.scoring_services.builders import PatientFactory, record, record_set
 
 pytestmark = pytest.mark.django_db
@@ -158,3 +164,28 @@ def test_a_new_score_is_published_to_the_dashboard_after_commit(django_capture_o
     assert len(updates) == 1
     assert updates[0]["patient_id"] == patient.pk and updates[0]["ward_id"] == patient.ward_id
     assert updates[0]["data"]["id"] == score.pk and updates[0]["data"]["total"] == 3
+
+
+def test_of_two_readings_at_the_same_moment_the_later_stored_is_scored():
+    # given two SpO2 readings stamped with the same moment, the second one stored last
+    patient = PatientFactory()
+    now = timezone.now()
+    record_set(patient, at=now - dt.timedelta(minutes=2), spo2=85)
+    second = record(patient, at=now - dt.timedelta(minutes=2), spo2=97)[0]
+    # when scored, then the one stored last is the newest
+    score = rescore_patient(patient.pk, now=now)
+    assert score.sub_scores["spo2"]["observation_id"] == second.pk
+
+
+def test_the_newest_readings_are_found_among_a_long_history_in_two_queries(django_assert_max_num_queries):
+    # given a patient with a long history of readings
+    patient = PatientFactory()
+    now = timezone.now()
+    for minutes in range(60, 0, -1):
+        record_set(patient, at=now - dt.timedelta(minutes=minutes), heart_rate=60 + minutes % 30)
+    # when the newest readings are looked up, then two queries do it
+    with django_assert_max_num_queries(2):
+        newest = newest_readings([patient.pk])
+    # and each parameter's newest is the one from a minute ago
+    assert {reading.measured_at for reading in newest[patient.pk].values()} == {now - dt.timedelta(minutes=1)}
+    assert newest[patient.pk]["heart_rate"].value == 61.0
