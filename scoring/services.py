@@ -74,18 +74,23 @@ def request_rescore_after_readings(
     *,
     spo2_scales: Mapping[int, int],
     current_risks: Mapping[int, str | None],
+    current_sub_scores: Mapping[int, Mapping[str, int | None]] | None = None,
 ) -> None:
     """Request each patient's rescore, prompt or routine as their new readings need.
 
     ``readings_by_patient`` holds each patient's new readings as stored on Observation
-    (type, value, code); ``current_risks`` the risk of their current score. A patient missing
+    (type, value, code); ``current_risks`` the risk of their current score and
+    ``current_sub_scores`` what each parameter scores in it (scoring.urgency). A patient missing
     from ``spo2_scales`` or ``current_risks`` is rescored promptly: unknown is never "stable".
     """
     prompt, routine = [], []
     for patient_id, readings in readings_by_patient.items():
         scale = spo2_scales.get(patient_id)
         urgent = scale is None or needs_prompt_rescore(
-            readings, spo2_scale=scale, current_risk=current_risks.get(patient_id)
+            readings,
+            spo2_scale=scale,
+            current_risk=current_risks.get(patient_id),
+            current_sub_scores=(current_sub_scores or {}).get(patient_id),
         )
         (prompt if urgent else routine).append(patient_id)
     request_rescore(prompt)

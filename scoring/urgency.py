@@ -8,13 +8,16 @@ routine rescoring") is that rescoring is prompt unless BOTH:
 
 * the patient has a current score whose risk is low (RCP NEWS2 chart 2: aggregate 0-4 with no
   single parameter scoring 3), and
-* every new reading of a NEWS2 parameter could score at most 0 on its own.
+* no new reading of a NEWS2 parameter could score more than that parameter scores in the
+  current score (a parameter missing from it counts as 0).
 
-Why waiting is then safe: a parameter that scores 0 adds nothing to the aggregate and cannot be
-a single 3, so replacing any reading with it can only keep or lower the score; the patient stays
-in the low band and no alert can be missed or delayed. Everything else is prompt:
+Why waiting is then safe: the aggregate can only rise if some parameter scores more than it
+does now, and a single 3 would need a parameter to rise to 3 (a low-risk score has none); so
+the patient stays in the low band, at or below the score already shown and alerted on, and no
+alert can be missed or delayed. A patient whose pulse stays at 95 (scoring 1, as it did) is
+routine; the reading that first takes it from 0 to 1 is prompt. Everything else is prompt:
 
-* any value that scores - it may raise the aggregate or be a single 3;
+* any value that scores more than its parameter does now - it may raise the aggregate;
 * a patient with no score yet - nothing says they are stable;
 * a patient already above low risk - the team is watching them, and wants improvements (an
   alert that can de-escalate) as promptly as deteriorations;
@@ -33,7 +36,7 @@ Each reading's score comes from scoring.news2.score_parameter: there is one char
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from scoring import news2
 
@@ -41,15 +44,25 @@ from scoring import news2
 StoredReading = tuple[str, float | None, str]
 
 
-def needs_prompt_rescore(readings: Iterable[StoredReading], *, spo2_scale: int, current_risk: str | None) -> bool:
-    """True unless the patient is at low risk and every new NEWS2 reading could score only 0."""
+def needs_prompt_rescore(
+    readings: Iterable[StoredReading],
+    *,
+    spo2_scale: int,
+    current_risk: str | None,
+    current_sub_scores: Mapping[str, int | None] | None = None,
+) -> bool:
+    """True unless the patient is at low risk and no new NEWS2 reading could score above what
+    its parameter scores in the current score (0 when that is not known)."""
     if current_risk != news2.Risk.LOW:
         return True
-    return any(
-        _worst_score(parameter, value, code, spo2_scale) != 0
-        for parameter, value, code in readings
-        if parameter in news2.PARAMETERS
-    )
+    current = current_sub_scores or {}
+    for parameter, value, code in readings:
+        if parameter not in news2.PARAMETERS:
+            continue
+        worst = _worst_score(parameter, value, code, spo2_scale)
+        if worst is None or worst > (current.get(parameter) or 0):
+            return True
+    return False
 
 
 @functools.lru_cache(maxsize=4096)

@@ -183,6 +183,7 @@ def _request_rescore(devices: dict[str, DeviceRef], observations: list[NewObserv
         readings,
         spo2_scales={pid: device.spo2_scale for pid, device in patients.items()},
         current_risks={pid: device.risk for pid, device in patients.items()},
+        current_sub_scores={pid: device.sub_scores for pid, device in patients.items() if device.sub_scores},
     )
 
 

@@ -12,6 +12,7 @@ single cost of a batch.
 from __future__ import annotations
 
 import functools
+import json
 import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ class DeviceRef:
     # What scoring needs to decide how soon the patient's NEWS2 must be recomputed.
     spo2_scale: int = 1
     risk: str | None = None  # the patient's current NEWS2 risk; None before the first score
+    sub_scores: dict[str, int | None] | None = None  # what each parameter scores in it
 
 
 @dataclass(slots=True)
@@ -88,16 +90,25 @@ def load_devices(refs: Iterable[str]) -> dict[str, DeviceRef]:
     else:
         rows = Device.objects.filter(device_id__in=wanted).order_by().values_list(
             "device_id", "pk", "patient_id", "patient__ward_id", "revoked_at", "patient__spo2_scale",
-            "patient__current_score__risk",
+            "patient__current_score__risk", "patient__current_score__sub_scores",
         )
     return {
-        ref: DeviceRef(pk, patient, ward, revoked is not None, scale or 1, risk)
-        for ref, pk, patient, ward, revoked, scale, risk in rows
+        ref: DeviceRef(pk, patient, ward, revoked is not None, scale or 1, risk, _scores_of(subs))
+        for ref, pk, patient, ward, revoked, scale, risk, subs in rows
     }
 
 
+def _scores_of(sub_scores: dict | str | None) -> dict[str, int | None] | None:
+    """Each parameter's score in the current score (Django's cursor hands jsonb over as text)."""
+    if isinstance(sub_scores, str):
+        sub_scores = json.loads(sub_scores)
+    if not isinstance(sub_scores, dict) or not sub_scores:
+        return None
+    return {name: sub.get("score") for name, sub in sub_scores.items() if isinstance(sub, dict)}
+
+
 _DEVICES_SQL = """
-    SELECT d.device_id, d.id, d.patient_id, p.ward_id, d.revoked_at, p.spo2_scale, s.risk
+    SELECT d.device_id, d.id, d.patient_id, p.ward_id, d.revoked_at, p.spo2_scale, s.risk, s.sub_scores
     FROM devices_device d
     LEFT JOIN patients_patient p ON p.id = d.patient_id
     LEFT JOIN scoring_earlywarningscore s ON s.id = p.current_score_id

@@ -162,3 +162,33 @@ def test_the_readings_may_be_any_iterable_even_a_generator():
     # given a generator of normal readings, read once / then it is routine for a low-risk patient
     readings = (reading("heart_rate", float(value)) for value in (60, 70, 80))
     assert needs_prompt_rescore(readings, spo2_scale=1, current_risk="low") is False
+
+
+@pytest.mark.parametrize(
+    ("new_reading", "current_sub_scores", "prompt"),
+    [
+        (reading("heart_rate", 95.0), {"heart_rate": 1}, False),  # 1, as now
+        (reading("heart_rate", 110.0), {"heart_rate": 1}, False),  # 1, the top of its band
+        (reading("heart_rate", 111.0), {"heart_rate": 1}, True),  # 2: more than now
+        (reading("heart_rate", 72.0), {"heart_rate": 1}, False),  # 0: lower
+        (reading("heart_rate", 95.0), {"heart_rate": 0}, True),  # 0 -> 1
+        (reading("heart_rate", 95.0), {"heart_rate": None}, True),  # missing counts as 0
+        (reading("heart_rate", 95.0), {}, True),  # not in the score at all
+        (reading("respiratory_rate", 22.0), {"respiratory_rate": 2}, False),
+        (reading("respiratory_rate", 25.0), {"respiratory_rate": 2}, True),  # 3
+        (reading("spo2", 95.0), {"spo2": 1}, False),  # Scale 1: 94-95 -> 1
+        (reading("spo2", 93.0), {"spo2": 1}, True),  # 92-93 -> 2
+        (reading("temperature", 38.5), {"heart_rate": 1}, True),  # another parameter rising
+        (reading("consciousness", None, "C"), {"consciousness": 0}, True),
+        (reading("heart_rate", None), {"heart_rate": 3}, True),  # unscorable is never normal
+    ],
+)
+def test_a_reading_may_wait_only_if_it_scores_no_more_than_its_parameter_does_now(
+    new_reading, current_sub_scores, prompt
+):
+    # given a low-risk patient whose current score has these sub-scores / when the reading arrives
+    result = needs_prompt_rescore(
+        [new_reading], spo2_scale=1, current_risk="low", current_sub_scores=current_sub_scores
+    )
+    # then it waits only if it cannot raise its parameter's score
+    assert result is prompt
