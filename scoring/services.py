@@ -36,7 +36,7 @@ from scoring import news2
 from scoring.freshness import CurrentVitals, Reading, current_vitals
 from scoring.models import EarlyWarningScore
 from scoring.selectors import score_to_dict
-from scoring.urgency import StoredReading, needs_prompt_rescore
+from scoring.urgency import StoredReading, chart_value, needs_prompt_rescore
 
 logger = logging.getLogger(__name__)
 
@@ -266,21 +266,11 @@ def newest_readings(patient_ids: Iterable[int]) -> dict[int, dict[str, Reading]]
     )
     newest: dict[int, dict[str, Reading]] = {}
     for obs_id, patient_id, parameter, value, code, measured_at in rows:
-        reading_value = _reading_value(parameter, value, code)
+        reading_value = chart_value(parameter, value, code)
         if reading_value is None:
             continue  # an unreadable row is missing, never assumed normal
         newest.setdefault(patient_id, {})[parameter] = Reading(parameter, reading_value, measured_at, obs_id)
     return newest
-
-
-def _reading_value(parameter: str, value: float | None, code: str) -> float | bool | str | None:
-    if parameter == "consciousness":
-        return code or None
-    if value is None:
-        return None
-    if parameter == "on_oxygen":
-        return bool(value)
-    return float(value)
 
 
 def rescore_patients(patient_ids: Iterable[int], *, now: datetime | None = None) -> list[EarlyWarningScore]:

@@ -68,21 +68,25 @@ def needs_prompt_rescore(
 @functools.lru_cache(maxsize=4096)
 def _worst_score(parameter: str, value: float | None, code: str, spo2_scale: int) -> int | None:
     """The highest score this reading could have on its own; None when it cannot be scored."""
-    chart_value = _chart_value(parameter, value, code)
-    if chart_value is None:
+    value_on_chart = chart_value(parameter, value, code)
+    if value_on_chart is None:
         return None
     oxygen_states = (False, True) if parameter == "spo2" else (None,)
     try:
         return max(
-            news2.score_parameter(parameter, chart_value, spo2_scale=spo2_scale, on_oxygen=on_oxygen)
+            news2.score_parameter(parameter, value_on_chart, spo2_scale=spo2_scale, on_oxygen=on_oxygen)
             for on_oxygen in oxygen_states
         )
     except ValueError:
         return None
 
 
-def _chart_value(parameter: str, value: float | None, code: str) -> float | bool | str | None:
-    """The stored columns as score_parameter takes them; None when there is nothing to score."""
+def chart_value(parameter: str, value: float | None, code: str) -> float | bool | str | None:
+    """The stored columns as score_parameter takes them; None when there is nothing to score.
+
+    Scoring reads the newest readings through this too, so a reading ingest judged unscorable
+    is missing there as well, never a guess.
+    """
     if parameter == "consciousness":
         return code or None
     if value is None:
