@@ -34,8 +34,21 @@ def patient_group(patient_id: int) -> str:
     return f"patient.{patient_id}"
 
 
-def publish(event: str, *, ward_id: int, patient_id: int | None = None, data: dict[str, Any] | None = None) -> None:
-    """Send ``event`` to the ward's dashboards once the surrounding transaction commits."""
+def publish(
+    event: str,
+    *,
+    ward_id: int,
+    patient_id: int | None = None,
+    data: dict[str, Any] | None = None,
+    patient_only: bool = False,
+) -> None:
+    """Send ``event`` to the ward's dashboards once the surrounding transaction commits.
+
+    ``patient_only`` sends it to the patient's page alone, for a sender that tells the ward
+    boards the same news in one event for the whole ward.
+    """
+    if patient_only and patient_id is None:
+        raise ValueError("a patient-only event needs a patient_id")
     message = {
         "type": "live.event",
         "event": event,
@@ -44,6 +57,8 @@ def publish(event: str, *, ward_id: int, patient_id: int | None = None, data: di
         "at": timezone.now().isoformat(),
         "data": data or {},
     }
+    if patient_only:
+        message["patient_only"] = True
     transaction.on_commit(lambda: _send(message))
 
 
@@ -62,6 +77,8 @@ def _send(message: dict[str, Any]) -> None:
 
 
 def _groups(message: dict[str, Any]) -> list[str]:
+    if message.get("patient_only"):
+        return [patient_group(message["patient_id"])]
     groups = [ward_group(message["ward_id"]), ALL_WARDS_GROUP]
     if message["patient_id"] is not None:
         groups.append(patient_group(message["patient_id"]))

@@ -203,21 +203,27 @@ def _raise_falls(observations: list[NewObservation]) -> None:
 
 
 def _publish_observations(devices: dict[str, DeviceRef], observations: list[NewObservation]) -> None:
+    """One event per ward for its boards and one per patient for the patient's page.
+
+    A board only re-reads its snapshot on news, so one event naming the batch's patients does;
+    one event per patient to the ward and command-centre groups cost ingest a thread's worth of
+    sends at high rates, and every listening dashboard the decoding of each.
+    """
     wards = {device.patient_id: device.ward_id for device in devices.values() if device.patient_id}
     per_patient: dict[int, list[NewObservation]] = {}
     for observation in observations:
         per_patient.setdefault(observation.patient_id, []).append(observation)
+    per_ward: dict[int, dict[str, dict]] = {}
     for patient_id, items in per_patient.items():
         ward_id = wards.get(patient_id)
         if ward_id is None:
             continue
-        publish(
-            "observations.recorded",
-            ward_id=ward_id,
-            patient_id=patient_id,
-            data={
-                "count": len(items),
-                "late": sum(1 for o in items if o.is_late),
-                "newest_measured_at": max(o.measured_at for o in items).isoformat(),
-            },
-        )
+        summary = {
+            "count": len(items),
+            "late": sum(1 for o in items if o.is_late),
+            "newest_measured_at": max(o.measured_at for o in items).isoformat(),
+        }
+        per_ward.setdefault(ward_id, {})[str(patient_id)] = summary
+        publish("observations.recorded", ward_id=ward_id, patient_id=patient_id, data=summary, patient_only=True)
+    for ward_id, patients in per_ward.items():
+        publish("observations.recorded", ward_id=ward_id, data={"patients": patients})
