@@ -2,19 +2,22 @@
 
 Ingest calls :func:`request_rescore` (or :func:`request_rescore_after_readings`) inside its batch
 transaction. A request is *prompt* (the default) or *routine* (scoring.urgency decides which a
-batch of readings needs). After commit each patient is marked pending in the cache, one mark per
-kind: ``vw:rescore:pending:<id>`` for prompt, ``vw:rescore:routine:<id>`` for routine. Only a
-patient without a mark of that kind is sent to a worker, so a burst of readings for one patient
-costs one recomputation per kind while its task waits. Prompt tasks go at once to their own
-queue (VW_PROMPT_QUEUE), so they never wait behind routine work; routine tasks go to the default
-queue after VW_ROUTINE_RESCORE_SECONDS, so a stable patient costs one rescore per that period.
-The kinds are independent: a routine task waiting never holds back a prompt one.
+batch of readings needs); either is sent after commit, so a burst of readings for one patient
+costs one recomputation per kind while its task waits:
 
-The worker clears *both* marks *before* reading observations. So whichever mark a request finds
-set, a task that has not yet read the observations exists and will see that request's readings;
-and a reading committed after a task's read always finds its mark gone and sends a fresh task:
-nothing is ever left unscored. (Clearing the other kind's mark too is never unsafe: at worst the
-next request of that kind sends a task that finds nothing changed and stores nothing.)
+* routine: each patient is marked ``vw:rescore:routine:<id>`` in the cache, and only patients
+  not yet marked are sent, to the default queue after VW_ROUTINE_RESCORE_SECONDS;
+* prompt, on Redis: the patients join one waiting set and ring a doorbell; only a ring that
+  finds it silent sends a task (:func:`rescore_waiting` in scoring.tasks), which takes everyone
+  waiting (see "prompt rescoring on Redis" below); on any other cache, per-patient marks
+  ``vw:rescore:pending:<id>`` as for routine. Prompt tasks go to their own queue
+  (VW_PROMPT_QUEUE), so they never wait behind routine work.
+
+The kinds are independent: a routine task waiting never holds back a prompt one. A task clears
+the marks and takes the waiting set *before* it reads observations. So whichever mark or place
+a request finds, a task that has not yet read the observations exists and will see that
+request's readings; and a reading committed after a task's read always finds its mark gone (or
+the doorbell silent) and sends a fresh task: nothing is ever left unscored.
 """
 
 from __future__ import annotations

@@ -32,6 +32,7 @@ from devices.ingest.store import (
 from devices.models import IngestRejection
 from frontend.events import publish
 from patients.models import Observation, VitalType
+from scoring.news2 import Risk
 
 logger = logging.getLogger(__name__)
 
@@ -183,7 +184,10 @@ def _request_rescore(devices: dict[str, DeviceRef], observations: list[NewObserv
         readings,
         spo2_scales={pid: device.spo2_scale for pid, device in patients.items()},
         current_risks={pid: device.risk for pid, device in patients.items()},
-        current_sub_scores={pid: device.sub_scores for pid, device in patients.items() if device.sub_scores},
+        # Only a low-risk patient's rescoring can wait, so only theirs are read (scoring.urgency).
+        current_sub_scores={
+            pid: device.current_sub_scores() for pid, device in patients.items() if device.risk == Risk.LOW
+        },
     )
 
 

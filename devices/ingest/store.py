@@ -39,7 +39,16 @@ class DeviceRef:
     # What scoring needs to decide how soon the patient's NEWS2 must be recomputed.
     spo2_scale: int = 1
     risk: str | None = None  # the patient's current NEWS2 risk; None before the first score
-    sub_scores: dict[str, int | None] | None = None  # what each parameter scores in it
+    # The current score's sub-scores as stored (JSON text or dict); read with current_sub_scores,
+    # only for the patients whose rescoring may wait, not for every device of every batch.
+    sub_scores: dict | str | None = None
+
+    def current_sub_scores(self) -> dict[str, int | None] | None:
+        """What each parameter scores in the patient's current score."""
+        stored = json.loads(self.sub_scores) if isinstance(self.sub_scores, str) else self.sub_scores
+        if not isinstance(stored, dict) or not stored:
+            return None
+        return {name: sub.get("score") for name, sub in stored.items() if isinstance(sub, dict)}
 
 
 @dataclass(slots=True)
@@ -93,18 +102,9 @@ def load_devices(refs: Iterable[str]) -> dict[str, DeviceRef]:
             "patient__current_score__risk", "patient__current_score__sub_scores",
         )
     return {
-        ref: DeviceRef(pk, patient, ward, revoked is not None, scale or 1, risk, _scores_of(subs))
+        ref: DeviceRef(pk, patient, ward, revoked is not None, scale or 1, risk, subs)
         for ref, pk, patient, ward, revoked, scale, risk, subs in rows
     }
-
-
-def _scores_of(sub_scores: dict | str | None) -> dict[str, int | None] | None:
-    """Each parameter's score in the current score (Django's cursor hands jsonb over as text)."""
-    if isinstance(sub_scores, str):
-        sub_scores = json.loads(sub_scores)
-    if not isinstance(sub_scores, dict) or not sub_scores:
-        return None
-    return {name: sub.get("score") for name, sub in sub_scores.items() if isinstance(sub, dict)}
 
 
 _DEVICES_SQL = """
@@ -233,9 +233,12 @@ def _copy_target() -> tuple[str, str, list[str]]:
     by_attname = {field.attname: field for field in meta.concrete_fields}
     fields = [by_attname[name] for name in _OBSERVATION_COLUMNS]
     quote = connection.ops.quote_name
+    return quote(meta.db_table), ", ".join(quote(field.column) for field in fields), _copy_types(fields)
+
+
+def _copy_types(fields: Sequence) -> list[str]:
     # A binary COPY names each column's type; "varchar(64)" is "varchar" to psycopg.
-    types = [field.cast_db_type(connection).split("(")[0] for field in fields]
-    return quote(meta.db_table), ", ".join(quote(field.column) for field in fields), types
+    return [field.cast_db_type(connection).split("(")[0] for field in fields]
 
 
 # --- the idempotency record -----------------------------------------------------------------------
@@ -286,11 +289,10 @@ def _insert_received_staged(rows: Sequence[NewReceipt]) -> set[tuple[int, str]]:
     table, fields = _received_target()
     quote = connection.ops.quote_name
     columns = ", ".join(quote(f.column) for f in fields)
-    types = [f.cast_db_type(connection).split("(")[0] for f in fields]
     with connection.cursor() as cursor:
         _ensure_received_stage(cursor, fields)
         with cursor.copy(f"COPY {_RECEIVED_STAGE} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
-            copy.set_types(types)
+            copy.set_types(_copy_types(fields))
             for row in rows:
                 copy.write_row([getattr(row, f.attname) for f in fields])
         cursor.execute(

@@ -14,33 +14,9 @@ from tests.scoring_services.conftest import start_prompt_task
 pytestmark = pytest.mark.django_db
 
 
-class _Queued(list):
-    """The patient ids of each task sent, read from the recorded (ids, options) pairs."""
-
-    def __init__(self, sends):
-        super().__init__()
-        self._sends = sends
-
-    def _ids(self):
-        return [ids for ids, _ in self._sends]
-
-    def __eq__(self, other):
-        return self._ids() == other
-
-    def __getitem__(self, index):
-        return self._ids()[index]
-
-    def __len__(self):
-        return len(self._sends)
-
-    def __repr__(self):
-        return repr(self._ids())
-
-
-@pytest.fixture
-def queued(tasks_sent):
-    """The patient ids of each rescore task sent to the broker instead of running."""
-    return _Queued(tasks_sent)
+def ids_of(sent):
+    """The patient ids of each rescore task recorded by ``tasks_sent``."""
+    return [ids for ids, _ in sent]
 
 
 def _ingest_batch(patient, device, start, count, capture):
@@ -52,7 +28,7 @@ def _ingest_batch(patient, device, start, count, capture):
 
 
 def test_a_burst_of_100_readings_in_ten_batches_sends_one_task_while_it_waits(
-    queued, django_capture_on_commit_callbacks
+    tasks_sent, django_capture_on_commit_callbacks
 ):
     # given a patient with a complete set and a worker that has not yet picked anything up
     patient = PatientFactory()
@@ -63,42 +39,42 @@ def test_a_burst_of_100_readings_in_ten_batches_sends_one_task_while_it_waits(
     for batch in range(10):
         _ingest_batch(patient, device, start + dt.timedelta(seconds=10 * batch), 10, django_capture_on_commit_callbacks)
     # then one task was queued, and running it stores one score from the newest readings
-    assert queued == [[patient.pk]]
-    assert start_prompt_task(queued[0]) == 1
+    assert ids_of(tasks_sent) == [[patient.pk]]
+    assert start_prompt_task(ids_of(tasks_sent)[0]) == 1
     assert EarlyWarningScore.objects.filter(patient=patient).count() == 1
 
 
-def test_once_the_worker_has_started_a_new_reading_sends_a_new_task(queued, django_capture_on_commit_callbacks):
+def test_once_the_worker_has_started_a_new_reading_sends_a_new_task(tasks_sent, django_capture_on_commit_callbacks):
     # given a burst whose task has been picked up by a worker
     patient = PatientFactory()
     device = DeviceFactory(patient=patient)
     now = timezone.now()
     _ingest_batch(patient, device, now, 3, django_capture_on_commit_callbacks)
-    start_prompt_task(queued[0])
+    start_prompt_task(ids_of(tasks_sent)[0])
     # when another reading arrives
     _ingest_batch(patient, device, now + dt.timedelta(seconds=30), 1, django_capture_on_commit_callbacks)
     # then it is not swallowed by the first task: a second task is queued
-    assert queued == [[patient.pk], [patient.pk]]
+    assert ids_of(tasks_sent) == [[patient.pk], [patient.pk]]
 
 
-def test_one_task_covers_every_patient_of_a_batch(queued, django_capture_on_commit_callbacks):
+def test_one_task_covers_every_patient_of_a_batch(tasks_sent, django_capture_on_commit_callbacks):
     # given three patients touched by one ingest batch
     patients = PatientFactory.create_batch(3)
     # when the batch commits
     with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
         request_rescore([p.pk for p in patients] + [patients[0].pk])
     # then a single task carries all three ids, once each
-    assert queued == [sorted(p.pk for p in patients)]
+    assert ids_of(tasks_sent) == [sorted(p.pk for p in patients)]
 
 
-def test_nothing_is_sent_when_the_ingest_transaction_rolls_back(queued, django_capture_on_commit_callbacks):
+def test_nothing_is_sent_when_the_ingest_transaction_rolls_back(tasks_sent, django_capture_on_commit_callbacks):
     # given a batch that fails after requesting a rescore
     patient = PatientFactory()
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(RuntimeError), transaction.atomic():
         request_rescore([patient.pk])
         raise RuntimeError("ingest failed")
     # then no task went out and no mark is left behind
-    assert queued == []
+    assert ids_of(tasks_sent) == []
     assert cache.get(f"vw:rescore:pending:{patient.pk}") is None
 
 
