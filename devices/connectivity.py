@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -97,15 +97,16 @@ def record_contact(
 ) -> None:
     """Note what a batch of messages told us about devices; call inside the ingest transaction.
 
-    One locking read for the whole batch and one bulk update of the devices worth writing
-    (CONTACT_WRITE_SLACK); per-device work only for the few devices that come back, change
-    battery state or change connectivity.
+    One plain read sorts the devices (:func:`_plan_contacts`): most change nothing worth writing
+    (CONTACT_WRITE_SLACK); a device whose clocks alone moved far enough is written by one
+    conditional update for the whole batch, without a lock; only devices that come back, change
+    battery or connectivity, or whose row changed since the read, take the locking pass.
     """
-    pks = _worth_locking(sorted(set(contacts) | set(readings) | set(batteries)), contacts, readings, batteries)
-    if not pks:
-        return
-    with transaction.atomic():
-        _record_contact_locked(pks, contacts, readings, batteries)
+    plan = _plan_contacts(sorted(set(contacts) | set(readings) | set(batteries)), contacts, readings, batteries)
+    locking = plan.locking + _write_clocks(plan.clocks_only)
+    if locking:
+        with transaction.atomic():
+            _record_contact_locked(sorted(locking), contacts, readings, batteries)
 
 
 @dataclass(slots=True)
@@ -124,32 +125,110 @@ class _ContactView:
     overdue_at: datetime | None
 
 
-def _worth_locking(
+@dataclass(slots=True)
+class _ContactPlan:
+    """What a batch's contact does to each device it names (devices it does not change: nothing)."""
+
+    locking: list[int] = field(default_factory=list)
+    # (contact fields as read, as they become): only clocks moved, by more than the slack
+    clocks_only: list[tuple[tuple, _ContactView]] = field(default_factory=list)
+
+
+def _plan_contacts(
     pks: list[int],
     contacts: Mapping[int, datetime],
     readings: Mapping[int, datetime],
     batteries: Mapping[int, tuple[int, datetime]],
-) -> list[int]:
-    """The devices this contact would change, in one plain read; the rest are left alone.
+) -> _ContactPlan:
+    """Sort the devices by what this contact changes, in one plain read.
 
     A device that keeps reporting would change nothing but clocks within CONTACT_WRITE_SLACK,
     and locking it only to find that out costs a locking read of every device in every batch.
     Skipping it cannot race the offline sweep: the sweep only takes a device whose stored
     overdue_at has passed, and such a device's clocks move by more than the slack here, so it
-    is never skipped. A low battery is always judged under the lock, beside its alert.
+    is never skipped. A device whose clocks alone moved by more than the slack is written
+    without a lock, on condition that its row is still as read (:func:`_write_clocks`). A
+    changed state, a return, or a low battery is always handled under the lock, beside its alerts.
     """
     now = timezone.now()
     low_or_clearing = settings.VW_LOW_BATTERY_PERCENT + LOW_BATTERY_CLEAR_MARGIN
-    rows = _contact_views(pks)
-    wanted = []
-    for row in rows:
+    plan = _ContactPlan()
+    for row in _contact_views(pks):
         view = _ContactView(*row)
-        before = _contact_state(view)
+        before = _contact_fields(view)
+        state = _contact_state(view)
         came_back = _apply(view, contacts.get(view.pk), readings.get(view.pk), batteries.get(view.pk), now)
-        changed = came_back or before[:3] != _contact_state(view)[:3] or _clocks_moved(before, view)
-        if changed or (view.battery is not None and view.battery < low_or_clearing):
-            wanted.append(view.pk)
-    return sorted(wanted)
+        if (
+            came_back
+            or state[:3] != _contact_state(view)[:3]
+            or (view.battery is not None and view.battery < low_or_clearing)
+        ):
+            plan.locking.append(view.pk)
+        elif _clocks_moved(state, view):
+            plan.clocks_only.append((before, view))
+    return plan
+
+
+def _contact_fields(device: Device | _ContactView) -> tuple:
+    return tuple(getattr(device, name) for name in _CONTACT_FIELDS)
+
+
+def _write_clocks(moves: list[tuple[tuple, _ContactView]]) -> list[int]:
+    """Write devices whose clocks alone moved, if their rows are still as read; the rest's pks.
+
+    The condition is the whole contact state as read, so this is exactly what the locking pass
+    would have written from the same row. A row that changed in between (the sweep took the
+    device offline, another ingest process wrote it) is left alone and returned, for the
+    locking pass to judge afresh. The sweep's own claim is conditional on overdue_at, so
+    whichever update comes second finds the row changed and steps aside.
+    """
+    if not moves:
+        return []
+    written = _update_contacts([(view, before) for before, view in moves])
+    return sorted(view.pk for _, view in moves if view.pk not in written)
+
+
+def _update_contacts(rows: list[tuple[Device | _ContactView, tuple | None]]) -> set[int]:
+    """Store each device's contact fields, where its row still holds the expected ones (None:
+    always); returns the pks written. One ``UPDATE ... FROM (VALUES ...)`` on PostgreSQL:
+    ``bulk_update`` builds a CASE WHEN per field per row in Python, which cost a large share of
+    the ingest worker's time. Elsewhere (SQLite in tests) an update per device.
+    """
+    conditional = rows[0][1] is not None
+    if connection.vendor != "postgresql":
+        written = set()
+        for device, expected in rows:
+            condition = dict(zip(_CONTACT_FIELDS, expected, strict=True)) if conditional else {}
+            if Device.objects.filter(pk=device.pk, **condition).update(**_contact_values(device)):
+                written.add(device.pk)
+        return written
+    meta, quote = Device._meta, connection.ops.quote_name
+    columns = [meta.get_field(name) for name in _CONTACT_FIELDS]
+    table, pk = quote(meta.db_table), quote(meta.pk.column)
+    old = columns if conditional else []
+    casts = [f"%s::{field.cast_db_type(connection)}" for field in [meta.pk, *columns, *old]]
+    names = ["pk", *(f"new_{field.column}" for field in columns), *(f"old_{field.column}" for field in old)]
+    assignments = ", ".join(f"{quote(field.column)} = v.new_{field.column}" for field in columns)
+    where = [f"{table}.{pk} = v.pk"]
+    where += [f"{table}.{quote(field.column)} IS NOT DISTINCT FROM v.old_{field.column}" for field in old]
+    params = []
+    for device, expected in rows:
+        params.append(device.pk)
+        params.extend(field.get_db_prep_save(getattr(device, field.attname), connection) for field in columns)
+        expected_values = zip(old, expected or (), strict=True)
+        params.extend(field.get_db_prep_save(value, connection) for field, value in expected_values)
+    values = ", ".join(["(" + ", ".join(casts) + ")"] * len(rows))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET {assignments} FROM (VALUES {values}) AS v({', '.join(names)}) "  # noqa: S608 - model names only
+            f"WHERE {' AND '.join(where)} RETURNING {table}.{pk}",
+            params,
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
+def _contact_values(device: Device | _ContactView) -> dict[str, Any]:
+    return {name: getattr(device, name) for name in _CONTACT_FIELDS}
 
 
 def _contact_views(pks: list[int]) -> list[tuple]:
@@ -205,32 +284,8 @@ def _record_contact_locked(
 
 
 def _write_contacts(devices: list[Device]) -> None:
-    """Store the devices' contact fields: one ``UPDATE ... FROM (VALUES ...)`` on PostgreSQL.
-
-    ``bulk_update`` builds a CASE WHEN per field per row in Python, which cost a large share of
-    the ingest worker's time; elsewhere (SQLite in tests) it is still the portable fallback.
-    """
-    if connection.vendor != "postgresql":
-        Device.objects.bulk_update(devices, _CONTACT_FIELDS)
-        return
-    meta = Device._meta
-    fields = [meta.pk, *(meta.get_field(name) for name in _CONTACT_FIELDS)]
-    row = "(" + ", ".join(f"%s::{field.cast_db_type(connection)}" for field in fields) + ")"
-    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
-    assignments = ", ".join(
-        f"{connection.ops.quote_name(field.column)} = v.{connection.ops.quote_name(field.column)}"
-        for field in fields[1:]
-    )
-    table, pk = connection.ops.quote_name(meta.db_table), connection.ops.quote_name(meta.pk.column)
-    params = [
-        field.get_db_prep_save(getattr(device, field.attname), connection) for device in devices for field in fields
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET {assignments} FROM (VALUES {', '.join([row] * len(devices))}) "  # noqa: S608
-            f"AS v({columns}) WHERE {table}.{pk} = v.{pk}",
-            params,
-        )
+    """Store the locked devices' contact fields."""
+    _update_contacts([(device, None) for device in devices])
 
 
 def _contact_state(device: Device | _ContactView) -> tuple:

@@ -8,9 +8,10 @@ from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from alerts.models import Alert, AlertKind, AlertState
 from devices import connectivity
 from devices.connectivity import CONTACT_WRITE_SLACK, record_contact, sweep_connectivity
-from devices.models import Connectivity, Device
+from devices.models import Connectivity, ConnectivityGap, Device
 from tests.scoring_services.builders import DeviceFactory
 
 pytestmark = pytest.mark.django_db
@@ -148,3 +149,47 @@ def test_a_device_back_from_offline_is_written_at_once():
     # then it is online with its new clocks stored
     device.refresh_from_db()
     assert (device.connectivity, device.last_seen_at, device.offline_since) == (Connectivity.ONLINE, back, None)
+
+
+@override_settings(VW_DEVICE_GRACE_SECONDS=GRACE)
+def test_a_device_whose_clocks_alone_moved_is_written_without_a_lock(locked):
+    # given ten online devices heard at t0
+    t0 = timezone.now()
+    devices = DeviceFactory.create_batch(10, expected_interval_s=60)
+    _contact(devices, t0, battery=80)
+    locked.clear()
+    # when they are heard again once the slack has passed, nothing else changed
+    later = t0 + CONTACT_WRITE_SLACK
+    updates = _contact(devices, later, battery=80)
+    # then they are written (in one statement on PostgreSQL), and none was locked
+    assert locked == []
+    assert len(updates) == (1 if connection.vendor == "postgresql" else 10)
+    stored = Device.objects.filter(pk__in=[d.pk for d in devices])
+    assert set(stored.values_list("last_seen_at", "overdue_at")) == {(later, later + dt.timedelta(seconds=60 + GRACE))}
+
+
+@override_settings(VW_DEVICE_GRACE_SECONDS=GRACE)
+def test_a_row_changed_between_the_read_and_the_clock_write_is_judged_again_under_the_lock(locked, monkeypatch):
+    # given a device last heard 10 minutes ago, still marked online: the sweep has not run yet
+    device = DeviceFactory(expected_interval_s=60)
+    _contact([device], timezone.now() - dt.timedelta(minutes=10))
+    Device.objects.filter(pk=device.pk).update(connectivity=Connectivity.ONLINE)
+    locked.clear()
+    # and the sweep takes it offline just after ingest has read its row
+    real_read = connectivity._contact_views
+
+    def read_then_sweep(pks):
+        rows = real_read(pks)
+        assert sweep_connectivity() == 1
+        return rows
+
+    monkeypatch.setattr(connectivity, "_contact_views", read_then_sweep)
+    # when the contact is recorded
+    back = timezone.now()
+    record_contact(contacts={device.pk: back}, readings={}, batteries={})
+    # then the clock-only write stood aside and the locking pass ended the episode it found
+    assert locked == [[device.pk]]
+    device.refresh_from_db()
+    assert (device.connectivity, device.last_seen_at, device.offline_since) == (Connectivity.ONLINE, back, None)
+    assert ConnectivityGap.objects.get(device=device).ended_at == back
+    assert Alert.objects.get(device=device, kind=AlertKind.DEVICE_OFFLINE).state == AlertState.RESOLVED
