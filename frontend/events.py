@@ -143,10 +143,26 @@ class _BackgroundSender:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._queue: asyncio.Queue[dict[str, Any]] | None = None
         self._pid = 0
+        # Events submitted since the loop was last woken: a batch's events (one per patient in
+        # ingest) wake it once, not once each, since every wake-up is a write to the loop's
+        # self-pipe and a hand-over of the GIL to its thread.
+        self._waiting: list[dict[str, Any]] = []
+        self._woken = False
 
     def submit(self, message: dict[str, Any]) -> None:
         loop, queue = self._running()
-        loop.call_soon_threadsafe(queue.put_nowait, message)
+        with self._lock:
+            self._waiting.append(message)
+            if self._woken:
+                return
+            self._woken = True
+        loop.call_soon_threadsafe(self._hand_over, queue)
+
+    def _hand_over(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
+        with self._lock:
+            waiting, self._waiting, self._woken = self._waiting, [], False
+        for message in waiting:
+            queue.put_nowait(message)
 
     def _running(self) -> tuple[asyncio.AbstractEventLoop, asyncio.Queue[dict[str, Any]]]:
         with self._lock:
@@ -155,6 +171,7 @@ class _BackgroundSender:
                 self._loop = asyncio.new_event_loop()
                 self._queue = asyncio.Queue()
                 self._pid = os.getpid()
+                self._waiting, self._woken = [], False
                 loop, queue = self._loop, self._queue
                 threading.Thread(target=self._serve, args=(loop, queue), daemon=True, name="live-events").start()
             return self._loop, self._queue
