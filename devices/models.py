@@ -93,7 +93,8 @@ class PairingCode(models.Model):
 class ReceivedMessage(models.Model):
     """One row per (device, msg_id): the outcome, so a redelivery is answered, not re-stored."""
 
-    device = models.ForeignKey(Device, on_delete=models.PROTECT, related_name="messages")
+    # No index of its own: the unique (device, msg_id) index serves every look-up by device.
+    device = models.ForeignKey(Device, on_delete=models.PROTECT, related_name="messages", db_index=False)
     msg_id = models.CharField(max_length=64)
     received_at = models.DateTimeField()
     sent_at = models.DateTimeField(null=True, blank=True)

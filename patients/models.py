@@ -104,7 +104,10 @@ class VitalType(models.TextChoices):
 class Observation(models.Model):
     """One vital sign. Booleans are stored as 1.0 / 0.0 in ``value``; ACVPU letters in ``code``."""
 
-    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="observations")
+    # The foreign keys carry no single-column indexes: every reading would pay for three more
+    # index entries. Look-ups by patient use the (patient, ...) indexes below, by device the
+    # unique (device, msg_id, msg_index) one, by person the partial index on entered_by.
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="observations", db_index=False)
     type = models.CharField(max_length=20, choices=VitalType.choices)
     value = models.FloatField(null=True, blank=True)
     code = models.CharField(max_length=1, blank=True)
@@ -113,12 +116,12 @@ class Observation(models.Model):
     received_at = models.DateTimeField()
     # Source: a device message (device + msg_id + index make redelivery idempotent) or a person.
     device = models.ForeignKey(
-        "devices.Device", null=True, blank=True, on_delete=models.PROTECT, related_name="observations"
+        "devices.Device", null=True, blank=True, on_delete=models.PROTECT, related_name="observations", db_index=False
     )
     msg_id = models.CharField(max_length=64, blank=True)
     msg_index = models.PositiveIntegerField(null=True, blank=True)
     entered_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )
     # Arrived well after it was measured (store-and-forward after a not-spot).
     is_late = models.BooleanField(default=False)
@@ -128,6 +131,7 @@ class Observation(models.Model):
         indexes = [
             models.Index(fields=["patient", "type", "-measured_at"], name="obs_patient_type_time"),
             models.Index(fields=["patient", "-measured_at"], name="obs_patient_time"),
+            models.Index(fields=["entered_by"], name="obs_entered_by", condition=Q(entered_by__isnull=False)),
         ]
         constraints = [
             models.UniqueConstraint(
