@@ -2,22 +2,22 @@
 
 Ingest calls :func:`request_rescore` (or :func:`request_rescore_after_readings`) inside its batch
 transaction. A request is *prompt* (the default) or *routine* (scoring.urgency decides which a
-batch of readings needs); either is sent after commit, so a burst of readings for one patient
-costs one recomputation per kind while its task waits:
-
-* routine: each patient is marked ``vw:rescore:routine:<id>`` in the cache, and only patients
-  not yet marked are sent, to the default queue after VW_ROUTINE_RESCORE_SECONDS;
-* prompt, on Redis: the patients join one waiting set and ring a doorbell; only a ring that
-  finds it silent sends a task (:func:`rescore_waiting` in scoring.tasks), which takes everyone
-  waiting (see "prompt rescoring on Redis" below); on any other cache, per-patient marks
-  ``vw:rescore:pending:<id>`` as for routine. Prompt tasks go to their own queue
-  (VW_PROMPT_QUEUE), so they never wait behind routine work.
+batch of readings needs); either is sent after commit, so a burst of readings costs one
+recomputation per kind while its task waits. On Redis each kind has one waiting set and a
+doorbell: the patients join the set, and only a ring that finds the doorbell silent sends a task
+(:func:`rescore_waiting` in scoring.tasks), which takes everyone waiting of its kind (see "waiting
+lists on Redis" below). On any other cache each patient is marked instead
+(``vw:rescore:pending:<id>``, ``vw:rescore:routine:<id>``) and only patients not yet marked are
+sent. Prompt tasks go to their own queue (VW_PROMPT_QUEUE) at once, so they never wait behind
+routine work; routine tasks go to the default queue after VW_ROUTINE_RESCORE_SECONDS.
 
 The kinds are independent: a routine task waiting never holds back a prompt one. A task clears
 the marks and takes the waiting set *before* it reads observations. So whichever mark or place
 a request finds, a task that has not yet read the observations exists and will see that
 request's readings; and a reading committed after a task's read always finds its mark gone (or
-the doorbell silent) and sends a fresh task: nothing is ever left unscored.
+the doorbell silent) and sends a fresh task: nothing is ever left unscored. A lost task leaves
+the doorbell set (or the marks) for at most its countdown plus PENDING_SECONDS; then the next
+request of its kind sends again, and that task takes the patients left waiting too.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from scoring.urgency import StoredReading, chart_value, needs_prompt_rescore
 
 logger = logging.getLogger(__name__)
 
-# A pending mark outlives a lost task by at most this long; then the next reading re-sends.
+# A mark or doorbell outlives a lost task by at most this long; then the next request re-sends.
 PENDING_SECONDS = 60
 # Patients scored in one transaction by a task (see rescore_patients).
 RESCORE_CHUNK = 25
@@ -103,74 +103,91 @@ def request_rescore_after_readings(
 def _send_rescore(patient_ids: list[int], *, routine: bool = False) -> None:
     from scoring.tasks import rescore_patients
 
-    if not routine and (client := _redis_client()) is not None:
-        _ring_for_prompt(client, patient_ids)
+    kind = "routine" if routine else "prompt"
+    if (client := _redis_client()) is not None:
+        _ring(client, patient_ids, kind)
         return
     fresh = _mark_pending(patient_ids, routine=routine)
     if not fresh:
         return
-    if routine:
-        # The default queue, behind the countdown: the readings all scored 0 for a low-risk
-        # patient (scoring.urgency), and every reading in the meantime joins this one task.
-        options = {"countdown": _countdown(settings.VW_ROUTINE_RESCORE_SECONDS)}
-    else:
-        # No countdown by default: the pending mark already coalesces a burst while the task
-        # waits in the queue, and every second of delay is a second on publish -> alert.
-        options = {"countdown": _countdown(settings.VW_RESCORE_DELAY_SECONDS), "queue": settings.VW_PROMPT_QUEUE}
     try:
-        rescore_patients.apply_async(args=[fresh], **options)
+        rescore_patients.apply_async(args=[fresh], **_send_options(kind))
     except Exception:
         # The readings are committed whatever happens here; clearing the marks means the
         # patient's next reading sends a task again instead of waiting for the marks to expire.
         key = _routine_key if routine else _pending_key
         cache.delete_many([key(pid) for pid in fresh])
-        logger.exception("could not send the %s rescore of patients %s", "routine" if routine else "prompt", fresh)
+        logger.exception("could not send the %s rescore of patients %s", kind, fresh)
 
 
-# --- prompt rescoring on Redis: one waiting list and a doorbell ---------------------------------
+def _send_options(kind: str) -> dict:
+    if kind == "routine":
+        # The default queue, behind the countdown: the readings cannot raise a low-risk
+        # patient's score (scoring.urgency), and every reading in the meantime joins this task.
+        return {"countdown": _countdown(settings.VW_ROUTINE_RESCORE_SECONDS)}
+    # No countdown by default: the waiting list (or mark) already coalesces a burst while the
+    # task waits in the queue, and every second of delay is a second on publish -> alert.
+    return {"countdown": _countdown(settings.VW_RESCORE_DELAY_SECONDS), "queue": settings.VW_PROMPT_QUEUE}
+
+
+def _mark_seconds(kind: str) -> int:
+    """How long a doorbell or mark lasts: its task's countdown, then PENDING_SECONDS for a lost task."""
+    delay = settings.VW_ROUTINE_RESCORE_SECONDS if kind == "routine" else settings.VW_RESCORE_DELAY_SECONDS
+    return max(delay, 0) + PENDING_SECONDS
+
+
+# --- waiting lists on Redis: one per kind, each with a doorbell ---------------------------------
 #
 # Per-patient marks coalesce readings for one patient, but every ingest batch that touched a
-# patient with a scoring value still sent a task of its own: at 250 msg/s that was about twenty
-# tasks a second of one or two patients each, and an alert queued behind their fixed costs for
-# half a second. Instead, prompt requests join one waiting set and ring a doorbell; only the ring
-# that finds the doorbell silent sends a task, and that task takes *everything* waiting. Under
-# load a task therefore carries more patients, not more tasks.
+# patient not yet marked still sent a task of its own: at 250 msg/s about twenty prompt tasks a
+# second of one or two patients each, with an alert queued behind their fixed costs for half a
+# second; at 1,000 msg/s routine tasks of one or two patients in waves, and a SET per patient in
+# every batch. Instead, requests join their kind's waiting set and ring its doorbell; only the
+# ring that finds the doorbell silent sends a task, and that task takes *everything* waiting.
+# Under load a task carries more patients, not more tasks; a routine one, the whole ward's
+# stable patients once per countdown.
+
+_KEY_PREFIXES = {"prompt": "vw:rescore:", "routine": "vw:rescore:routine-"}
 
 
-def _waiting_key() -> str:
-    return cache.make_and_validate_key("vw:rescore:waiting")
+def _key(kind: str, name: str) -> str:
+    if kind not in _KEY_PREFIXES:
+        raise ValueError(f"unknown rescore kind {kind!r}: expected one of {', '.join(_KEY_PREFIXES)}")
+    return cache.make_and_validate_key(_KEY_PREFIXES[kind] + name)
 
 
-def _doorbell_key() -> str:
-    return cache.make_and_validate_key("vw:rescore:doorbell")
+def _waiting_key(kind: str = "prompt") -> str:
+    return _key(kind, "waiting")
 
 
-def _taking_key(task_id: str) -> str:
-    return cache.make_and_validate_key(f"vw:rescore:taking:{task_id}")
+def _doorbell_key(kind: str = "prompt") -> str:
+    return _key(kind, "doorbell")
 
 
-def _ring_for_prompt(client, patient_ids: list[int]) -> None:
+def _taking_key(task_id: str, kind: str = "prompt") -> str:
+    return _key(kind, f"taking:{task_id}")
+
+
+def _ring(client, patient_ids: list[int], kind: str) -> None:
     from scoring.tasks import rescore_waiting
 
     with client.pipeline(transaction=False) as pipe:
-        pipe.sadd(_waiting_key(), *patient_ids)
-        # A lost task leaves the doorbell ringing for PENDING_SECONDS at most; then the next
-        # request sends again, and that task takes the patients left waiting too.
-        pipe.set(_doorbell_key(), 1, nx=True, ex=PENDING_SECONDS)
+        pipe.sadd(_waiting_key(kind), *patient_ids)
+        # A lost task leaves the doorbell ringing past its countdown for PENDING_SECONDS at
+        # most; then the next request sends again, and that task takes the patients left waiting.
+        pipe.set(_doorbell_key(kind), 1, nx=True, ex=_mark_seconds(kind))
         _, rang = pipe.execute()
     if not rang:
         return  # a task is already on its way and will take these patients
     try:
-        rescore_waiting.apply_async(
-            countdown=_countdown(settings.VW_RESCORE_DELAY_SECONDS), queue=settings.VW_PROMPT_QUEUE
-        )
+        rescore_waiting.apply_async(kwargs={"kind": kind}, **_send_options(kind))
     except Exception:
-        client.delete(_doorbell_key())  # the patients stay waiting; the next request rings again
-        logger.exception("could not send the prompt rescore of patients %s", patient_ids)
+        client.delete(_doorbell_key(kind))  # the patients stay waiting; the next request rings again
+        logger.exception("could not send the %s rescore of patients %s", kind, patient_ids)
 
 
-def take_waiting(task_id: str) -> list[int]:
-    """Take every patient waiting for a prompt rescore, and silence the doorbell, atomically.
+def take_waiting(task_id: str, kind: str = "prompt") -> list[int]:
+    """Take every patient waiting for a rescore of this kind, and silence its doorbell, atomically.
 
     The patients are moved to a key named after the task, not dropped: if the task fails or its
     worker dies, Celery delivers it again with the same id and it takes them up again. A request
@@ -180,21 +197,21 @@ def take_waiting(task_id: str) -> list[int]:
     client = _redis_client()
     if client is None:
         return []
-    taking = _taking_key(task_id)
+    taking, waiting = _taking_key(task_id, kind), _waiting_key(kind)
     with client.pipeline(transaction=True) as pipe:
-        pipe.delete(_doorbell_key())
-        pipe.sunionstore(taking, [taking, _waiting_key()])
-        pipe.delete(_waiting_key())
+        pipe.delete(_doorbell_key(kind))
+        pipe.sunionstore(taking, [taking, waiting])
+        pipe.delete(waiting)
         pipe.expire(taking, 24 * 3600)
         pipe.smembers(taking)
         *_, members = pipe.execute()
     return sorted(int(member) for member in members)
 
 
-def finish_waiting(task_id: str) -> None:
+def finish_waiting(task_id: str, kind: str = "prompt") -> None:
     client = _redis_client()
     if client is not None:
-        client.delete(_taking_key(task_id))
+        client.delete(_taking_key(task_id, kind))
 
 
 def _countdown(seconds: int) -> int | None:
@@ -202,22 +219,13 @@ def _countdown(seconds: int) -> int | None:
 
 
 def _mark_pending(patient_ids: list[int], *, routine: bool = False) -> list[int]:
-    """Mark each patient pending (of this kind) unless it already is; returns those newly marked."""
+    """Mark each patient pending (of this kind) unless it already is; returns those newly marked.
+
+    The per-patient coalescing of caches other than Redis (a fresh machine's local memory).
+    """
     key = _routine_key if routine else _pending_key
-    delay = settings.VW_ROUTINE_RESCORE_SECONDS if routine else settings.VW_RESCORE_DELAY_SECONDS
-    # A mark must outlast its task's countdown, then a lost task silences the patient for at
-    # most PENDING_SECONDS more before the next reading sends again.
-    timeout = max(delay, 0) + PENDING_SECONDS
-    client = _redis_client()
-    if client is None:
-        return [pid for pid in patient_ids if cache.add(key(pid), 1, timeout=timeout)]
-    # One round trip for the whole batch: SET NX per key in a pipeline (what cache.add does).
-    keys = [cache.make_and_validate_key(key(pid)) for pid in patient_ids]
-    with client.pipeline(transaction=False) as pipe:
-        for redis_key in keys:
-            pipe.set(redis_key, 1, nx=True, ex=timeout)
-        added = pipe.execute()
-    return [pid for pid, was_added in zip(patient_ids, added, strict=True) if was_added]
+    timeout = _mark_seconds("routine" if routine else "prompt")
+    return [pid for pid in patient_ids if cache.add(key(pid), 1, timeout=timeout)]
 
 
 def _redis_client():
@@ -279,8 +287,8 @@ def newest_readings(patient_ids: Iterable[int]) -> dict[int, dict[str, Reading]]
 def rescore_patients(patient_ids: Iterable[int], *, now: datetime | None = None) -> list[EarlyWarningScore]:
     """Recompute each patient once; returns the scores that were new (inputs or band changed)."""
     ids = sorted({int(pid) for pid in patient_ids})
-    # Both kinds cleared before reading, so a reading committed from here on sends a new task
-    # whichever kind it asks for (module doc).
+    # Both kinds' marks (caches other than Redis) cleared before reading, so a reading committed
+    # from here on sends a new task whichever kind it asks for (module doc).
     cache.delete_many([key(pid) for pid in ids for key in (_pending_key, _routine_key)])
     now = now or timezone.now()
     freshness = freshness_windows()

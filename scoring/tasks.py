@@ -15,10 +15,14 @@ def rescore_patients(patient_ids: list[int]) -> int:
 
 
 @shared_task(bind=True, acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
-def rescore_waiting(self) -> int:
-    """Recompute NEWS2 for every patient waiting for a prompt rescore (services.take_waiting)."""
+def rescore_waiting(self, kind: str = "prompt") -> int:
+    """Recompute NEWS2 for every patient waiting for a rescore of this kind (services.take_waiting).
+
+    ``kind`` is "prompt" (sent to the prompt queue) or "routine" (the default queue, after the
+    routine countdown); a retry or redelivery keeps the task id and so takes its patients again.
+    """
     task_id = self.request.id or "eager"
-    patient_ids = services.take_waiting(task_id)
+    patient_ids = services.take_waiting(task_id, kind)
     created = len(services.rescore_patients(patient_ids)) if patient_ids else 0
-    services.finish_waiting(task_id)
+    services.finish_waiting(task_id, kind)
     return created

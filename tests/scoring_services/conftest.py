@@ -46,28 +46,35 @@ def round_trips(monkeypatch):
     return counts
 
 
-def waiting_now() -> list[int]:
-    """The patients waiting for a prompt rescore on Redis (none on any other cache)."""
+def waiting_now(kind: str = "prompt") -> list[int]:
+    """The patients waiting for a rescore of this kind on Redis (none on any other cache)."""
     client = services._redis_client()
-    return sorted(int(m) for m in client.smembers(services._waiting_key())) if client is not None else []
+    return sorted(int(m) for m in client.smembers(services._waiting_key(kind))) if client is not None else []
 
 
 @pytest.fixture
 def tasks_sent(monkeypatch):
     """Rescore tasks sent to the broker, as (patient ids, send options), instead of running.
 
-    On Redis a prompt rescore is the one task for everyone waiting (services._ring_for_prompt):
-    it is recorded with the patients waiting when it was sent.
+    On Redis a rescore of either kind is the one task for everyone waiting (services._ring): it
+    is recorded with the patients waiting when it was sent, and its send options (the queue and
+    countdown tell the kinds apart).
     """
     calls: list[tuple[list[int], dict]] = []
     monkeypatch.setattr(rescore_task, "apply_async", lambda args, **kw: calls.append((list(args[0]), kw)))
-    monkeypatch.setattr(waiting_task, "apply_async", lambda **kw: calls.append((waiting_now(), kw)))
+    monkeypatch.setattr(
+        waiting_task, "apply_async", lambda kwargs, **kw: calls.append((waiting_now(kwargs["kind"]), kw))
+    )
     return calls
 
 
-def start_prompt_task(patient_ids) -> int:
-    """Run a prompt task as a worker does: take the patients waiting (on Redis), then rescore."""
-    services.take_waiting("test-task")
+def start_prompt_task(patient_ids, kind: str = "prompt") -> int:
+    """Run a task as a worker does: take the patients waiting of its kind (on Redis), then rescore."""
+    services.take_waiting("test-task", kind)
     created = rescore_task.run(list(patient_ids))
-    services.finish_waiting("test-task")
+    services.finish_waiting("test-task", kind)
     return created
+
+
+def start_routine_task(patient_ids) -> int:
+    return start_prompt_task(patient_ids, kind="routine")

@@ -1,4 +1,4 @@
-"""The cheap paths of rescoring: marks in one Redis round trip, no countdown, a task's patients batched."""
+"""The cheap paths of rescoring: a batch in one Redis round trip, no countdown, a task's patients batched."""
 
 import pytest
 import redis
@@ -8,44 +8,64 @@ from django.test import override_settings
 from django.utils import timezone
 
 from scoring.models import EarlyWarningScore
-from scoring.services import _mark_pending, _pending_key, request_rescore, rescore_patients
+from scoring.services import _doorbell_key, _mark_pending, _pending_key, _waiting_key, request_rescore, rescore_patients
 from tests.scoring_services.builders import PatientFactory, record_set
+from tests.scoring_services.conftest import waiting_now
 
 pytestmark = pytest.mark.django_db
 
 
-def test_marking_a_batch_pending_on_redis_is_one_round_trip_and_skips_patients_already_pending(
-    redis_cache, round_trips
+@pytest.mark.parametrize("routine", [False, True], ids=["prompt", "routine"])
+def test_a_batch_on_redis_joins_its_waiting_list_in_one_round_trip_with_no_key_per_patient(
+    routine, redis_cache, redis_url, tasks_sent, round_trips, django_capture_on_commit_callbacks
 ):
-    # given patient 2 already pending
-    cache.add(_pending_key(2), 1, timeout=60)
+    # given patient 2 already waiting, its task sent
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        request_rescore([2], routine=routine)
     round_trips.update(pipelines=0, single_sets=0)
-    # when a batch of five patients is marked
-    fresh = _mark_pending([1, 2, 3, 4, 5])
-    # then the four others are newly marked, in one pipelined round trip, readable through the cache
-    assert fresh == [1, 3, 4, 5]
+    # when a batch of five patients is requested
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        request_rescore([1, 2, 3, 4, 5], routine=routine)
+    # then it took one pipelined round trip, sent no second task, and all five wait for the first
     assert round_trips == {"pipelines": 1, "single_sets": 0}
-    assert all(cache.get(_pending_key(pid)) == 1 for pid in (1, 3, 4, 5))
-
-
-def test_marks_set_on_redis_expire_like_cache_add_marks(redis_cache, redis_url):
-    # given a freshly marked patient
-    _mark_pending([7])
-    # when the key's time to live is read straight from Redis
+    assert len(tasks_sent) == 1
+    kind = "routine" if routine else "prompt"
+    assert waiting_now(kind) == [1, 2, 3, 4, 5]
+    # and Redis holds that kind's waiting set and doorbell, no key per patient
     client = redis.Redis.from_url(redis_url)
     try:
-        ttl = client.ttl(cache.make_and_validate_key(_pending_key(7)))
+        keys = {key.decode() for key in client.keys("*vw:rescore*")}
     finally:
         client.close()
-    # then a lost task cannot silence the patient for longer than the pending period
-    assert 0 < ttl <= 60
+    assert keys == {_waiting_key(kind), _doorbell_key(kind)}
 
 
-def test_marking_on_the_local_memory_cache_gives_the_same_answer():
+@pytest.mark.parametrize(("routine", "countdown"), [(False, 0), (True, 30)], ids=["prompt", "routine"])
+def test_a_doorbell_outlasts_its_tasks_countdown_by_at_most_the_pending_period(
+    routine, countdown, redis_cache, redis_url, tasks_sent, django_capture_on_commit_callbacks
+):
+    # given a request that rang its doorbell
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        request_rescore([7], routine=routine)
+    # when the doorbell's time to live is read straight from Redis
+    client = redis.Redis.from_url(redis_url)
+    try:
+        ttl = client.ttl(_doorbell_key("routine" if routine else "prompt"))
+    finally:
+        client.close()
+    # then it rings through the task's countdown, and a lost task silences requests for at most
+    # the 60 s pending period after it
+    assert countdown < ttl <= countdown + 60
+
+
+@override_settings(CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}})
+def test_marking_on_the_local_memory_cache_skips_patients_already_pending():
     # given the in-process cache (no Redis), patient 2 already pending
+    cache.clear()
     cache.add(_pending_key(2), 1, timeout=60)
-    # when a batch is marked / then only the others are new
+    # when a batch is marked / then only the others are new, each for the pending period
     assert _mark_pending([1, 2, 3]) == [1, 3]
+    assert _mark_pending([1, 3, 4]) == [4]
 
 
 def test_a_rescore_is_sent_without_a_countdown_by_default(tasks_sent, django_capture_on_commit_callbacks):

@@ -3,7 +3,6 @@
 import datetime as dt
 
 import pytest
-import redis
 from django.core.cache import cache
 from django.db import transaction
 from django.test import override_settings
@@ -12,7 +11,6 @@ from django.utils import timezone
 from patients.models import Patient
 from scoring.models import EarlyWarningScore
 from scoring.services import (
-    _mark_pending,
     _pending_key,
     _routine_key,
     request_rescore,
@@ -20,8 +18,9 @@ from scoring.services import (
     rescore_patients,
 )
 from scoring.tasks import rescore_patients as rescore_task
+from scoring.tasks import rescore_waiting as waiting_task
 from tests.scoring_services.builders import DeviceFactory, PatientFactory, record, record_set
-from tests.scoring_services.conftest import start_prompt_task, waiting_now
+from tests.scoring_services.conftest import start_prompt_task, start_routine_task, waiting_now
 
 pytestmark = pytest.mark.django_db
 
@@ -49,6 +48,11 @@ def any_cache(request):
 def prompt_waits(patient) -> bool:
     """A prompt rescore is on its way for the patient: its mark, or its place on Redis's list."""
     return bool(cache.get(_pending_key(patient.pk))) or patient.pk in waiting_now()
+
+
+def routine_waits(patient) -> bool:
+    """A routine rescore is on its way for the patient: its mark, or its place on Redis's list."""
+    return bool(cache.get(_routine_key(patient.pk))) or patient.pk in waiting_now("routine")
 
 
 def stable_patient() -> Patient:
@@ -109,18 +113,17 @@ def test_a_patient_with_no_score_yet_is_rescored_promptly(any_cache, sent, djang
     assert sent == [([patient.pk], PROMPT)]
 
 
-def test_a_task_starting_clears_both_marks_so_the_next_readings_send_again(
-    any_cache, sent, django_capture_on_commit_callbacks
-):
+def test_once_the_tasks_start_the_next_readings_send_again(any_cache, sent, django_capture_on_commit_callbacks):
     # given a stable patient with a routine and a prompt task both waiting
     patient = stable_patient()
     ingest(patient, [NORMAL_PULSE], django_capture_on_commit_callbacks)
     ingest(patient, [FAST_PULSE], django_capture_on_commit_callbacks)
-    assert prompt_waits(patient) and cache.get(_routine_key(patient.pk))
-    # when a worker starts one of them
+    assert prompt_waits(patient) and routine_waits(patient)
+    # when workers start them
     start_prompt_task([patient.pk])
-    # then both marks are gone, so readings committed after its read send new tasks of either kind
-    assert not prompt_waits(patient) and cache.get(_routine_key(patient.pk)) is None
+    start_routine_task([patient.pk])
+    # then nothing waits, so readings committed after their reads send new tasks of either kind
+    assert not prompt_waits(patient) and not routine_waits(patient)
     del sent[:]
     ingest(patient, [NORMAL_PULSE], django_capture_on_commit_callbacks)
     ingest(patient, [FAST_PULSE], django_capture_on_commit_callbacks)
@@ -164,26 +167,29 @@ def test_nothing_is_sent_and_no_mark_left_when_the_ingest_transaction_rolls_back
         raise RuntimeError("ingest failed")
     # then no task went out and no mark is left behind
     assert sent == []
-    assert cache.get(_routine_key(patient.pk)) is None
+    assert not routine_waits(patient)
 
 
-def test_a_broker_failure_on_a_routine_send_clears_only_the_routine_mark(
-    any_cache, monkeypatch, django_capture_on_commit_callbacks
+def test_a_broker_failure_on_a_routine_send_leaves_the_prompt_task_waiting(
+    any_cache, sent, monkeypatch, django_capture_on_commit_callbacks
 ):
     # given a prompt task waiting, and a broker that then refuses a task
     patient = PatientFactory()
-    _mark_pending([patient.pk])
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        request_rescore([patient.pk])
 
     def refuse(*args, **kwargs):
         raise ConnectionError("broker down")
 
     monkeypatch.setattr(rescore_task, "apply_async", refuse)
+    monkeypatch.setattr(waiting_task, "apply_async", refuse)
     # when a routine request commits
     with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
         request_rescore([patient.pk], routine=True)
-    # then the next routine reading tries again, and the waiting prompt task keeps its mark
+    # then the next routine reading tries again (test_waiting_list covers Redis's doorbell), and
+    # the prompt task still waits
     assert cache.get(_routine_key(patient.pk)) is None
-    assert cache.get(_pending_key(patient.pk)) == 1
+    assert prompt_waits(patient)
 
 
 @override_settings(VW_ROUTINE_RESCORE_SECONDS=5, VW_PROMPT_QUEUE="ward-7.prompt")
@@ -196,22 +202,6 @@ def test_the_routine_countdown_and_the_prompt_queue_are_settings(sent, django_ca
         request_rescore([unwell.pk])
     # then each is sent as configured
     assert sent == [([calm.pk], {"countdown": 5}), ([unwell.pk], {"countdown": None, "queue": "ward-7.prompt"})]
-
-
-def test_routine_marks_on_redis_are_one_round_trip_and_outlast_the_countdown(redis_cache, redis_url, round_trips):
-    # given no marks / when a batch of patients is marked routine
-    assert _mark_pending([1, 2, 3], routine=True) == [1, 2, 3]
-    # then it took one pipelined round trip
-    assert round_trips == {"pipelines": 1, "single_sets": 0}
-    # and each mark lives through the 30 s countdown, plus at most the 60 s allowed a lost task
-    client = redis.Redis.from_url(redis_url)
-    try:
-        ttl = client.ttl(cache.make_and_validate_key(_routine_key(2)))
-    finally:
-        client.close()
-    assert 30 < ttl <= 90
-    # and a routine mark does not count as a prompt one
-    assert _mark_pending([2]) == [2]
 
 
 def test_a_routine_task_that_finds_the_readings_already_scored_stores_nothing(sent, django_capture_on_commit_callbacks):
@@ -240,4 +230,4 @@ def test_without_a_broker_a_routine_request_is_scored_at_once(django_capture_on_
     # then Celery ignores the countdown in eager mode: the new score is stored already
     patient.refresh_from_db()
     assert patient.current_score.sub_scores["heart_rate"]["value"] == 60
-    assert cache.get(_routine_key(patient.pk)) is None
+    assert not routine_waits(patient)
