@@ -103,6 +103,7 @@ def test_a_task_for_sixty_patients_stores_their_scores_in_a_few_statements_per_c
     # then every patient has exactly one new score, and it is the patient's current score
     assert len(created) == 60
     assert EarlyWarningScore.objects.filter(patient__in=patients).count() == 60
-    assert {p.current_score_id for p in type(patients[0]).objects.filter(pk__in=[p.pk for p in patients])} == {
-        s.pk for s in created
-    }
+    current = type(patients[0]).objects.filter(pk__in=[p.pk for p in patients])
+    assert {p.current_score_id for p in current} == {s.pk for s in created}
+    # and each patient points at its own score, not another patient's
+    assert all(owner == pk for pk, owner in current.values_list("pk", "current_score__patient_id"))
