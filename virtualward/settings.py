@@ -160,7 +160,9 @@ MQTT_PROTOCOL = env_str("MQTT_PROTOCOL", "auto")
 MQTT_SESSION_EXPIRY_S = env_int("MQTT_SESSION_EXPIRY_S", 7 * 24 * 3600)
 MQTT_CA_FILE = env_str("MQTT_CA_FILE")
 VW_INGEST_BATCH_SIZE = env_int("VW_INGEST_BATCH_SIZE", 500)
-VW_INGEST_BATCH_MS = env_int("VW_INGEST_BATCH_MS", 20)
+# A batch waits this long for more messages unless a lull flushes it first: under load, longer
+# batches spread each transaction's fixed costs over more messages (docs/benchmarks.md).
+VW_INGEST_BATCH_MS = env_int("VW_INGEST_BATCH_MS", 50)
 
 # --- Clinical settings ----------------------------------------------------------------------
 # Seconds a continuous device may be late beyond its expected interval before it is offline.

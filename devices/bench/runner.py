@@ -18,6 +18,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import psycopg
+from django.conf import settings
 from django.core.management import call_command
 from django.db import connections
 
@@ -226,6 +227,11 @@ def _start_stack(config: BenchConfig, say: Say) -> stack.Stack:
                 config.services.database_url,
                 "--mqtt-url",
                 config.services.fleet_url,
+                # The platform's batch limits, so neither system batches more than the other.
+                "--batch-size",
+                str(settings.VW_INGEST_BATCH_SIZE),
+                "--batch-ms",
+                str(settings.VW_INGEST_BATCH_MS),
             ],
         )
     return platform
