@@ -186,6 +186,11 @@ class MqttTransport:
         self.subscribed.set()
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
+        with self._lock:
+            # The lost connection's tokens stop acking now, not at the next CONNACK: paho drops
+            # unsent packets when it reconnects, and an ack queued after that drop would go out
+            # on the new connection (see ack).
+            self._generation += 1
         was_connected = self.connected.is_set()
         self.connected.clear()
         self.subscribed.clear()
