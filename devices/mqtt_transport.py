@@ -16,18 +16,20 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import select
 import socket
 import ssl
 import threading
+import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion, _ConnectionState
 from paho.mqtt.exception import MalformedPacket
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
@@ -141,15 +143,6 @@ class MqttTransport:
         if self._client is not None:
             self._client.publish(topic, payload, qos=qos, retain=retain)
 
-    def burst(self) -> contextlib.AbstractContextManager[None]:
-        """Acks and publishes made inside the block wake paho's network thread once, at its end.
-
-        Every packet is queued at once, exactly as outside a burst; only the wake-up waits.
-        """
-        if self._client is None:
-            return contextlib.nullcontext()
-        return self._client.burst()
-
     # --- paho ----------------------------------------------------------------------------------------
 
     def _build_client(self) -> IngestClient:
@@ -242,12 +235,13 @@ class IngestClient(mqtt.Client):
     """paho's client with its socket I/O done in bulk; the protocol handling is paho's own.
 
     paho reads each packet with a ``recv`` for its first byte, one per length byte and one for
-    the body, and for every packet another thread queues it writes a byte to a socket pair to
-    wake its loop, which then sends each packet on its own. Here one ``recv`` fills a buffer
-    that packets are cut from, one byte wakes the loop for all the packets queued until it next
-    writes, and the loop joins queued packets into one ``send``. Overrides paho 2.x's private
-    ``loop_read``, ``_packet_read``, ``_packet_queue``, ``_packet_write``, ``_sock_close``
-    and ``_create_socket``; tests/ingest/test_transport_io.py runs them against the broker.
+    the body; for every packet another thread queues it writes a byte to a socket pair to wake
+    its loop, which then sends each packet on its own. Here one ``recv`` fills a buffer that
+    packets are cut from, one byte wakes the loop for all the packets queued until it next
+    writes, and the loop joins queued packets into one ``send``. Overrides ``loop_read`` and
+    ``loop_start`` and the private ``_packet_read``, ``_packet_queue``, ``_packet_write``,
+    ``_sock_close`` and ``_create_socket`` of paho 2.x (requirements.txt keeps it below 3);
+    tests/ingest/test_transport_io.py checks their signatures and runs them against the broker.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -257,7 +251,6 @@ class IngestClient(mqtt.Client):
         self._recvs_left = 0
         self._wake_pending = False
         self._retry_count = 0  # packets the last, refused send() held: TLS must resend those bytes
-        self._bursts = threading.local()
 
     # --- reading (network thread) ----------------------------------------------------------------
 
@@ -357,21 +350,11 @@ class IngestClient(mqtt.Client):
         self._inbuf = bytearray()
         self._inpos = 0
         self._retry_count = 0
+        if self._sock is not None and self._state == _ConnectionState.MQTT_CS_DISCONNECTING:
+            _drain_until_closed(self._sock)
         super()._sock_close()
 
     # --- queueing (any thread) -----------------------------------------------------------------
-
-    @contextlib.contextmanager
-    def burst(self) -> Iterator[None]:
-        bursts = self._bursts
-        bursts.depth = getattr(bursts, "depth", 0) + 1
-        try:
-            yield
-        finally:
-            bursts.depth -= 1
-            if not bursts.depth and getattr(bursts, "queued", False):
-                bursts.queued = False
-                self._wake()
 
     def _packet_queue(
         self, command: int, packet: bytes | bytearray, mid: int, qos: int, info: mqtt.MQTTMessageInfo | None = None
@@ -387,10 +370,7 @@ class IngestClient(mqtt.Client):
                 "info": info,
             }
         )
-        if getattr(self._bursts, "depth", 0):
-            self._bursts.queued = True
-        else:
-            self._wake()
+        self._wake()
         # As paho: without a network thread or an external loop, write at once.
         if self._thread is None and self._on_socket_register_write is None and self._in_callback_mutex.acquire(False):
             self._in_callback_mutex.release()
@@ -465,6 +445,23 @@ class IngestClient(mqtt.Client):
         with contextlib.suppress(AttributeError, OSError):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return sock
+
+
+def _drain_until_closed(sock: Any, timeout_s: float = 1.0) -> None:
+    """After our DISCONNECT: drop what the broker still sends until it closes its end."""
+    # Closing a socket that holds unread bytes makes the kernel reset the connection, and the
+    # reset can discard our last acks before the broker has read them: at the next start those
+    # messages would come again. Draining first makes the close an orderly one.
+    deadline = time.monotonic() + timeout_s
+    with contextlib.suppress(OSError, ValueError):
+        sock.shutdown(socket.SHUT_WR)
+        while (remaining := deadline - time.monotonic()) > 0:
+            if select.select([sock], [], [], remaining)[0]:
+                try:
+                    if not sock.recv(RECV_BYTES):
+                        return
+                except BlockingIOError:
+                    continue
 
 
 def _advance(out: deque[Any], written: int) -> None:
