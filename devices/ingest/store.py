@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import json
+import operator
 import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from devices.ingest.messages import Outcome, Parsed
 from devices.models import Device, IngestRejection, ReceivedMessage
 from devices.protocol import ItemRejection, ack_payload, ack_topic
 from patients.models import Observation
+from virtualward.binary_rows import fetch_binary
 
 EXCERPT_CHARS = 200
 INSERT_CHUNK = 500  # rows per INSERT: 3000 parameters, inside every SQLite build's limit
@@ -93,9 +95,7 @@ def load_devices(refs: Iterable[str]) -> dict[str, DeviceRef]:
     if connection.vendor == "postgresql":
         # The same query as below, written out: compiling the ORM query cost about a millisecond
         # of the worker's time in every batch, whatever its size.
-        with connection.cursor() as cursor:
-            cursor.execute(_DEVICES_SQL, [wanted])
-            rows = cursor.fetchall()
+        rows = fetch_binary(_DEVICES_SQL, [wanted])
     else:
         rows = Device.objects.filter(device_id__in=wanted).order_by().values_list(
             "device_id", "pk", "patient_id", "patient__ward_id", "revoked_at", "patient__spo2_scale",
@@ -108,7 +108,7 @@ def load_devices(refs: Iterable[str]) -> dict[str, DeviceRef]:
 
 
 _DEVICES_SQL = """
-    SELECT d.device_id, d.id, d.patient_id, p.ward_id, d.revoked_at, p.spo2_scale, s.risk, s.sub_scores
+    SELECT d.device_id, d.id, d.patient_id, p.ward_id, d.revoked_at, p.spo2_scale, s.risk, s.sub_scores::text
     FROM devices_device d
     LEFT JOIN patients_patient p ON p.id = d.patient_id
     LEFT JOIN scoring_earlywarningscore s ON s.id = p.current_score_id
@@ -219,11 +219,11 @@ def insert_observations(observations: Sequence[NewObservation]) -> None:
         )
         return
     table, columns, types = _copy_target()
-    rows = [tuple(getattr(row, name) for name in _OBSERVATION_COLUMNS) for row in observations]
+    values = operator.attrgetter(*_OBSERVATION_COLUMNS)
     with connection.cursor() as cursor, cursor.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
         copy.set_types(types)
-        for row in rows:
-            copy.write_row(row)
+        for row in observations:
+            copy.write_row(values(row))
 
 
 @functools.cache
@@ -293,8 +293,9 @@ def _insert_received_staged(rows: Sequence[NewReceipt]) -> set[tuple[int, str]]:
         _ensure_received_stage(cursor, fields)
         with cursor.copy(f"COPY {_RECEIVED_STAGE} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
             copy.set_types(_copy_types(fields))
+            values = operator.attrgetter(*(f.attname for f in fields))
             for row in rows:
-                copy.write_row([getattr(row, f.attname) for f in fields])
+                copy.write_row(values(row))
         cursor.execute(
             f"WITH staged AS (DELETE FROM {_RECEIVED_STAGE} RETURNING {columns}) "  # noqa: S608 - fixed names only
             f"INSERT INTO {table} ({columns}) SELECT {columns} FROM staged "
