@@ -193,9 +193,13 @@ def _update_contacts(rows: list[tuple[Device | _ContactView, tuple | None]]) -> 
     """Store each device's contact fields, where its row still holds the expected ones (None:
     always); returns the pks written. One ``UPDATE ... FROM (VALUES ...)`` on PostgreSQL:
     ``bulk_update`` builds a CASE WHEN per field per row in Python, which cost a large share of
-    the ingest worker's time. Elsewhere (SQLite in tests) an update per device.
+    the ingest worker's time. Elsewhere (SQLite in tests) ``bulk_update``, or an update per
+    device where a condition applies.
     """
     conditional = rows[0][1] is not None
+    if connection.vendor != "postgresql" and not conditional:
+        Device.objects.bulk_update([device for device, _ in rows], _CONTACT_FIELDS)
+        return {device.pk for device, _ in rows}
     if connection.vendor != "postgresql":
         written = set()
         for device, expected in rows:
