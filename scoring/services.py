@@ -40,6 +40,7 @@ from scoring.freshness import CurrentVitals, Reading, current_vitals
 from scoring.models import EarlyWarningScore
 from scoring.selectors import score_to_dict
 from scoring.urgency import StoredReading, chart_value, needs_prompt_rescore
+from virtualward.binary_rows import fetch_binary
 
 logger = logging.getLogger(__name__)
 
@@ -194,10 +195,10 @@ def take_waiting(task_id: str, kind: str = "prompt") -> list[int]:
     that comes after this finds the doorbell silent and sends a new task, so nothing waits
     unseen; one that came before is taken here, after its readings were committed.
     """
+    taking, waiting = _taking_key(task_id, kind), _waiting_key(kind)  # an unknown kind fails here
     client = _redis_client()
     if client is None:
         return []
-    taking, waiting = _taking_key(task_id, kind), _waiting_key(kind)
     with client.pipeline(transaction=True) as pipe:
         pipe.delete(_doorbell_key(kind))
         pipe.sunionstore(taking, [taking, waiting])
@@ -253,28 +254,33 @@ def freshness_windows() -> dict[str, timedelta]:
 
 
 def newest_readings(patient_ids: Iterable[int]) -> dict[int, dict[str, Reading]]:
-    """The newest reading of each NEWS2 parameter per patient, in two queries on any database.
+    """The newest reading of each NEWS2 parameter per patient: one query on PostgreSQL, two elsewhere.
 
-    One correlated ``LIMIT 1`` per parameter picks each newest id through the (patient, type,
-    time) index, so the cost does not grow with a patient's history; a window function over
-    every reading (the first version) read all of them, and slowed down day by day on a
-    continuous wearable.
+    A ``LIMIT 1`` per patient and parameter picks each newest through the (patient, type, time)
+    index, so the cost does not grow with a patient's history; a window function over every
+    reading (the first version) read all of them, and slowed down day by day on a continuous
+    wearable.
     """
     ids = list(patient_ids)
-    newest_ids = Patient.objects.filter(pk__in=ids).annotate(
-        **{
-            f"newest_{parameter}": Subquery(
-                Observation.objects.filter(patient_id=OuterRef("pk"), type=parameter)
-                .order_by("-measured_at", "-id")
-                .values("id")[:1]
-            )
-            for parameter in news2.PARAMETERS
-        }
-    ).values_list(*(f"newest_{parameter}" for parameter in news2.PARAMETERS))
-    wanted = [obs_id for row in newest_ids for obs_id in row if obs_id is not None]
-    rows = Observation.objects.filter(pk__in=wanted).order_by().values_list(
-        "id", "patient_id", "type", "value", "code", "measured_at"
-    )
+    if connection.vendor == "postgresql":
+        # One statement, written out: a LATERAL LIMIT 1 per patient and parameter. Building the
+        # ORM's seven correlated subqueries cost more than running them, on every rescore.
+        rows = fetch_binary(_NEWEST_SQL, [ids, list(news2.PARAMETERS)])
+    else:
+        newest_ids = Patient.objects.filter(pk__in=ids).annotate(
+            **{
+                f"newest_{parameter}": Subquery(
+                    Observation.objects.filter(patient_id=OuterRef("pk"), type=parameter)
+                    .order_by("-measured_at", "-id")
+                    .values("id")[:1]
+                )
+                for parameter in news2.PARAMETERS
+            }
+        ).values_list(*(f"newest_{parameter}" for parameter in news2.PARAMETERS))
+        wanted = [obs_id for row in newest_ids for obs_id in row if obs_id is not None]
+        rows = Observation.objects.filter(pk__in=wanted).order_by().values_list(
+            "id", "patient_id", "type", "value", "code", "measured_at"
+        )
     newest: dict[int, dict[str, Reading]] = {}
     for obs_id, patient_id, parameter, value, code, measured_at in rows:
         reading_value = chart_value(parameter, value, code)
@@ -282,6 +288,19 @@ def newest_readings(patient_ids: Iterable[int]) -> dict[int, dict[str, Reading]]
             continue  # an unreadable row is missing, never assumed normal
         newest.setdefault(patient_id, {})[parameter] = Reading(parameter, reading_value, measured_at, obs_id)
     return newest
+
+
+_NEWEST_SQL = f"""
+    SELECT o.id, o.patient_id, o.type, o.value, o.code, o.measured_at
+    FROM unnest(%s::bigint[]) AS p(id)
+    CROSS JOIN unnest(%s::varchar[]) AS t(type)
+    CROSS JOIN LATERAL (
+        SELECT id, patient_id, type, value, code, measured_at FROM {Observation._meta.db_table}
+        WHERE patient_id = p.id AND type = t.type
+        ORDER BY measured_at DESC, id DESC
+        LIMIT 1
+    ) AS o
+"""  # noqa: S608 - the model's own table name
 
 
 def rescore_patients(patient_ids: Iterable[int], *, now: datetime | None = None) -> list[EarlyWarningScore]:
@@ -337,8 +356,7 @@ def _rescore_locked(
     # and one UPDATE pointing each patient at its new score.
     created = EarlyWarningScore.objects.bulk_create([score for _, _, score in changed])
     _point_at_scores([(patient.pk, score.pk) for patient, _, score in changed])
-    for patient, previous, score in changed:
-        _announce(patient, score, previous, now)
+    _announce(changed, now)
     return created
 
 
@@ -363,12 +381,17 @@ def _point_at_scores(pairs: list[tuple[int, int]]) -> None:
     )
 
 
-def _announce(patient: Patient, score: EarlyWarningScore, previous: EarlyWarningScore | None, now: datetime) -> None:
-    """Alert on the new score and tell the dashboards, inside the scoring transaction."""
-    from alerts.services import evaluate_score
+def _announce(changed: list[tuple[Patient, EarlyWarningScore | None, EarlyWarningScore]], now: datetime) -> None:
+    """Alert on the new scores and tell the dashboards, inside the scoring transaction.
 
-    evaluate_score(patient=patient, score=score, previous=previous, now=now)
-    publish("score.updated", ward_id=patient.ward_id, patient_id=patient.pk, data=score_to_dict(score))
+    The alerts first, all the chunk's from one locking read of its live alerts: an alert is
+    what a nurse waits for, and its event leaves the moment the chunk commits.
+    """
+    from alerts.services import evaluate_scores
+
+    evaluate_scores([(patient, score, previous) for patient, previous, score in changed], now=now)
+    for patient, _, score in changed:
+        publish("score.updated", ward_id=patient.ward_id, patient_id=patient.pk, data=score_to_dict(score))
 
 
 def _inputs(current: CurrentVitals, spo2_scale: int) -> tuple:

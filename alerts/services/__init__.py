@@ -10,7 +10,7 @@ from alerts.services.actions import (
     alert_escalate,
     alert_resolve,
 )
-from alerts.services.clinical import alert_fall_detected, evaluate_score
+from alerts.services.clinical import alert_fall_detected, evaluate_score, evaluate_scores
 from alerts.services.core import AlertNews, auto_resolve, live_alert, raise_or_escalate
 from alerts.services.technical import (
     raise_device_offline,
@@ -33,6 +33,7 @@ __all__ = [
     "alert_resolve",
     "auto_resolve",
     "evaluate_score",
+    "evaluate_scores",
     "live_alert",
     "raise_device_offline",
     "raise_low_battery",

@@ -6,14 +6,15 @@ person (see ``alerts.services.actions.alert_resolve``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from alerts.models import AlertEvent, AlertKind, Severity
-from alerts.services.core import AlertNews, auto_resolve, live_alert, raise_or_escalate
+from alerts.models import Alert, AlertEvent, AlertKind, Severity
+from alerts.services.core import AlertNews, auto_resolve, live_alert, live_patient_alerts, raise_or_escalate
 from patients.models import Patient
 from scoring.models import EarlyWarningScore
 
@@ -32,16 +33,39 @@ PARAMETER_LABEL = {
 }
 
 
+# The kinds a new score can raise or resolve.
+SCORE_KINDS = (AlertKind.NEWS2_RISK, AlertKind.SINGLE_PARAMETER, AlertKind.OBSERVATIONS_OVERDUE)
+
+
 def evaluate_score(
     *, patient: Patient, score: EarlyWarningScore, previous: EarlyWarningScore | None, now: datetime
 ) -> None:
     """Raise or escalate what a newly stored score calls for; call inside the scoring transaction."""
+    evaluate_scores([(patient, score, previous)], now=now)
+
+
+def evaluate_scores(
+    scored: Sequence[tuple[Patient, EarlyWarningScore, EarlyWarningScore | None]], *, now: datetime
+) -> None:
+    """:func:`evaluate_score` for several patients, their live alerts read in one locking query."""
+    live = live_patient_alerts([patient.pk for patient, _, _ in scored], SCORE_KINDS)
+    for patient, score, previous in scored:
+        _evaluate(patient, score, previous, now, live.get(patient.pk, {}))
+
+
+def _evaluate(
+    patient: Patient,
+    score: EarlyWarningScore,
+    previous: EarlyWarningScore | None,
+    now: datetime,
+    live: dict[str, Alert],
+) -> None:
     previous_rank = RISK_RANK[previous.risk] if previous is not None else 0
     if RISK_RANK[score.risk] > previous_rank and score.risk in RISK_SEVERITY:
-        raise_or_escalate(patient=patient, news=_risk_news(score), now=now)
+        raise_or_escalate(patient=patient, news=_risk_news(score), now=now, live=live)
     newly_at_3 = _parameters_at_3(score) - (_parameters_at_3(previous) if previous is not None else set())
     if newly_at_3:
-        raise_or_escalate(patient=patient, news=_single_parameter_news(score, newly_at_3), now=now)
+        raise_or_escalate(patient=patient, news=_single_parameter_news(score, newly_at_3), now=now, live=live)
     if score.complete:
         auto_resolve(
             kind=AlertKind.OBSERVATIONS_OVERDUE,
@@ -49,6 +73,7 @@ def evaluate_score(
             now=now,
             note="A complete set of observations arrived.",
             data={"score_id": score.pk},
+            live=live,
         )
 
 

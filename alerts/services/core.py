@@ -7,6 +7,7 @@ raise the same alert end with one alert, the loser escalating the winner's inste
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -51,12 +52,40 @@ def live_alert(*, kind: str, patient_id: int, device_id: int | None = None, lock
     return alerts.first()
 
 
-def raise_or_escalate(*, patient: Any, news: AlertNews, now: datetime) -> tuple[Alert, str]:
+def live_patient_alerts(patient_ids: Iterable[int], kinds: Iterable[str]) -> dict[int, dict[str, Alert]]:
+    """Each patient's live alerts of these kinds (not device alerts), by kind, locked; one query.
+
+    For a caller about to raise or resolve several kinds for several patients (scoring a
+    chunk of patients): one locking read instead of one per patient and kind.
+    """
+    alerts = (
+        Alert.objects.select_related("patient")
+        .select_for_update(of=("self",))
+        .filter(patient_id__in=list(patient_ids), kind__in=list(kinds), state__in=LIVE_STATES, device__isnull=True)
+        .order_by("pk")
+    )
+    live: dict[int, dict[str, Alert]] = {}
+    for alert in alerts:
+        live.setdefault(alert.patient_id, {})[alert.kind] = alert
+    return live
+
+
+def _live(kind: str, patient_id: int, device_id: int | None, live: Mapping[str, Alert] | None) -> Alert | None:
+    if live is not None and device_id is None:
+        return live.get(kind)
+    return live_alert(kind=kind, patient_id=patient_id, device_id=device_id, lock=True)
+
+
+def raise_or_escalate(
+    *, patient: Any, news: AlertNews, now: datetime, live: Mapping[str, Alert] | None = None
+) -> tuple[Alert, str]:
     """Open the alert, or escalate the live one in place if the news is worse.
 
-    Returns the alert and what happened: "raised", "escalated" or "unchanged".
+    ``live``: the patient's live alerts, already read under lock (:func:`live_patient_alerts`);
+    None reads this kind's here. Returns the alert and what happened: "raised", "escalated" or
+    "unchanged".
     """
-    existing = live_alert(kind=news.kind, patient_id=patient.pk, device_id=news.device_id, lock=True)
+    existing = _live(news.kind, patient.pk, news.device_id, live)
     if existing is None:
         try:
             with transaction.atomic():
@@ -106,13 +135,23 @@ def _escalate(alert: Alert, news: AlertNews, now: datetime) -> None:
 
 
 def auto_resolve(
-    *, kind: str, patient_id: int, device_id: int | None = None, now: datetime, note: str, data: dict | None = None
+    *,
+    kind: str,
+    patient_id: int,
+    device_id: int | None = None,
+    now: datetime,
+    note: str,
+    data: dict | None = None,
+    live: Mapping[str, Alert] | None = None,
 ) -> Alert | None:
-    """Resolve the live technical alert of this kind because its cause cleared; None if none."""
+    """Resolve the live technical alert of this kind because its cause cleared; None if none.
+
+    ``live`` as for :func:`raise_or_escalate`.
+    """
     if kind in CLINICAL_KINDS:
         # RCP NEWS2 and every virtual-ward pathway: a clinical alert is closed by a person.
         raise ValueError(f"clinical alert kind {kind!r} is never resolved automatically")
-    alert = live_alert(kind=kind, patient_id=patient_id, device_id=device_id, lock=True)
+    alert = _live(kind, patient_id, device_id, live)
     if alert is None:
         return None
     alert.state = AlertState.RESOLVED
@@ -131,4 +170,13 @@ def record_event(
     return AlertEvent.objects.create(alert=alert, action=action, actor=actor, at=at, note=note, data=data or {})
 
 
-__all__ = ["LIVE_STATES", "AlertKind", "AlertNews", "auto_resolve", "live_alert", "raise_or_escalate", "record_event"]
+__all__ = [
+    "LIVE_STATES",
+    "AlertKind",
+    "AlertNews",
+    "auto_resolve",
+    "live_alert",
+    "live_patient_alerts",
+    "raise_or_escalate",
+    "record_event",
+]

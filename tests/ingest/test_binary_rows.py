@@ -38,3 +38,12 @@ def test_elsewhere_it_refuses_rather_than_read_text():
     else:
         with pytest.raises(RuntimeError, match="PostgreSQL"):
             fetch_binary("SELECT 1", [])
+
+
+@needs_postgresql
+def test_its_statements_are_logged_where_djangos_are():
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        fetch_binary("SELECT 42", [])
+    assert [query["sql"] for query in queries.captured_queries] == ["SELECT 42"]
