@@ -136,7 +136,7 @@ class ProcessSpec:
     env: dict[str, str] = field(default_factory=dict)
 
 
-def celery_worker(*, queue: str, hostname: str, concurrency: int) -> list[str]:
+def celery_worker(*, queue: str, hostname: str, concurrency: int, niceness: int = 0) -> list[str]:
     return [
         sys.executable,
         "-m",
@@ -156,6 +156,8 @@ def celery_worker(*, queue: str, hostname: str, concurrency: int) -> list[str]:
         str(concurrency),
         "--without-gossip",
         "--without-mingle",
+        "--niceness",
+        str(niceness),
     ]
 
 
@@ -223,7 +225,10 @@ class Stack:
                 "worker-prompt",
                 celery_worker(queue=prompt_queue, hostname="bench-prompt@%h", concurrency=self.worker_concurrency),
             ),
-            ProcessSpec("worker", celery_worker(queue=default_queue, hostname="bench-default@%h", concurrency=1)),
+            # Niced as in `make run` and docker-compose: routine work yields to ingest and alerts.
+            ProcessSpec(
+                "worker", celery_worker(queue=default_queue, hostname="bench-default@%h", concurrency=1, niceness=10)
+            ),
         ]
         return [*ingest, *workers]
 

@@ -165,6 +165,15 @@ def test_prompt_rescoring_has_a_worker_of_its_own_and_the_default_queue_another(
     assert option(commands["worker"], "-n") != option(commands["worker-prompt"], "-n")
 
 
+@pytest.mark.parametrize("sqlite", [True, False])
+def test_the_default_queues_worker_yields_the_cpu_and_the_prompt_worker_does_not(sqlite):
+    # given the Celery command lines runplatform starts
+    commands = celery_commands(sqlite=sqlite, schedule="/tmp/schedule")
+    # then routine work runs niced, and prompt scoring (alerts) at normal priority
+    assert option(commands["worker"], "--niceness") == "10"
+    assert "--niceness" not in commands["worker-prompt"]
+
+
 @pytest.mark.parametrize(
     ("sqlite", "name", "pool", "concurrency"),
     [

@@ -274,6 +274,10 @@ class Command(BaseCommand):
         supervisor.stop(list(reversed(services)), BROKER_STOP_SECONDS)
 
 
+# The default queue's worker runs at a lower CPU priority (virtualward.celery.Niceness).
+NICE = ["--niceness", "10"]
+
+
 def celery_commands(*, sqlite: bool, schedule: str) -> dict[str, list[str]]:
     """The two workers' and beat's command lines.
 
@@ -292,7 +296,17 @@ def celery_commands(*, sqlite: bool, schedule: str) -> dict[str, list[str]]:
     celery = [PY, "-m", "celery", "-A", "virtualward"]
     worker = [*celery, "worker", "-l", "warning", "--without-mingle", "--without-gossip"]
     return {
-        "worker": [*worker, "-Q", settings.CELERY_TASK_DEFAULT_QUEUE, "-n", "default@%h", *default_pool],
+        # Niced: on a busy machine its periodic routine rescoring yields to ingest and alerts.
+        "worker": [
+            *worker,
+            "-Q",
+            settings.CELERY_TASK_DEFAULT_QUEUE,
+            "-n",
+            "default@%h",
+            *default_pool,
+            "--niceness",
+            "10",
+        ],
         "worker-prompt": [*worker, "-Q", settings.VW_PROMPT_QUEUE, "-n", "prompt@%h", *prompt_pool],
         "beat": [*celery, "beat", "-l", "warning", "-s", schedule],
     }
