@@ -27,8 +27,9 @@ import pytest
 from django.conf import settings
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
 
-from devices import mqtt_transport
-from devices.mqtt_transport import IngestClient, MqttTransport, Received, TransportConfig
+from devices import mqtt_client, mqtt_transport
+from devices.mqtt_client import IngestClient
+from devices.mqtt_transport import MqttTransport, Received, TransportConfig
 
 BIG = (65_536 + 1, 70_000, 300_000)  # past the read buffer and past 64 KiB
 
@@ -306,10 +307,10 @@ def mixed_burst(count: int) -> list[bytes]:
     return [numbered(i, sizes.get(i, 300)) for i in range(count)]
 
 
-@pytest.mark.parametrize("recv_bytes", [mqtt_transport.RECV_BYTES, 7], ids=["64KiB-reads", "7-byte-reads"])
+@pytest.mark.parametrize("recv_bytes", [mqtt_client.RECV_BYTES, 7], ids=["64KiB-reads", "7-byte-reads"])
 def test_a_fast_burst_with_large_payloads_arrives_whole_and_is_all_answered(rig, monkeypatch, recv_bytes):
     # 7-byte reads split every packet, header included, across reads.
-    monkeypatch.setattr(mqtt_transport, "RECV_BYTES", recv_bytes)
+    monkeypatch.setattr(mqtt_client, "RECV_BYTES", recv_bytes)
     payloads = mixed_burst(400)
     inbox: queue.Queue[Received] = queue.Queue()
     transport = rig.transport(inbox.put)
@@ -542,11 +543,11 @@ def _self_signed(directory: Path) -> tuple[Path, Path]:
     return cert_file, key_file
 
 
-@pytest.mark.parametrize("recv_bytes", [mqtt_transport.RECV_BYTES, 1000], ids=["64KiB-reads", "1000-byte-reads"])
+@pytest.mark.parametrize("recv_bytes", [mqtt_client.RECV_BYTES, 1000], ids=["64KiB-reads", "1000-byte-reads"])
 def test_over_tls_a_fast_burst_arrives_whole_and_is_all_answered(rig, tls_broker, monkeypatch, recv_bytes):
     # 1000-byte reads leave most of each TLS record inside the SSL object, where select() cannot
     # see it: only the pending() check gets it read.
-    monkeypatch.setattr(mqtt_transport, "RECV_BYTES", recv_bytes)
+    monkeypatch.setattr(mqtt_client, "RECV_BYTES", recv_bytes)
     url, ca_file = tls_broker
     payloads = mixed_burst(300)
     inbox: queue.Queue[Received] = queue.Queue()
