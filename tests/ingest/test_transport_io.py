@@ -28,6 +28,7 @@ from django.conf import settings
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
 
 from devices import mqtt_client, mqtt_transport
+from devices.bench.stack import forget_mqtt_session
 from devices.mqtt_client import IngestClient
 from devices.mqtt_transport import MqttTransport, Received, TransportConfig
 
@@ -231,19 +232,7 @@ class Rig:
         self.device.disconnect()
         self.device.loop_stop()
         for client_id in self.client_ids:
-            forget_session(self.url, client_id)
-
-
-def forget_session(url: str, client_id: str) -> None:
-    """End a persistent session so the shared broker stops keeping one for a finished test."""
-    parts = urlsplit(url)
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
-    try:
-        client.connect(parts.hostname or "127.0.0.1", parts.port or 1883, keepalive=10)
-        client.loop(timeout=1.0)
-        client.disconnect()
-    except OSError:
-        pass
+            forget_mqtt_session(self.url, client_id)
 
 
 @pytest.fixture
