@@ -12,6 +12,7 @@ many workers sweep. Detection needs nothing but the clock: no other data has to 
 from __future__ import annotations
 
 import logging
+import operator
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
@@ -216,20 +217,22 @@ def _update_contacts(rows: list[tuple[Device | _ContactView, tuple | None]]) -> 
     assignments = ", ".join(f"{quote(field.column)} = v.new_{field.column}" for field in columns)
     where = [f"{table}.{pk} = v.pk"]
     where += [f"{table}.{quote(field.column)} IS NOT DISTINCT FROM v.old_{field.column}" for field in old]
-    params = []
+    # Plain values, bound by the server: psycopg quoting some two hundred parameters into the
+    # statement in Python was most of this update's cost.
+    current = operator.attrgetter(*_CONTACT_FIELDS)
+    params: list[Any] = []
     for device, expected in rows:
         params.append(device.pk)
-        params.extend(field.get_db_prep_save(getattr(device, field.attname), connection) for field in columns)
-        expected_values = zip(old, expected or (), strict=True)
-        params.extend(field.get_db_prep_save(value, connection) for field, value in expected_values)
+        params.extend(current(device))
+        if conditional:
+            params.extend(expected)
     values = ", ".join(["(" + ", ".join(casts) + ")"] * len(rows))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET {assignments} FROM (VALUES {values}) AS v({', '.join(names)}) "  # noqa: S608 - model names only
-            f"WHERE {' AND '.join(where)} RETURNING {table}.{pk}",
-            params,
-        )
-        return {row[0] for row in cursor.fetchall()}
+    written = fetch_binary(
+        f"UPDATE {table} SET {assignments} FROM (VALUES {values}) AS v({', '.join(names)}) "  # noqa: S608 - model names only
+        f"WHERE {' AND '.join(where)} RETURNING {table}.{pk}",
+        params,
+    )
+    return {row[0] for row in written}
 
 
 def _contact_values(device: Device | _ContactView) -> dict[str, Any]:

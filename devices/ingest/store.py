@@ -44,13 +44,32 @@ class DeviceRef:
     # The current score's sub-scores as stored (JSON text or dict); read with current_sub_scores,
     # only for the patients whose rescoring may wait, not for every device of every batch.
     sub_scores: dict | str | None = None
+    score_id: int | None = None  # the current score's id: a stored score never changes
 
     def current_sub_scores(self) -> dict[str, int | None] | None:
-        """What each parameter scores in the patient's current score."""
+        """What each parameter scores in the patient's current score (shared: do not modify).
+
+        Parsed once per score: a score row is never changed once stored (a new score is a new
+        row), and a ward's patients keep theirs for many batches.
+        """
+        if self.score_id is not None and self.score_id in _SUB_SCORES:
+            return _SUB_SCORES[self.score_id]
         stored = json.loads(self.sub_scores) if isinstance(self.sub_scores, str) else self.sub_scores
-        if not isinstance(stored, dict) or not stored:
-            return None
-        return {name: sub.get("score") for name, sub in stored.items() if isinstance(sub, dict)}
+        scores = (
+            {name: sub.get("score") for name, sub in stored.items() if isinstance(sub, dict)}
+            if isinstance(stored, dict) and stored
+            else None
+        )
+        if self.score_id is not None:
+            if len(_SUB_SCORES) >= _SUB_SCORES_KEPT:
+                _SUB_SCORES.clear()
+            _SUB_SCORES[self.score_id] = scores
+        return scores
+
+
+# Parsed sub-scores by score id (DeviceRef.current_sub_scores); a ward's worth and more.
+_SUB_SCORES: dict[int, dict[str, int | None] | None] = {}
+_SUB_SCORES_KEPT = 10_000
 
 
 @dataclass(slots=True)
@@ -99,16 +118,17 @@ def load_devices(refs: Iterable[str]) -> dict[str, DeviceRef]:
     else:
         rows = Device.objects.filter(device_id__in=wanted).order_by().values_list(
             "device_id", "pk", "patient_id", "patient__ward_id", "revoked_at", "patient__spo2_scale",
-            "patient__current_score__risk", "patient__current_score__sub_scores",
+            "patient__current_score__risk", "patient__current_score__sub_scores", "patient__current_score_id",
         )
     return {
-        ref: DeviceRef(pk, patient, ward, revoked is not None, scale or 1, risk, subs)
-        for ref, pk, patient, ward, revoked, scale, risk, subs in rows
+        ref: DeviceRef(pk, patient, ward, revoked is not None, scale or 1, risk, subs, score_id)
+        for ref, pk, patient, ward, revoked, scale, risk, subs, score_id in rows
     }
 
 
 _DEVICES_SQL = """
-    SELECT d.device_id, d.id, d.patient_id, p.ward_id, d.revoked_at, p.spo2_scale, s.risk, s.sub_scores::text
+    SELECT d.device_id, d.id, d.patient_id, p.ward_id, d.revoked_at, p.spo2_scale, s.risk, s.sub_scores::text,
+        p.current_score_id
     FROM devices_device d
     LEFT JOIN patients_patient p ON p.id = d.patient_id
     LEFT JOIN scoring_earlywarningscore s ON s.id = p.current_score_id

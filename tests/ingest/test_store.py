@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
 from django.db import connection, transaction
 
-from devices.ingest import Incoming, handle_batch
+from devices.ingest import Incoming, handle_batch, store
 from devices.models import ReceivedMessage
 from patients.models import Observation
 from tests.ingest.conftest import MANIFEST_RECEIVED_AT, obs_json
@@ -51,3 +52,21 @@ def test_many_batches_on_one_connection_store_every_message_once(device, obs_at)
     assert ReceivedMessage.objects.filter(device=device).count() == 10
     assert Observation.objects.filter(device=device).count() == 10
     assert [o.duplicate for o in outcomes[2]] == [True]
+
+
+def test_a_scores_sub_scores_are_parsed_once_and_a_new_score_is_read_afresh(monkeypatch):
+    stored = json.dumps({"spo2": {"value": 97, "score": 0}, "heart_rate": {"value": 95, "score": 1}})
+    parsed = []
+    real_loads = store.json.loads
+    monkeypatch.setattr(store.json, "loads", lambda text: parsed.append(text) or real_loads(text))
+    monkeypatch.setattr(store, "_SUB_SCORES", {})
+    # given two batches that both see a patient's current score 901
+    first = store.DeviceRef(1, 10, 1, False, 1, "low", stored, 901).current_sub_scores()
+    again = store.DeviceRef(1, 10, 1, False, 1, "low", stored, 901).current_sub_scores()
+    # then its sub-scores are parsed once and read the same both times
+    assert first == again == {"spo2": 0, "heart_rate": 1}
+    assert len(parsed) == 1
+    # and the patient's next score, a new row, is read from its own text
+    newer = json.dumps({"spo2": {"value": 93, "score": 2}})
+    assert store.DeviceRef(1, 10, 1, False, 1, "low", newer, 902).current_sub_scores() == {"spo2": 2}
+    assert len(parsed) == 2
