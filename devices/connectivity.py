@@ -54,6 +54,8 @@ _CONTACT_FIELDS = [
     "battery_at",
     "overdue_at",
 ]
+# A device's (or a _ContactView's) contact fields, in that order.
+_contact_fields = operator.attrgetter(*_CONTACT_FIELDS)
 
 
 def last_heard(device: Device | _ContactView) -> datetime | None:
@@ -132,8 +134,8 @@ class _ContactPlan:
     """What a batch's contact does to each device it names (devices it does not change: nothing)."""
 
     locking: list[int] = field(default_factory=list)
-    # (contact fields as read, as they become): only clocks moved, by more than the slack
-    clocks_only: list[tuple[tuple, _ContactView]] = field(default_factory=list)
+    # (the device as it becomes, its contact fields as read): only clocks moved, past the slack
+    clocks_only: list[tuple[_ContactView, tuple]] = field(default_factory=list)
 
 
 def _plan_contacts(
@@ -167,15 +169,11 @@ def _plan_contacts(
         ):
             plan.locking.append(view.pk)
         elif _clocks_moved(state, view):
-            plan.clocks_only.append((before, view))
+            plan.clocks_only.append((view, before))
     return plan
 
 
-def _contact_fields(device: Device | _ContactView) -> tuple:
-    return tuple(getattr(device, name) for name in _CONTACT_FIELDS)
-
-
-def _write_clocks(moves: list[tuple[tuple, _ContactView]]) -> list[int]:
+def _write_clocks(moves: list[tuple[_ContactView, tuple]]) -> list[int]:
     """Write devices whose clocks alone moved, if their rows are still as read; the rest's pks.
 
     The condition is the whole contact state as read, so this is exactly what the locking pass
@@ -186,8 +184,8 @@ def _write_clocks(moves: list[tuple[tuple, _ContactView]]) -> list[int]:
     """
     if not moves:
         return []
-    written = _update_contacts([(view, before) for before, view in moves])
-    return sorted(view.pk for _, view in moves if view.pk not in written)
+    written = _update_contacts(moves)
+    return sorted(view.pk for view, _ in moves if view.pk not in written)
 
 
 def _update_contacts(rows: list[tuple[Device | _ContactView, tuple | None]]) -> set[int]:
@@ -204,8 +202,10 @@ def _update_contacts(rows: list[tuple[Device | _ContactView, tuple | None]]) -> 
     if connection.vendor != "postgresql":
         written = set()
         for device, expected in rows:
-            condition = dict(zip(_CONTACT_FIELDS, expected, strict=True)) if conditional else {}
-            if Device.objects.filter(pk=device.pk, **condition).update(**_contact_values(device)):
+            condition = dict(zip(_CONTACT_FIELDS, expected, strict=True))
+            if Device.objects.filter(pk=device.pk, **condition).update(
+                **dict(zip(_CONTACT_FIELDS, _contact_fields(device), strict=True))
+            ):
                 written.add(device.pk)
         return written
     meta, quote = Device._meta, connection.ops.quote_name
@@ -219,11 +219,10 @@ def _update_contacts(rows: list[tuple[Device | _ContactView, tuple | None]]) -> 
     where += [f"{table}.{quote(field.column)} IS NOT DISTINCT FROM v.old_{field.column}" for field in old]
     # Plain values, bound by the server: psycopg quoting some two hundred parameters into the
     # statement in Python was most of this update's cost.
-    current = operator.attrgetter(*_CONTACT_FIELDS)
     params: list[Any] = []
     for device, expected in rows:
         params.append(device.pk)
-        params.extend(current(device))
+        params.extend(_contact_fields(device))
         if conditional:
             params.extend(expected)
     values = ", ".join(["(" + ", ".join(casts) + ")"] * len(rows))
@@ -233,10 +232,6 @@ def _update_contacts(rows: list[tuple[Device | _ContactView, tuple | None]]) -> 
         params,
     )
     return {row[0] for row in written}
-
-
-def _contact_values(device: Device | _ContactView) -> dict[str, Any]:
-    return {name: getattr(device, name) for name in _CONTACT_FIELDS}
 
 
 def _contact_views(pks: list[int]) -> list[tuple]:
