@@ -361,9 +361,6 @@ def _rescore_locked(
 
 
 def _point_at_scores(pairs: list[tuple[int, int]]) -> None:
-    if len(pairs) == 1:
-        Patient.objects.filter(pk=pairs[0][0]).update(current_score_id=pairs[0][1])
-        return
     if connection.vendor == "postgresql":
         # Written out: the ORM's CASE WHEN of one branch per patient cost a routine rescore of
         # a ward more to compile than the database took to run it.
