@@ -3,6 +3,7 @@
 import os
 
 from celery import Celery, bootsteps
+from celery.signals import task_postrun, task_prerun, worker_process_init, worker_ready
 from click import IntRange, Option
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "virtualward.settings")
@@ -30,3 +31,30 @@ app.user_options["worker"].add(
     Option(("--niceness",), type=IntRange(0, 19), default=0, help="Lower the worker's CPU priority (0-19).")
 )
 app.steps["worker"].add(Niceness)
+
+
+@task_prerun.connect
+@task_postrun.connect
+def tidy_database_connections(task=None, **kwargs) -> None:
+    """Around each task, what Django does around each request: drop a connection that is too old
+    (CONN_MAX_AGE), broken, or left outside autocommit, and keep a good one for the next task.
+
+    Celery's own fix-up would close it every time; CELERY_DB_REUSE_MAX (settings) stops that.
+    A task run eagerly runs inside its caller, perhaps in the caller's transaction: left alone.
+    """
+    if task is not None and getattr(task.request, "is_eager", False):
+        return
+    from django.db import close_old_connections
+
+    close_old_connections()
+
+
+@worker_process_init.connect
+@worker_ready.connect
+def freeze_worker_startup(**kwargs) -> None:
+    """A pool process (after its fork) or the worker itself (solo pool), once loaded: the objects
+    it keeps for life leave the garbage collector's full scans (virtualward/gc_tuning.py), so a
+    rescore, and the alert it raises, never waits out a long collection."""
+    from virtualward.gc_tuning import freeze_startup_objects
+
+    freeze_startup_objects()

@@ -128,6 +128,11 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 4
 CELERY_TASK_IGNORE_RESULT = True
+# Keep a worker's database connection from task to task. Celery's Django fix-up closes it
+# around every task unless this is set (then only every this many tasks); a fresh PostgreSQL
+# connection cost a prompt rescore about a fifth of its time, and so an alert its delay.
+# Age (CONN_MAX_AGE) and health are checked around each task instead (virtualward/celery.py).
+CELERY_DB_REUSE_MAX = 1000
 CELERY_TIMEZONE = "UTC"
 # Two queues, each with its own worker (runplatform, docker-compose.yml): prompt rescoring on
 # VW_PROMPT_QUEUE, so an abnormal reading's alert never waits behind routine rescoring, sweeps

@@ -23,6 +23,7 @@ from devices.broker_auth import platform_mqtt_account
 from devices.ingest.messages import Outcome
 from devices.ingest.worker import IngestWorker
 from devices.mqtt_transport import MqttTransport, TransportConfig
+from virtualward.gc_tuning import freeze_startup_objects
 
 logger = logging.getLogger("devices.ingest")
 
@@ -55,6 +56,7 @@ class Command(BaseCommand):
         # The platform's own broker account: MQTT_USERNAME / MQTT_PASSWORD in production, a
         # generated development secret otherwise (the generated Mosquitto config knows both).
         account = platform_mqtt_account()
+        window = max(1000, 2 * options["batch_size"])
         config = TransportConfig(
             url=settings.MQTT_URL,
             client_id=options["client_id"],
@@ -63,7 +65,10 @@ class Command(BaseCommand):
             protocol=options["protocol"],
             share_group="" if options["no_share"] else options["share_group"],
             session_expiry_s=settings.MQTT_SESSION_EXPIRY_S,
-            receive_maximum=max(1000, 2 * options["batch_size"]),
+            # Both ways, at least two batches may be unacknowledged at once: the broker's messages
+            # to us, and our acks to the devices.
+            receive_maximum=window,
+            publish_window=window,
             ca_file=settings.MQTT_CA_FILE,
         )
         hook = crash_before_ack if os.environ.get("VW_INGEST_CRASH_BEFORE_ACK") == "1" else None
@@ -91,6 +96,8 @@ def run_service(
             logger.warning("%s; trying again", exc)
             if stop.wait(5.0):
                 return
+    # Everything loaded so far lives as long as the process: out of the full collections' way.
+    freeze_startup_objects()
     thread = threading.Thread(target=worker.run, name="ingest-worker", daemon=True)
     thread.start()
     _report_ready(transport, stop)
