@@ -14,18 +14,38 @@ from collections import deque
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import MQTTErrorCode, _ConnectionState
+from paho.mqtt.enums import MQTTErrorCode, MQTTProtocolVersion, _ConnectionState
 from paho.mqtt.exception import MalformedPacket
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 
 RECV_BYTES = 64 * 1024  # one recv() takes in a burst of packets
 RECVS_PER_READ = 16  # then the loop gets to write and keep alive, even under a flood
 WRITE_BYTES = 64 * 1024  # packets joined into one send()
+
+# What paho builds afresh for every PUBACK that carries neither (never changed once built; the
+# transport sets no on_publish, the only place paho hands them on).
+_PUBACK_SUCCESS = ReasonCode(PacketTypes.PUBACK, "Success")
+_NO_PUBACK_PROPERTIES = Properties(PacketTypes.PUBACK)
 
 
 def _needs_paho(packet: Any) -> bool:
     """Packets that paho acts on once sent: a QoS 0 publish (on_publish) and DISCONNECT."""
     command = packet["command"] & 0xF0
     return command == mqtt.DISCONNECT or (command == mqtt.PUBLISH and packet["qos"] == 0)
+
+
+def set_publish_window(client: mqtt.Client, window: int) -> None:
+    """How many QoS 1 publishes may await their PUBACK, set from ``on_connect`` as well.
+
+    paho's setter refuses a connected client, but MQTT 5's limit, the broker's Receive Maximum,
+    is only known from CONNACK; ``on_connect`` runs before paho sends what the last connection
+    left unacknowledged, so a window set there governs those too.
+    """
+    if window < 1:
+        raise ValueError(f"a publish window of {window} would stop every QoS 1 publish")
+    client._max_inflight_messages = window
 
 
 class IngestClient(mqtt.Client):
@@ -150,6 +170,52 @@ class IngestClient(mqtt.Client):
         if self._sock is not None and self._state == _ConnectionState.MQTT_CS_DISCONNECTING:
             _drain_until_closed(self._sock)
         super()._sock_close()
+
+    # --- decoding (network thread) ---------------------------------------------------------------
+
+    def _handle_publish(self) -> MQTTErrorCode:
+        packet = self._in_packet
+        command, body = packet["command"], packet["packet"]
+        if (command & 0x06) != 0x02 or self._protocol != MQTTProtocolVersion.MQTTv5 or self._logging():
+            return super()._handle_publish()
+        size = len(body)
+        topic_end = 2 + ((body[0] << 8) | body[1]) if size >= 2 else size
+        properties_at = topic_end + 2
+        # A property length of 0 is the single byte 0; a topic alias, say, has to be decoded.
+        if topic_end == 2 or properties_at >= size or body[properties_at] != 0:
+            return super()._handle_publish()
+        mid = (body[topic_end] << 8) | body[topic_end + 1]
+        message = mqtt.MQTTMessage(mid=mid, topic=bytes(body[2:topic_end]))
+        message.dup = bool(command & 0x08)
+        message.qos = 1
+        message.retain = bool(command & 0x01)
+        message.payload = bytes(body[properties_at + 1 :])
+        message.timestamp = mqtt.time_func()
+        self._handle_on_message(message)
+        if self._manual_ack:
+            return MQTTErrorCode.MQTT_ERR_SUCCESS
+        return self._send_puback(mid)
+
+    def _handle_pubackcomp(self, cmd: str) -> MQTTErrorCode:  # type: ignore[override]
+        body = self._in_packet["packet"]
+        if cmd != "PUBACK" or len(body) != 2 or self._logging():
+            return super()._handle_pubackcomp(cmd)  # type: ignore[arg-type]
+        mid = (body[0] << 8) | body[1]
+        with self._out_message_mutex:
+            if mid in self._out_messages:
+                return self._do_on_publish(mid, _PUBACK_SUCCESS, _NO_PUBACK_PROPERTIES)
+        return MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    def _update_inflight(self) -> MQTTErrorCode:
+        # Every message in _out_messages is either in flight or queued (or a QoS 0 one not yet
+        # written): when all are in flight there is nothing to send, and paho's walk over them,
+        # on every PUBACK, would find nothing. With a window of hundreds that walk was quadratic.
+        if len(self._out_messages) <= self._inflight_messages:
+            return MQTTErrorCode.MQTT_ERR_SUCCESS
+        return super()._update_inflight()
+
+    def _logging(self) -> bool:
+        return self._logger is not None or self._on_log is not None
 
     # --- queueing (any thread) -----------------------------------------------------------------
 

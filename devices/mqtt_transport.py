@@ -30,7 +30,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from devices.mqtt_client import IngestClient
+from devices.mqtt_client import IngestClient, set_publish_window
 from virtualward.env import mqtt_endpoint
 
 logger = logging.getLogger(__name__)
@@ -63,6 +63,10 @@ class TransportConfig:
     # MQTT 5 flow control: how many unacknowledged messages the broker may have in flight to
     # us. It must exceed one batch, or every batch waits for the timer. (3.1.1: broker config.)
     receive_maximum: int = 1000
+    # Our own QoS 1 publishes (a device's acks) that may await the broker's PUBACK at once. At
+    # paho's default of 20 a batch's acks left one per PUBACK. MQTT 5: never more than the
+    # Receive Maximum the broker's CONNACK states (publish_window_for).
+    publish_window: int = 1000
     ca_file: str = ""
     keepalive_s: int = 30
 
@@ -168,6 +172,7 @@ class MqttTransport:
             return
         with self._lock:
             self._generation += 1
+        set_publish_window(client, publish_window_for(self.protocol, properties, self.config.publish_window))
         logger.info(
             "MQTT connected to %s:%s as %s (MQTT %s, session present: %s)",
             self._host, self._port, self.config.client_id, self.protocol, flags.session_present,
@@ -215,6 +220,19 @@ class MqttTransport:
                 token=(self._generation, message.mid, message.qos),
             )
         )
+
+
+def publish_window_for(protocol: str, connack_properties: Any, wanted: int) -> int:
+    """How many QoS 1 publishes may await their PUBACK: ``wanted``, within the broker's limit.
+
+    Under MQTT 5 a broker states its Receive Maximum in CONNACK (65,535 when absent) and may
+    disconnect a client that exceeds it; paho does not apply it itself. MQTT 3.1.1 has no such
+    limit to honour.
+    """
+    if protocol != "5":
+        return wanted
+    broker = getattr(connack_properties, "ReceiveMaximum", 65_535)
+    return max(1, min(wanted, broker))
 
 
 def _configure_common(client: mqtt.Client, config: TransportConfig, *, tls: bool) -> None:

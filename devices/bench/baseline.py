@@ -29,6 +29,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from devices.bench.fleet import no_delay
+from devices.mqtt_client import set_publish_window
+from devices.mqtt_transport import publish_window_for
 
 TABLE = "bench_baseline_observation"
 COLUMNS = "device_id, msg_id, idx, type, value, code, unit, measured_at, received_at"
@@ -113,8 +115,11 @@ class BaselineSubscriber:
         self.client.on_subscribe = lambda *args: self.ready.set()
         self.client.on_message = self._on_message
 
-    def _on_connect(self, client, *args) -> None:
+    def _on_connect(self, client, userdata, flags, reason, properties) -> None:
         no_delay(client)
+        # Like the platform's ingest (mqtt_transport.publish_window_for): a batch's device acks
+        # may all await their PUBACK at once, within the broker's Receive Maximum.
+        set_publish_window(client, publish_window_for("5", properties, RECEIVE_MAXIMUM))
         client.subscribe(f"{BASELINE_ROOT}+/obs", qos=1)
 
     def _on_message(self, client, userdata, message) -> None:

@@ -49,20 +49,47 @@ def publish_packet(topic: str, payload: bytes, mid: int) -> bytes:
             return bytes([0x32]) + bytes(encoded) + body
 
 
+def v5_publish_packet(topic: str, payload: bytes, mid: int, *, properties: bytes = b"", flags: int = 0x02) -> bytes:
+    """A PUBLISH as a broker sends it under MQTT 5 (QoS 1 unless ``flags`` says otherwise)."""
+    body = v5_publish_body(topic, payload, mid, properties=properties, flags=flags)
+    return bytes([0x30 | flags]) + remaining_length(len(body)) + body
+
+
+def v5_publish_body(topic: str, payload: bytes, mid: int, *, properties: bytes = b"", flags: int = 0x02) -> bytes:
+    encoded = topic.encode()
+    body = struct.pack("!H", len(encoded)) + encoded
+    if flags & 0x06:
+        body += struct.pack("!H", mid)
+    return body + bytes([len(properties)]) + properties + payload  # property lengths under 128 here
+
+
+def remaining_length(length: int) -> bytes:
+    encoded = bytearray()
+    while True:
+        byte, length = length % 128, length // 128
+        encoded.append(byte | (0x80 if length else 0))
+        if not length:
+            return bytes(encoded)
+
+
 class Wire:
     """An IngestClient reading one end of a socket pair; the test writes the other end."""
 
-    def __init__(self) -> None:
+    def __init__(self, protocol: MQTTProtocolVersion = MQTTProtocolVersion.MQTTv311) -> None:
         self.ours, self.theirs = socket.socketpair()
         self.ours.setblocking(False)
-        self.client = IngestClient(
-            CallbackAPIVersion.VERSION2, client_id="wire", protocol=MQTTProtocolVersion.MQTTv311, manual_ack=True
-        )
+        self.client = IngestClient(CallbackAPIVersion.VERSION2, client_id="wire", protocol=protocol, manual_ack=True)
         self.client._sock = self.ours
         self.received: list[tuple[str, bytes, int]] = []
+        self.messages: list[mqtt.MQTTMessage] = []
         self.disconnects = 0
         self.recvs = 0
-        self.client.on_message = lambda client, userdata, m: self.received.append((m.topic, bytes(m.payload), m.mid))
+
+        def on_message(client: mqtt.Client, userdata: Any, m: mqtt.MQTTMessage) -> None:
+            self.received.append((m.topic, bytes(m.payload), m.mid))
+            self.messages.append(m)
+
+        self.client.on_message = on_message
         self.client.on_disconnect = lambda *args: setattr(self, "disconnects", self.disconnects + 1)
         real_recv = self.client._sock_recv
 
@@ -80,6 +107,13 @@ class Wire:
 @pytest.fixture
 def wire() -> Iterator[Wire]:
     w = Wire()
+    yield w
+    w.close()
+
+
+@pytest.fixture
+def wire5() -> Iterator[Wire]:
+    w = Wire(MQTTProtocolVersion.MQTTv5)
     yield w
     w.close()
 
@@ -155,6 +189,93 @@ def test_a_remaining_length_of_five_bytes_is_a_protocol_error(wire):
     assert wire.received == []
 
 
+# --- MQTT 5 packets decoded without paho's property objects --------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("flags", "payload", "topic"),
+    [
+        (0x02, b'{"msg_id":"a"}', "vw/v1/devices/d1/obs"),
+        (0x0A, b"x" * 300, "vw/v1/devices/d1/obs"),  # DUP set: a redelivery
+        (0x03, b"", "vw/v1/devices/d1/status"),  # RETAIN set, empty payload
+        (0x02, bytes(range(256)), "t/" + "é" * 150),  # a topic and a length past one byte
+    ],
+    ids=["plain", "dup", "retained-empty", "long-utf8-topic"],
+)
+def test_an_mqtt5_qos1_publish_without_properties_is_delivered_as_paho_decodes_it(
+    wire5, monkeypatch, flags, payload, topic
+):
+    from paho.mqtt import _packet
+
+    expected = _packet.decode_publish(0x30 | flags, v5_publish_body(topic, payload, 4242, flags=flags), 5)
+    calls = []
+    monkeypatch.setattr(_packet, "decode_publish", lambda *args: calls.append(args))
+    wire5.theirs.sendall(v5_publish_packet(topic, payload, 4242, flags=flags))
+
+    assert wire5.client.loop_read() == MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    [message] = wire5.messages
+    assert calls == [], "paho's decoder was used: the fast path was not taken"
+    assert (message.topic, message.payload, message.mid) == (topic, payload, 4242)
+    assert (message.dup, message.qos, message.retain) == (expected.dup, 1, expected.retain)
+    assert message.topic.encode() == expected.topic and message.payload == expected.payload
+    assert message.properties is None
+    assert message.timestamp > 0
+
+
+def test_an_mqtt5_publish_with_properties_is_decoded_by_paho_with_them(wire5):
+    content_type = b"\x03" + struct.pack("!H", 16) + b"application/json"  # property 3: Content Type
+    wire5.theirs.sendall(v5_publish_packet("vw/v1/devices/d1/obs", b"{}", 7, properties=content_type))
+
+    wire5.client.loop_read()
+
+    [message] = wire5.messages
+    assert (message.topic, message.payload, message.mid) == ("vw/v1/devices/d1/obs", b"{}", 7)
+    assert message.properties.ContentType == "application/json"
+
+
+@pytest.mark.parametrize(("flags", "qos"), [(0x00, 0), (0x04, 2)], ids=["qos0", "qos2"])
+def test_other_qualities_of_service_are_paho_s_own(wire5, flags, qos):
+    wire5.theirs.sendall(v5_publish_packet("t/x", b"body", 9, flags=flags))
+
+    wire5.client.loop_read()
+
+    if qos == 0:
+        [message] = wire5.messages
+        assert (message.payload, message.qos) == (b"body", 0)
+        assert message.properties is not None  # paho's decoding, not the fast path
+    else:
+        # paho holds a QoS 2 message until PUBREL; it is in its store, decoded with properties
+        assert wire5.client._in_messages[9].payload == b"body"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        struct.pack("!H", 3) + b"t/x" + struct.pack("!H", 1),  # ends before its property length
+        struct.pack("!H", 40) + b"t/x",  # the topic runs past the packet
+        b"\x00",  # not even a topic length
+    ],
+    ids=["no-property-length", "topic-past-the-end", "one-byte"],
+)
+def test_a_truncated_mqtt5_publish_is_a_protocol_error_and_delivers_nothing(wire5, body):
+    wire5.theirs.sendall(bytes([0x32]) + remaining_length(len(body)) + body)
+
+    assert wire5.client.loop_read() == MQTTErrorCode.MQTT_ERR_PROTOCOL
+    assert wire5.received == []
+
+
+def test_while_paho_logs_every_publish_goes_through_paho_so_its_debug_lines_are_kept(wire5):
+    lines: list[str] = []
+    wire5.client.on_log = lambda client, userdata, level, line: lines.append(line)
+    wire5.theirs.sendall(v5_publish_packet("t/x", b"body", 3))
+
+    wire5.client.loop_read()
+
+    assert wire5.messages[0].properties is not None
+    assert any("Received PUBLISH" in line for line in lines)
+
+
 def test_the_paho_methods_it_overrides_still_have_the_signatures_it_was_written_for():
     expected = {
         "loop_read": "(self, max_packets: 'int' = 1) -> 'MQTTErrorCode'",
@@ -167,6 +288,10 @@ def test_the_paho_methods_it_overrides_still_have_the_signatures_it_was_written_
         "_create_socket": "(self) -> 'SocketLike'",
         "_sock_recv": "(self, bufsize: 'int') -> 'bytes'",
         "_sock_send": "(self, buf: 'bytes | bytearray') -> 'int'",
+        "_handle_publish": "(self) -> 'MQTTErrorCode'",
+        "_handle_pubackcomp": "(self, cmd: \"Literal['PUBACK', 'PUBCOMP']\") -> 'MQTTErrorCode'",
+        "_update_inflight": "(self) -> 'MQTTErrorCode'",
+        "_do_on_publish": "(self, mid: 'int', reason_code: 'ReasonCode', properties: 'Properties') -> 'MQTTErrorCode'",
     }
     found = {name: str(inspect.signature(getattr(mqtt.Client, name))) for name in expected}
     assert found == expected, "paho changed: re-check IngestClient against its new source"
@@ -198,11 +323,22 @@ class Rig:
         assert subscribed.wait(10), "the device client could not subscribe"
 
     def transport(
-        self, deliver: Callable[[Received], None], *, client_id: str = "", url: str = "", ca_file: str = ""
+        self,
+        deliver: Callable[[Received], None],
+        *,
+        client_id: str = "",
+        url: str = "",
+        ca_file: str = "",
+        publish_window: int = 1000,
     ) -> MqttTransport:
         client_id = client_id or f"vwtest-ingest-{self.run}"
         config = TransportConfig(
-            url=url or self.url, client_id=client_id, share_group="", session_expiry_s=60, ca_file=ca_file
+            url=url or self.url,
+            client_id=client_id,
+            share_group="",
+            session_expiry_s=60,
+            ca_file=ca_file,
+            publish_window=publish_window,
         )
         transport = MqttTransport(config, deliver)
         self.transports.append(transport)
@@ -370,6 +506,84 @@ def test_packets_queued_while_the_loop_is_busy_wake_it_once_and_leave_in_one_sen
     rig.wait_replies({b"%06d" % i for i in range(1, 16)})
     assert wakes.sends <= 1
     assert sends[0] == 1
+
+
+def broker_receive_maximum(url: str) -> int | None:
+    """The Receive Maximum the broker states to an MQTT 5 client (65,535 if it states none)."""
+    parts = urlsplit(url)
+    probe = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"vwtest-probe-{uuid.uuid4().hex[:8]}", protocol=5)
+    stated: queue.Queue[int] = queue.Queue()
+    probe.on_connect = lambda c, u, f, reason, props: stated.put(getattr(props, "ReceiveMaximum", 65_535))
+    probe.connect(parts.hostname or "127.0.0.1", parts.port or 1883)
+    probe.loop_start()
+    try:
+        return stated.get(timeout=10)
+    finally:
+        probe.disconnect()
+        probe.loop_stop()
+
+
+@pytest.mark.parametrize("wanted", [3, 700])
+def test_the_publish_window_is_the_wanted_one_within_the_broker_s_receive_maximum(rig, wanted):
+    transport = rig.transport(queue.Queue().put, publish_window=wanted)
+
+    window = transport._client._max_inflight_messages
+
+    if transport.protocol == "5":
+        assert window == min(wanted, broker_receive_maximum(rig.url))
+    else:
+        assert window == wanted  # MQTT 3.1.1 states no limit
+
+
+@pytest.mark.parametrize("window", [3, 1000])
+def test_more_replies_than_the_window_all_leave_and_every_puback_is_taken_without_paho_s_decoder(
+    rig, monkeypatch, window
+):
+    from paho.mqtt import _packet
+
+    decoded: list[Any] = []
+    real_decode = _packet.decode_puback
+    monkeypatch.setattr(_packet, "decode_puback", lambda *args: decoded.append(args) or real_decode(*args))
+    transport = rig.transport(queue.Queue().put, publish_window=window)
+    client = transport._client
+    published: queue.Queue[tuple[int, bool]] = queue.Queue()
+    client.on_publish = lambda c, u, mid, reason, props: published.put((mid, reason.is_failure))
+
+    # When a batch's worth of replies is published at once, past the window
+    replies = {b"%06d" % i for i in range(300)}
+    for reply in sorted(replies):
+        transport.publish(f"vwtest/{rig.run}/dev0/ack", reply)
+
+    # Then every one reaches the device, each PUBACK of success is taken as one, and nothing
+    # is left waiting: queued replies went out as PUBACKs freed the window
+    rig.wait_replies(replies)
+    outcomes = [published.get(timeout=10) for _ in replies]
+    assert not any(failure for _, failure in outcomes)
+    assert len({mid for mid, _ in outcomes}) == len(replies)
+    with client._out_message_mutex:
+        assert (len(client._out_messages), client._inflight_messages) == (0, 0)
+    assert decoded == [], "a two-byte PUBACK went through paho's decoder"
+
+
+def test_publish_window_for_honours_the_broker_only_under_mqtt5():
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    stated = Properties(PacketTypes.CONNACK)
+    stated.ReceiveMaximum = 20
+    silent = Properties(PacketTypes.CONNACK)
+
+    assert mqtt_transport.publish_window_for("5", stated, 1000) == 20
+    assert mqtt_transport.publish_window_for("5", stated, 10) == 10
+    assert mqtt_transport.publish_window_for("5", silent, 1000) == 1000
+    assert mqtt_transport.publish_window_for("5", silent, 100_000) == 65_535  # the MQTT 5 default
+    assert mqtt_transport.publish_window_for("3.1.1", None, 1000) == 1000
+
+
+def test_a_window_below_one_is_refused_because_it_would_stop_every_publish():
+    client = IngestClient(CallbackAPIVersion.VERSION2, client_id="window")
+    with pytest.raises(ValueError, match="stop every QoS 1 publish"):
+        mqtt_client.set_publish_window(client, 0)
 
 
 def test_a_connection_lost_while_a_batch_is_answered_loses_no_reply_and_acks_nothing_across_it(rig):
