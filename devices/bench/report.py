@@ -22,6 +22,8 @@ TARGET_RATE = 1000.0
 # may be the load generator's is never read as the system's.
 FLEET_ON_SCHEDULE = 0.98
 FLEET_MAX_LAG_S = 0.5
+# A step of the rate ladder, or one of the bisection steps after it (devices/bench/refine.py).
+LADDER, REFINE = "ladder", "refine"
 
 
 @dataclass
@@ -38,6 +40,7 @@ class StepResult:
     stored_latency: LatencySummary
     max_publisher_lag_ms: float
     unacked_at_drain: int
+    stage: str = LADDER
     offered_msg_per_s: float = 0.0  # what the fleet really published: published ÷ its span
     publishers: int = 1
     refused: list[str] = field(default_factory=list)
@@ -78,7 +81,9 @@ class StepResult:
         return data
 
 
-def step_result(system: str, rate: float, seconds: float, outcome: StepOutcome, stored: Stored) -> StepResult:
+def step_result(
+    system: str, rate: float, seconds: float, outcome: StepOutcome, stored: Stored, *, stage: str = LADDER
+) -> StepResult:
     finished = outcome.last_ack_at or outcome.last_publish_at
     completed = len(outcome.ack_latencies)
     msg_rate = sustained_rate(completed, outcome.first_publish_at, finished)
@@ -97,6 +102,7 @@ def step_result(system: str, rate: float, seconds: float, outcome: StepOutcome, 
         stored_latency=summarise_latencies(outcome.ack_latencies),
         max_publisher_lag_ms=round(outcome.max_lag_s * 1000, 1),
         unacked_at_drain=outcome.unacked,
+        stage=stage,
         offered_msg_per_s=round(offered, 1),
         publishers=outcome.publishers,
         refused=outcome.refused[:10],
@@ -113,6 +119,23 @@ def sustained(steps: Sequence[StepResult], system: str) -> float:
     """The highest rate a system completed while keeping up: its sustained messages/s."""
     kept = [step.msg_per_s for step in steps if step.system == system and step.keeps_up]
     return max(kept, default=0.0)
+
+
+def bracket(steps: Sequence[StepResult], system: str) -> tuple[float | None, float | None]:
+    """(the highest rate a system kept up with, the lowest it did not): its capacity lies between.
+
+    None at an end the steps never reached: no rate it kept up with, or none it could not. A
+    system's steps stop at the first it fails and refinement only offers rates between the two,
+    so every rate it kept up with is below every rate it did not.
+    """
+    own = [step for step in steps if step.system == system]
+    kept = max((step.rate for step in own if step.keeps_up), default=None)
+    return kept, min((step.rate for step in own if not step.keeps_up), default=None)
+
+
+def refine_steps(steps: Sequence[StepResult], system: str) -> int:
+    """How many refinement steps a system has run."""
+    return sum(step.system == system and step.stage == REFINE for step in steps)
 
 
 def peak(steps: Sequence[StepResult], system: str) -> float:
@@ -145,7 +168,42 @@ def summary(steps: Sequence[StepResult]) -> dict[str, Any]:
         "fleet_off_schedule": [f"{s.system} {s.rate:.0f}/s" for s in steps if not s.fleet_on_schedule],
         "platform_limited_by_fleet": limited_by_fleet(steps, "platform"),
         "baseline_limited_by_fleet": limited_by_fleet(steps, "baseline"),
+        **_brackets(steps),
     }
+
+
+def _brackets(steps: Sequence[StepResult]) -> dict[str, Any]:
+    """Each system's highest kept-up and lowest failed rate, and how many refinement steps narrowed them."""
+    figures: dict[str, Any] = {}
+    for system in ("platform", "baseline"):
+        kept, failed = bracket(steps, system)
+        figures[f"{system}_kept_up_at"] = kept
+        figures[f"{system}_fell_behind_at"] = failed
+        figures[f"{system}_refine_steps"] = refine_steps(steps, system)
+    return figures
+
+
+def capacity(summary: dict[str, Any], system: str) -> str | None:
+    """Where a system's capacity lies, in words; None for a system that was not measured."""
+    kept, failed = summary[f"{system}_kept_up_at"], summary[f"{system}_fell_behind_at"]
+    refined = summary[f"{system}_refine_steps"]
+    if kept is None and failed is None:
+        return None
+    if kept is None:
+        return f"{system} kept up with no step (not even {failed:.0f} msg/s): not refined"
+    if failed is None:
+        return (
+            f"{system} kept up with every step up to {kept:.0f} msg/s: not refined, its capacity is above "
+            "the ladder and its sustained rate a lower bound"
+        )
+    return f"{system} kept up at {kept:.0f} msg/s, not at {failed:.0f}" + (
+        f" ({refined} refinement step{'s' if refined != 1 else ''})" if refined else ""
+    )
+
+
+def rate_label(step: StepResult) -> str:
+    """The step's rate, marked `~` for a refinement step."""
+    return f"{step.rate:.0f}" + ("~" if step.stage == REFINE else "")
 
 
 def _ms(value: float | None) -> str:
@@ -167,10 +225,15 @@ def table(steps: Sequence[StepResult]) -> str:
         alert = s.alert_latency
         step_ratio = ratio(s.msg_per_s, baselines.get(s.rate, 0.0)) if s.system == "platform" else None
         lines.append(
-            f"{s.rate:>6.0f} {_offered(s):>8} {s.system:<9} {s.msg_per_s:>8.0f} {s.obs_per_s:>8.0f} "
+            f"{rate_label(s):>6} {_offered(s):>8} {s.system:<9} {s.msg_per_s:>8.0f} {s.obs_per_s:>8.0f} "
             f"{s.lost_messages:>5} {_ms(s.stored_latency.p50_ms):>10} {_ms(s.stored_latency.p99_ms):>7} "
             f"{_ms(alert.p50_ms if alert else None):>9} {_ms(alert.p99_ms if alert else None):>7} "
             f"{'-' if step_ratio is None else f'{step_ratio:.2f}':>6}"
+        )
+    if any(s.stage == REFINE for s in steps):
+        lines.append(
+            "~ a refinement step: halfway between the highest rate the system kept up with and the lowest it did "
+            "not (bisection)"
         )
     if not all(s.fleet_on_schedule for s in steps):
         lines.append(

@@ -22,7 +22,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import connections
 
-from devices.bench import baseline, measure, report, stack
+from devices.bench import baseline, measure, refine, report, stack
 from devices.bench.alertwatch import AlertWatch
 from devices.bench.broker import BrokerUnavailable, own_broker
 from devices.bench.fleet import (
@@ -55,6 +55,8 @@ class BenchConfig:
     seconds: float
     devices: int = 200
     alerts_per_step: int = 20
+    # Bisection steps per system after the ladder (devices/bench/refine.py); 0 turns them off.
+    refine: int = 2
     drain_timeout_s: float = 60.0
     alert_timeout_s: float = 30.0
     ingest_args: list[str] = field(default_factory=list)
@@ -102,6 +104,14 @@ class _Run:
         return merge_outcomes([share.result() for share in shares])
 
 
+def alert_patients_needed(config: BenchConfig) -> int:
+    """Fresh patients a run alerts: every platform step's, ladder and refinement, and one for the warm-up.
+
+    Each alert goes to a patient never scored high before, so every one is a new alert.
+    """
+    return config.alerts_per_step * (len(config.rates) + config.refine) + 1
+
+
 def _prepare_database(config: BenchConfig, say: Say) -> Fleet:
     say(f"fresh database {stack.bench_database_name(config.services.database_url)}, empty Redis, migrate")
     connections.close_all()
@@ -110,8 +120,7 @@ def _prepare_database(config: BenchConfig, say: Say) -> Fleet:
     call_command("migrate", verbosity=0, interactive=False)
     with psycopg.connect(config.services.database_url) as conn:
         baseline.ensure_table(conn)
-    # One spare set of fresh patients for the warm-up, which proves alerts arrive at all.
-    return seed_fleet(ordinary=config.devices, for_alerts=config.alerts_per_step * len(config.rates) + 1)
+    return seed_fleet(ordinary=config.devices, for_alerts=alert_patients_needed(config))
 
 
 def settle(
@@ -176,7 +185,7 @@ def _prime(run: _Run, *, timeout_s: float = 90.0) -> None:
     run.say(f"platform primed: all {len(devices)} patients scored")
 
 
-def _platform_step(run: _Run, index: int, rate: float) -> StepResult:
+def _platform_step(run: _Run, index: int, rate: float, stage: str) -> StepResult:
     tag = f"p{index}r{rate:.0f}"
     alerts = run.take_alert_devices(run.config.alerts_per_step)
     scores_before, alerts_before = measure.scoring_rows()
@@ -184,7 +193,8 @@ def _platform_step(run: _Run, index: int, rate: float) -> StepResult:
     patients = measure.patients_of(alerts)
     _wait_for_alerts(run, patients, run.config.alert_timeout_s)
     settle(lambda: measure.platform_stored(tag).messages, outcome.published)
-    result = report.step_result("platform", rate, run.config.seconds, outcome, measure.platform_stored(tag))
+    stored = measure.platform_stored(tag)
+    result = report.step_result("platform", rate, run.config.seconds, outcome, stored, stage=stage)
     # Scoring still queued when the step is measured lands in the next step's counts.
     scores_after, alerts_after = measure.scoring_rows()
     result.scores_created, result.alerts_created = scores_after - scores_before, alerts_after - alerts_before
@@ -199,11 +209,12 @@ def _platform_step(run: _Run, index: int, rate: float) -> StepResult:
     return result
 
 
-def _baseline_step(run: _Run, index: int, rate: float) -> StepResult:
+def _baseline_step(run: _Run, index: int, rate: float, stage: str) -> StepResult:
     tag = f"b{index}r{rate:.0f}"
     outcome = run.publish(tag=tag, root=baseline.BASELINE_ROOT, rate=rate, seconds=run.config.seconds, alerts=())
     settle(lambda: measure.baseline_stored(tag).messages, outcome.published)
-    return report.step_result("baseline", rate, run.config.seconds, outcome, measure.baseline_stored(tag))
+    stored = measure.baseline_stored(tag)
+    return report.step_result("baseline", rate, run.config.seconds, outcome, stored, stage=stage)
 
 
 def _start_stack(config: BenchConfig, say: Say) -> stack.Stack:
@@ -246,8 +257,8 @@ def _report_step(run: _Run, result: StepResult) -> None:
         f"max lag {result.max_publisher_lag_ms:.0f} ms): a shortfall here may be the load generator's"
     )
     run.say(
-        f"{result.system:>8} @ {result.rate:>5.0f}/s: {result.msg_per_s:.0f} msg/s, lost {result.lost_messages}, "
-        f"stored p99 {result.stored_latency.p99_ms} ms{alert}{late}"
+        f"{result.system:>8} @ {report.rate_label(result):>5}/s: {result.msg_per_s:.0f} msg/s, "
+        f"lost {result.lost_messages}, stored p99 {result.stored_latency.p99_ms} ms{alert}{late}"
     )
 
 
@@ -256,24 +267,42 @@ def _check_alive(platform: stack.Stack) -> None:
         raise stack.BenchSetupError("a platform process died: " + "; ".join(dead))
 
 
+StepFunction = Callable[[_Run, int, float, str], StepResult]
+
+
+def _measured(
+    run: _Run, platform: stack.Stack, measure_step: StepFunction, index: int, rate: float, stage: str
+) -> StepResult:
+    result = measure_step(run, index, rate, stage)
+    _report_step(run, result)
+    _check_alive(platform)
+    return result
+
+
 def _steps(run: _Run, platform: stack.Stack) -> list[StepResult]:
     results: list[StepResult] = []
     fell_behind: set[str] = set()
-    systems = (_platform_step, _baseline_step) if run.config.with_baseline else (_platform_step,)
+    systems: dict[str, StepFunction] = {"platform": _platform_step}
+    if run.config.with_baseline:
+        systems["baseline"] = _baseline_step
     for index, rate in enumerate(run.config.rates):
-        for measure_step in systems:
-            system = "platform" if measure_step is _platform_step else "baseline"
+        for system, measure_step in systems.items():
             if system in fell_behind:
                 # Past its capacity a system only piles up backlog and broker drops; the rate it
                 # last kept up with is already its sustained rate.
                 run.say(f"{system:>8} @ {rate:>5.0f}/s: skipped, it fell behind at a lower rate")
                 continue
-            result = measure_step(run, index, rate)
+            result = _measured(run, platform, measure_step, index, rate, report.LADDER)
             results.append(result)
-            _report_step(run, result)
             if not result.keeps_up:
                 fell_behind.add(system)
-            _check_alive(platform)
+    # Each round offers the platform its next rate, then the baseline its own, so both meet the
+    # machine in the same state, as on the ladder. Numbered on from the ladder: tags stay unique.
+    for round_index in range(run.config.refine):
+        for system, measure_step in systems.items():
+            if (rate := refine.next_rate(results, system, run.config.refine)) is not None:
+                index = len(run.config.rates) + round_index
+                results.append(_measured(run, platform, measure_step, index, rate, report.REFINE))
     return results
 
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import io
+import json
 from types import SimpleNamespace
+from typing import ClassVar
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.management import CommandError, call_command
 
 from devices.bench import stack
@@ -109,3 +113,31 @@ def test_a_ladder_that_does_not_rise_is_refused(rates):
 def test_options_that_cannot_make_a_deployed_shape_are_refused_before_anything_is_created(args, message):
     with pytest.raises(CommandError, match=message):
         call_command("bench", *args)
+
+
+def test_a_negative_number_of_refinement_steps_is_refused():
+    with pytest.raises(CommandError, match="--refine -1 must be 0"):
+        call_command("bench", "--refine", "-1")
+
+
+class _PostgresSettings:
+    """The project's settings, but configured for PostgreSQL as `make bench` is."""
+
+    DATABASES: ClassVar[dict] = {"default": {"ENGINE": "django.db.backends.postgresql"}}
+
+    def __getattr__(self, name):
+        return getattr(django_settings, name)
+
+
+@pytest.mark.parametrize(("args", "refine"), [([], 2), (["--refine", "3"], 3), (["--quick"], 0)])
+def test_the_run_refines_twice_by_default_and_not_in_a_quick_run(monkeypatch, tmp_path, args, refine):
+    # given a command whose run is recorded instead of measured
+    configs = []
+    monkeypatch.setattr(bench_command, "settings", _PostgresSettings())
+    monkeypatch.setattr(bench_command, "run_bench", lambda config, say: configs.append(config) or [])
+    output = tmp_path / "latest.json"
+    # when it is started
+    call_command("bench", *args, "--output", str(output), stdout=io.StringIO())
+    # then the run gets the refinement rounds asked for, and the JSON describes them
+    assert configs[0].refine == refine
+    assert json.loads(output.read_text())["config"]["refine"] == refine

@@ -16,7 +16,7 @@ from devices.bench.fleet import RATE_PER_PUBLISHER
 from devices.bench.runner import BenchConfig, run_bench
 from devices.bench.stack import BenchSetupError, Services, check_ingest_args
 
-QUICK = {"rates": "200,1000", "seconds": 5.0, "devices": 50, "alerts_per_step": 5}
+QUICK = {"rates": "200,1000", "seconds": 5.0, "devices": 50, "alerts_per_step": 5, "refine": 0}
 # Fine steps where the ratio is decided: with 250/500/1000/2000 a platform keeping up with
 # 1,900 msg/s and a baseline with 2,000 counted as 1000 / 2000 = 0.5.
 DEFAULT_RATES = "250,500,1000,1500,2000,2500,3000"
@@ -55,7 +55,16 @@ class Command(BaseCommand):
         parser.add_argument("--seconds", type=float, default=12.0, help="length of each step (default %(default)s)")
         parser.add_argument("--devices", type=int, default=200, help="patients with ordinary readings")
         parser.add_argument("--alerts-per-step", type=int, default=20, help="fresh patients whose reading alerts")
-        parser.add_argument("--quick", action="store_true", help="a ~60 s run: 200 and 1000 msg/s for 5 s each")
+        parser.add_argument(
+            "--refine",
+            type=int,
+            default=2,
+            help="bisection steps per system after the ladder, between its highest kept-up step and the next "
+            "(default %(default)s; 0 turns them off)",
+        )
+        parser.add_argument(
+            "--quick", action="store_true", help="a ~60 s run: 200 and 1000 msg/s for 5 s each, no refinement"
+        )
         parser.add_argument("--no-baseline", action="store_true", help="measure the platform only")
         parser.add_argument(
             "--ingest-args", default="", help='extra arguments for `manage.py ingest`, e.g. "--batch-ms 10"'
@@ -97,6 +106,8 @@ class Command(BaseCommand):
         rates = _rates(options["rates"])
         if not 0.0 <= options["elevated_share"] <= 1.0:
             raise CommandError(f"--elevated-share {options['elevated_share']} must be from 0 to 1")
+        if options["refine"] < 0:
+            raise CommandError(f"--refine {options['refine']} must be 0 (no refinement) or more")
         if options["ingest_processes"] < 1 or options["worker_concurrency"] < 1:
             raise CommandError("--ingest-processes and --worker-concurrency must be at least 1")
         ingest_args = shlex.split(options["ingest_args"])
@@ -113,6 +124,7 @@ class Command(BaseCommand):
             seconds=options["seconds"],
             devices=options["devices"],
             alerts_per_step=options["alerts_per_step"],
+            refine=options["refine"],
             ingest_args=ingest_args,
             ingest_processes=options["ingest_processes"],
             worker_concurrency=options["worker_concurrency"],
@@ -129,6 +141,8 @@ class Command(BaseCommand):
             "seconds": config.seconds,
             "devices": config.devices,
             "alerts_per_step": config.alerts_per_step,
+            # Bisection steps per system after the ladder, each marked "stage": "refine" below.
+            "refine": config.refine,
             "ingest_args": config.ingest_args,
             "ingest_processes": config.ingest_processes,
             "worker_concurrency": config.worker_concurrency,
@@ -151,6 +165,8 @@ class Command(BaseCommand):
             f"{summary['baseline_peak_msg_per_s']:.0f} msg/s); zero loss: {'yes' if summary['zero_loss'] else 'NO'}; "
             f"alert p99 at 1000/s: {summary['alert_p99_ms_at_1000']} ms (target < {report.TARGET_ALERT_P99_MS:.0f})"
         )
+        if capacities := [note for name in ("platform", "baseline") if (note := report.capacity(summary, name))]:
+            self.stdout.write("capacity: " + "; ".join(capacities))
         if summary["fleet_off_schedule"]:
             self.stdout.write(_fleet_caveat(summary))
         self.stdout.write(f"results written to {output}")
