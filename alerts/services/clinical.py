@@ -13,8 +13,15 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from alerts.models import Alert, AlertEvent, AlertKind, Severity
-from alerts.services.core import AlertNews, auto_resolve, live_alert, live_patient_alerts, raise_or_escalate
+from alerts.models import AlertEvent, AlertKind, Severity
+from alerts.services.core import (
+    AlertNews,
+    auto_resolve,
+    live_alert,
+    live_patient_alerts,
+    raise_or_escalate,
+    raise_or_escalate_all,
+)
 from patients.models import Patient
 from scoring.models import EarlyWarningScore
 
@@ -49,32 +56,33 @@ def evaluate_scores(
 ) -> None:
     """:func:`evaluate_score` for several patients, their live alerts read in one locking query."""
     live = live_patient_alerts([patient.pk for patient, _, _ in scored], SCORE_KINDS)
-    for patient, score, previous in scored:
-        _evaluate(patient, score, previous, now, live.get(patient.pk, {}))
+    raise_or_escalate_all(
+        [(patient, news) for patient, score, previous in scored for news in _score_news(score, previous)],
+        now=now,
+        live=live,
+    )
+    for patient, score, _ in scored:
+        if score.complete:
+            auto_resolve(
+                kind=AlertKind.OBSERVATIONS_OVERDUE,
+                patient_id=patient.pk,
+                now=now,
+                note="A complete set of observations arrived.",
+                data={"score_id": score.pk},
+                live=live.get(patient.pk, {}),
+            )
 
 
-def _evaluate(
-    patient: Patient,
-    score: EarlyWarningScore,
-    previous: EarlyWarningScore | None,
-    now: datetime,
-    live: dict[str, Alert],
-) -> None:
+def _score_news(score: EarlyWarningScore, previous: EarlyWarningScore | None) -> list[AlertNews]:
+    """What a new score calls for: a higher risk band, and parameters newly scoring 3."""
+    news = []
     previous_rank = RISK_RANK[previous.risk] if previous is not None else 0
     if RISK_RANK[score.risk] > previous_rank and score.risk in RISK_SEVERITY:
-        raise_or_escalate(patient=patient, news=_risk_news(score), now=now, live=live)
+        news.append(_risk_news(score))
     newly_at_3 = _parameters_at_3(score) - (_parameters_at_3(previous) if previous is not None else set())
     if newly_at_3:
-        raise_or_escalate(patient=patient, news=_single_parameter_news(score, newly_at_3), now=now, live=live)
-    if score.complete:
-        auto_resolve(
-            kind=AlertKind.OBSERVATIONS_OVERDUE,
-            patient_id=patient.pk,
-            now=now,
-            note="A complete set of observations arrived.",
-            data={"score_id": score.pk},
-            live=live,
-        )
+        news.append(_single_parameter_news(score, newly_at_3))
+    return news
 
 
 def _parameters_at_3(score: EarlyWarningScore) -> set[str]:

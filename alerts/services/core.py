@@ -7,7 +7,7 @@ raise the same alert end with one alert, the loser escalating the winner's inste
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -105,8 +105,56 @@ def raise_or_escalate(
     return existing, "unchanged"
 
 
+def raise_or_escalate_all(
+    news_for: Sequence[tuple[Any, AlertNews]], *, now: datetime, live: Mapping[int, Mapping[str, Alert]]
+) -> None:
+    """:func:`raise_or_escalate` for several patients' news at once (a scoring chunk's).
+
+    ``live``: their live alerts by patient and kind, read under lock (:func:`live_patient_alerts`).
+    Every new alert goes in one INSERT and every first event in another: one at a time, each
+    cost a savepoint, its release and two INSERTs, four round trips to the database that the
+    alert's event, and the nurse, waited for. If another worker raised one of them in the
+    meantime, the whole INSERT is undone and each is raised or escalated on its own, as a
+    single raise settles that race.
+    """
+    known = {patient_id: dict(alerts) for patient_id, alerts in live.items()}
+    fresh: list[tuple[Any, AlertNews]] = []
+    later: list[tuple[Any, AlertNews]] = []
+    claimed: set[tuple[int, str]] = set()
+    for patient, news in news_for:
+        key = (patient.pk, news.kind)
+        if news.device_id is None and news.kind not in known.setdefault(patient.pk, {}) and key not in claimed:
+            claimed.add(key)
+            fresh.append((patient, news))
+        else:
+            later.append((patient, news))  # worse news for a live alert, or for one raised above
+    if fresh:
+        try:
+            with transaction.atomic():
+                alerts = Alert.objects.bulk_create([_new_alert(patient, news, now) for patient, news in fresh])
+        except IntegrityError:
+            later = fresh + later
+        else:
+            AlertEvent.objects.bulk_create(
+                AlertEvent(alert=alert, action=AlertEvent.Action.RAISED, at=now, note=news.detail, data=news.data)
+                for alert, (_, news) in zip(alerts, fresh, strict=True)
+            )
+            for alert, (patient, news) in zip(alerts, fresh, strict=True):
+                known[patient.pk][news.kind] = alert
+                publish("alert.raised", ward_id=patient.ward_id, patient_id=patient.pk, data=alert_to_dict(alert))
+    for patient, news in later:
+        alert, _ = raise_or_escalate(patient=patient, news=news, now=now, live=known.setdefault(patient.pk, {}))
+        known[patient.pk][news.kind] = alert
+
+
 def _create(patient: Any, news: AlertNews, now: datetime) -> Alert:
-    return Alert.objects.create(
+    alert = _new_alert(patient, news, now)
+    alert.save(force_insert=True)
+    return alert
+
+
+def _new_alert(patient: Any, news: AlertNews, now: datetime) -> Alert:
+    return Alert(
         kind=news.kind,
         category=category_of(news.kind),
         severity=news.severity,
@@ -178,5 +226,6 @@ __all__ = [
     "live_alert",
     "live_patient_alerts",
     "raise_or_escalate",
+    "raise_or_escalate_all",
     "record_event",
 ]

@@ -72,6 +72,8 @@ class StepOutcome:
     last_publish_at: float = 0.0
     max_lag_s: float = 0.0
     ack_latencies: list[float] = field(default_factory=list)
+    # When each acknowledged message was published, in the order of ack_latencies.
+    ack_published_at: list[float] = field(default_factory=list)
     acked_obs: int = 0
     last_ack_at: float | None = None
     unacked: int = 0
@@ -134,6 +136,7 @@ def merge_outcomes(outcomes: list[StepOutcome]) -> StepOutcome:
         merged.published_obs += part.published_obs
         merged.max_lag_s = max(merged.max_lag_s, part.max_lag_s)
         merged.ack_latencies.extend(part.ack_latencies)
+        merged.ack_published_at.extend(part.ack_published_at)
         merged.acked_obs += part.acked_obs
         merged.unacked += part.unacked
         merged.refused.extend(part.refused)
@@ -193,6 +196,7 @@ class _AckBook:
             self.outcome.refused.append(f"{msg_id}: {json.dumps(body)[:200]}")
             return
         self.outcome.ack_latencies.append(arrived - published_at)
+        self.outcome.ack_published_at.append(published_at)
         self.outcome.acked_obs += obs_count
         self.outcome.last_ack_at = arrived
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from devices.bench.fleet import StepOutcome
 from devices.bench.measure import Stored
-from devices.bench.stats import LatencySummary, ratio, summarise_latencies, sustained_rate
+from devices.bench.stats import LatencySummary, latency_by_second, ratio, summarise_latencies, sustained_rate
 
 # A step "keeps up" when it completes at least this share of the offered rate with no loss.
 KEEPS_UP = 0.95
@@ -50,6 +50,8 @@ class StepResult:
     # Rows created between the step's start and its messages being stored (platform steps).
     scores_created: int | None = None
     alerts_created: int | None = None
+    # Publish → stored per second of the step (stats.latency_by_second): in the JSON only.
+    stored_latency_by_second: list[dict] = field(default_factory=list)
 
     @property
     def lost_messages(self) -> int:
@@ -106,6 +108,9 @@ def step_result(
         offered_msg_per_s=round(offered, 1),
         publishers=outcome.publishers,
         refused=outcome.refused[:10],
+        stored_latency_by_second=latency_by_second(
+            outcome.ack_published_at, outcome.ack_latencies, outcome.first_publish_at
+        ),
     )
 
 

@@ -47,6 +47,20 @@ def summarise_latencies(seconds: Sequence[float]) -> LatencySummary:
     )
 
 
+def latency_by_second(published_at: Sequence[float], latencies: Sequence[float], start: float) -> list[dict]:
+    """Latency per whole second of publishing since ``start``: a stall shows as one bad second,
+    a system falling behind as seconds that grow worse; the step's percentiles cannot tell them
+    apart. Seconds in which nothing published was acknowledged are left out."""
+    if len(published_at) != len(latencies):
+        raise ValueError(f"{len(published_at)} publish times for {len(latencies)} latencies")
+    by_second: dict[int, list[float]] = {}
+    for sent, latency in zip(published_at, latencies, strict=True):
+        by_second.setdefault(max(0, int(sent - start)), []).append(latency)
+    return [
+        {"second": second, **summarise_latencies(values).as_dict()} for second, values in sorted(by_second.items())
+    ]
+
+
 def sustained_rate(completed: int, started_at: float, finished_at: float) -> float:
     """Completed items per second between the first publish and the last completion."""
     elapsed = finished_at - started_at

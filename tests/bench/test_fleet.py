@@ -55,6 +55,7 @@ def test_an_ack_settles_its_message_and_records_its_latency():
     # then it is no longer pending, and its latency and observations are counted
     assert book.pending == {}
     assert len(book.outcome.ack_latencies) == 1
+    assert book.outcome.ack_published_at == [0.0]
     assert book.outcome.acked_obs == 4
 
 
@@ -199,9 +200,11 @@ def test_the_outcomes_of_a_steps_publishers_add_up_to_the_step():
     # given what two publishers saw
     first = StepOutcome(tag="t", published=10, published_obs=40, first_publish_at=100.0, last_publish_at=110.0)
     first.ack_latencies, first.acked_obs, first.last_ack_at = [0.01] * 10, 40, 110.5
+    first.ack_published_at = [100.0 + k for k in range(10)]
     first.max_lag_s, first.alert_published_at = 0.02, {"dev-a": 105.0}
     second = StepOutcome(tag="t", published=10, published_obs=40, first_publish_at=100.1, last_publish_at=110.1)
     second.ack_latencies, second.acked_obs, second.last_ack_at = [0.03] * 9, 36, 111.0
+    second.ack_published_at = [100.1 + k for k in range(9)]
     second.max_lag_s, second.unacked, second.refused = 0.3, 1, ["t.3.1: refused"]
     # when merged
     step = merge_outcomes([first, second])
@@ -209,7 +212,8 @@ def test_the_outcomes_of_a_steps_publishers_add_up_to_the_step():
     assert (step.publishers, step.published, step.published_obs, step.acked_obs) == (2, 20, 80, 76)
     assert (step.first_publish_at, step.last_publish_at, step.last_ack_at) == (100.0, 110.1, 111.0)
     assert step.max_lag_s == 0.3
-    assert len(step.ack_latencies) == 19
+    assert len(step.ack_latencies) == len(step.ack_published_at) == 19
+    assert step.ack_published_at[10] == 100.1, "publish times stay beside their latencies"
     assert (step.unacked, step.refused, step.alert_published_at) == (1, ["t.3.1: refused"], {"dev-a": 105.0})
 
 

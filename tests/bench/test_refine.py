@@ -23,6 +23,7 @@ def _step(system: str, rate: float, *, keeps_up: bool = True, stage: str = LADDE
     outcome = StepOutcome(tag="t", published=published, published_obs=published * 4)
     outcome.first_publish_at, outcome.last_publish_at = 1000.0, 1010.0
     outcome.ack_latencies = [0.02] * published
+    outcome.ack_published_at = [1000.0 + k / rate for k in range(published)]
     outcome.acked_obs = published * 4
     outcome.last_ack_at = 1010.02
     stored = published if keeps_up else published - 1

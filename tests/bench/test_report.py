@@ -16,6 +16,7 @@ def _outcome(*, published: int, acked: int, seconds: float, obs_per_msg: int = 4
     outcome = StepOutcome(tag="t", published=published, published_obs=published * obs_per_msg)
     outcome.first_publish_at, outcome.last_publish_at = 1000.0, 1000.0 + seconds
     outcome.ack_latencies = [0.02] * acked
+    outcome.ack_published_at = [1000.0 + seconds * k / max(acked, 1) for k in range(acked)]
     outcome.acked_obs = acked * obs_per_msg
     outcome.last_ack_at = 1000.0 + seconds + 0.02
     return outcome

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from devices.bench.stats import percentile, ratio, summarise_latencies, sustained_rate
+from devices.bench.stats import latency_by_second, percentile, ratio, summarise_latencies, sustained_rate
 
 
 @pytest.mark.parametrize(
@@ -70,3 +70,22 @@ def test_sustained_rate_is_zero_when_nothing_completed_or_no_time_passed(complet
 def test_ratio_against_a_baseline_that_measured_nothing_is_unknown():
     assert ratio(800.0, 1000.0) == 0.8
     assert ratio(800.0, 0.0) is None
+
+
+def test_latency_by_second_tells_a_stall_from_steady_queueing():
+    # given a 3 s step at 4 msg/s whose second second stalled for half a second
+    start = 100.0
+    sent = [start + k / 4 for k in range(12)]
+    latencies = [0.5 if 1 <= k / 4 < 2 else 0.02 for k in range(12)]
+    # when profiled per second of publishing
+    profile = latency_by_second(sent, latencies, start)
+    # then the bad second stands out on its own
+    rows = [(row["second"], row["count"], row["max_ms"]) for row in profile]
+    assert rows == [(0, 4, 20.0), (1, 4, 500.0), (2, 4, 20.0)]
+
+
+def test_latency_by_second_leaves_out_seconds_with_nothing_acknowledged_and_needs_pairs():
+    assert [row["second"] for row in latency_by_second([100.1, 102.5], [0.01, 0.01], 100.0)] == [0, 2]
+    assert latency_by_second([], [], 100.0) == []
+    with pytest.raises(ValueError, match="2 publish times for 1 latencies"):
+        latency_by_second([100.0, 101.0], [0.01], 100.0)
