@@ -168,6 +168,10 @@ VW_INGEST_BATCH_SIZE = env_int("VW_INGEST_BATCH_SIZE", 500)
 # A batch waits this long for more messages unless a lull flushes it first: under load, longer
 # batches spread each transaction's fixed costs over more messages (docs/benchmarks.md).
 VW_INGEST_BATCH_MS = env_int("VW_INGEST_BATCH_MS", 50)
+# How long ingest's busy thread may hold the interpreter lock while the other waits for it
+# (sys.setswitchinterval; Python's default is 5,000 µs). paho's network thread waits behind the
+# batch worker's Python work: at 2,000 msg/s 1,000 µs halved publish → stored (docs/ingest.md).
+VW_INGEST_SWITCH_INTERVAL_US = env_int("VW_INGEST_SWITCH_INTERVAL_US", 1000)
 
 # --- Clinical settings ----------------------------------------------------------------------
 # Seconds a continuous device may be late beyond its expected interval before it is offline.

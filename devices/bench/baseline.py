@@ -174,7 +174,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--mqtt-url", required=True)
     parser.add_argument("--batch-size", type=int, default=500)
     parser.add_argument("--batch-ms", type=int, default=20)
+    parser.add_argument("--switch-interval-us", type=int, default=5000)
     args = parser.parse_args(argv)
+    if args.switch_interval_us <= 0:
+        parser.error(f"--switch-interval-us must be positive, got {args.switch_interval_us}")
+    # Like the platform's ingest: paho's network thread and the batch loop share the interpreter.
+    sys.setswitchinterval(args.switch_interval_us / 1_000_000)
     subscriber = BaselineSubscriber(
         database_url=args.database_url, mqtt_url=args.mqtt_url, batch_size=args.batch_size, batch_ms=args.batch_ms
     )

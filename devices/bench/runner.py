@@ -243,6 +243,8 @@ def _start_stack(config: BenchConfig, say: Say) -> stack.Stack:
                 str(settings.VW_INGEST_BATCH_SIZE),
                 "--batch-ms",
                 str(settings.VW_INGEST_BATCH_MS),
+                "--switch-interval-us",
+                str(settings.VW_INGEST_SWITCH_INTERVAL_US),
             ],
         )
     return platform

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from django.db import connection
 
-from devices.bench.baseline import TABLE, Delivery, ensure_table, rows_of, write_batch
+from devices.bench.baseline import TABLE, Delivery, ensure_table, main, rows_of, write_batch
 from devices.bench.messages import alert_readings, encode_msg_id, obs_payload, ordinary_readings, rfc3339
 
 NOW = datetime(2026, 11, 23, 10, 31, 2, tzinfo=UTC)
@@ -67,3 +67,10 @@ def test_a_batch_is_copied_to_postgresql_whole():
         messages, rows, measured_at = cursor.fetchone()
     assert (messages, rows) == (51, 208)
     assert measured_at == NOW
+
+
+def test_the_baseline_refuses_a_switch_interval_that_is_not_positive(capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(["--database-url", "postgres://x/y", "--mqtt-url", "mqtt://x:1883", "--switch-interval-us", "0"])
+    assert stopped.value.code == 2
+    assert "--switch-interval-us must be positive, got 0" in capsys.readouterr().err

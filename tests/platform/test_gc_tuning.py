@@ -1,11 +1,14 @@
-"""Long-running processes freeze what startup loaded out of the garbage collector's full scans."""
+"""Long-running processes freeze what startup loaded out of the garbage collector's full scans;
+ingest hands the interpreter lock between its threads at the configured interval."""
 
 import gc
+import sys
 import threading
 import weakref
 from types import SimpleNamespace
 
 import pytest
+from django.core.management import CommandError, call_command
 
 from devices.management.commands import ingest as ingest_command
 from virtualward import celery as celery_module
@@ -80,9 +83,30 @@ def test_the_ingest_service_freezes_before_its_worker_starts(monkeypatch):
     )
     stop = threading.Event()
     stop.set()
-    options = {"batch_size": 10, "batch_ms": 5, "stats_seconds": 60}
+    options = {"batch_size": 10, "batch_ms": 5, "stats_seconds": 60, "switch_interval_us": 5000}
     before = threading.active_count()
 
     ingest_command.run_service(SimpleNamespace(client_id="gc-test"), options, stop)
 
     assert calls == [before], "ingest froze its startup objects at the wrong moment, or not once"
+
+
+def test_the_ingest_service_sets_its_switch_interval_before_its_worker_starts(monkeypatch):
+    calls = []
+    monkeypatch.setattr(ingest_command, "MqttTransport", _Transport)
+    monkeypatch.setattr(ingest_command, "freeze_startup_objects", lambda: None)
+    monkeypatch.setattr(sys, "setswitchinterval", lambda seconds: calls.append((seconds, threading.active_count())))
+    stop = threading.Event()
+    stop.set()
+    options = {"batch_size": 10, "batch_ms": 5, "stats_seconds": 60, "switch_interval_us": 750}
+    before = threading.active_count()
+
+    ingest_command.run_service(SimpleNamespace(client_id="switch-test"), options, stop)
+
+    assert calls == [(0.00075, before)]
+
+
+@pytest.mark.parametrize("value", ["0", "-5"])
+def test_a_switch_interval_that_is_not_positive_is_refused_by_name(value):
+    with pytest.raises(CommandError, match=r"--switch-interval-us \(VW_INGEST_SWITCH_INTERVAL_US\) must be a positive"):
+        call_command("ingest", "--switch-interval-us", value)

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from devices.broker_auth import platform_mqtt_account
 from devices.ingest.messages import Outcome
@@ -49,8 +49,19 @@ class Command(BaseCommand):
         parser.add_argument("--client-id", default=settings.MQTT_CLIENT_ID, help="One per process (the session)")
         parser.add_argument("--protocol", default=settings.MQTT_PROTOCOL, choices=["auto", "5", "3.1.1"])
         parser.add_argument("--stats-seconds", type=float, default=60.0)
+        parser.add_argument(
+            "--switch-interval-us",
+            type=int,
+            default=settings.VW_INGEST_SWITCH_INTERVAL_US,
+            help="How long one thread may hold the interpreter lock while another waits (µs)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["switch_interval_us"] <= 0:
+            raise CommandError(
+                f"--switch-interval-us (VW_INGEST_SWITCH_INTERVAL_US) must be a positive number of "
+                f"microseconds, got {options['switch_interval_us']}"
+            )
         if not settings.MQTT_URL:
             raise SystemExit("MQTT_URL is not set: point it at the broker (mqtt://host:1883 or mqtts://host:8883)")
         # The platform's own broker account: MQTT_USERNAME / MQTT_PASSWORD in production, a
@@ -98,6 +109,8 @@ def run_service(
                 return
     # Everything loaded so far lives as long as the process: out of the full collections' way.
     freeze_startup_objects()
+    # Two busy threads from here on: paho's network thread gets the lock back sooner.
+    sys.setswitchinterval(options["switch_interval_us"] / 1_000_000)
     thread = threading.Thread(target=worker.run, name="ingest-worker", daemon=True)
     thread.start()
     _report_ready(transport, stop)
