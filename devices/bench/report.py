@@ -50,6 +50,11 @@ class StepResult:
     # Rows created between the step's start and its messages being stored (platform steps).
     scores_created: int | None = None
     alerts_created: int | None = None
+    # How the step began (devices/bench/quiet.py): the wait for an idle machine, the idle share
+    # of the processors in the last second of it, and whether it was quiet by then.
+    quiet_wait_s: float | None = None
+    idle_before: float | None = None
+    started_quiet: bool | None = None
     # Publish → stored per second of the step (stats.latency_by_second): in the JSON only.
     stored_latency_by_second: list[dict] = field(default_factory=list)
 

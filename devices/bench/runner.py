@@ -22,7 +22,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import connections
 
-from devices.bench import baseline, measure, refine, report, stack
+from devices.bench import baseline, measure, quiet, refine, report, stack
 from devices.bench.alertwatch import AlertWatch
 from devices.bench.broker import BrokerUnavailable, own_broker
 from devices.bench.fleet import (
@@ -57,6 +57,8 @@ class BenchConfig:
     alerts_per_step: int = 20
     # Bisection steps per system after the ladder (devices/bench/refine.py); 0 turns them off.
     refine: int = 2
+    # The longest wait for an idle machine before each step (devices/bench/quiet.py); 0: none.
+    quiet_limit_s: float = quiet.LIMIT_S
     drain_timeout_s: float = 60.0
     alert_timeout_s: float = 30.0
     ingest_args: list[str] = field(default_factory=list)
@@ -275,7 +277,17 @@ StepFunction = Callable[[_Run, int, float, str], StepResult]
 def _measured(
     run: _Run, platform: stack.Stack, measure_step: StepFunction, index: int, rate: float, stage: str
 ) -> StepResult:
+    calm = None
+    if run.config.quiet_limit_s > 0:
+        calm = quiet.wait_until_quiet(limit_s=run.config.quiet_limit_s)
+        if not calm.quiet:
+            run.say(
+                f"the machine was still busy after {calm.waited_s:.0f} s (idle {calm.idle_share}); "
+                "measuring the step anyway"
+            )
     result = measure_step(run, index, rate, stage)
+    if calm is not None:
+        result.quiet_wait_s, result.idle_before, result.started_quiet = calm.waited_s, calm.idle_share, calm.quiet
     _report_step(run, result)
     _check_alive(platform)
     return result

@@ -174,7 +174,7 @@ def _run_steps(monkeypatch, *, refine: int) -> tuple[list[tuple[str, int, float,
     platform_step, baseline_step = _capacity_steps({"platform": 2300, "baseline": 2900}, calls)
     monkeypatch.setattr(runner, "_platform_step", platform_step)
     monkeypatch.setattr(runner, "_baseline_step", baseline_step)
-    config = BenchConfig(services=Services("", "", ""), rates=LADDER_RATES, seconds=10, refine=refine)
+    config = BenchConfig(services=Services("", "", ""), rates=LADDER_RATES, seconds=10, refine=refine, quiet_limit_s=0)
     results = runner._steps(SimpleNamespace(config=config, say=lambda line: None), SimpleNamespace(dead=lambda: []))
     return calls, results
 

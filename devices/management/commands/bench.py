@@ -63,6 +63,13 @@ class Command(BaseCommand):
             "(default %(default)s; 0 turns them off)",
         )
         parser.add_argument(
+            "--quiet-limit",
+            type=float,
+            default=30.0,
+            help="before each step, wait up to this many seconds for the machine's processors to be 90 %% idle "
+            "(default %(default)s; 0 does not wait)",
+        )
+        parser.add_argument(
             "--quick", action="store_true", help="a ~60 s run: 200 and 1000 msg/s for 5 s each, no refinement"
         )
         parser.add_argument("--no-baseline", action="store_true", help="measure the platform only")
@@ -106,6 +113,8 @@ class Command(BaseCommand):
         rates = _rates(options["rates"])
         if not 0.0 <= options["elevated_share"] <= 1.0:
             raise CommandError(f"--elevated-share {options['elevated_share']} must be from 0 to 1")
+        if options["quiet_limit"] < 0:
+            raise CommandError(f"--quiet-limit {options['quiet_limit']} must be 0 (do not wait) or more seconds")
         if options["refine"] < 0:
             raise CommandError(f"--refine {options['refine']} must be 0 (no refinement) or more")
         if options["ingest_processes"] < 1 or options["worker_concurrency"] < 1:
@@ -125,6 +134,7 @@ class Command(BaseCommand):
             devices=options["devices"],
             alerts_per_step=options["alerts_per_step"],
             refine=options["refine"],
+            quiet_limit_s=options["quiet_limit"],
             ingest_args=ingest_args,
             ingest_processes=options["ingest_processes"],
             worker_concurrency=options["worker_concurrency"],
@@ -143,6 +153,8 @@ class Command(BaseCommand):
             "alerts_per_step": config.alerts_per_step,
             # Bisection steps per system after the ladder, each marked "stage": "refine" below.
             "refine": config.refine,
+            # The longest wait for an idle machine before each step (devices/bench/quiet.py).
+            "quiet_limit_s": config.quiet_limit_s,
             "ingest_args": config.ingest_args,
             "ingest_processes": config.ingest_processes,
             "worker_concurrency": config.worker_concurrency,

@@ -1,0 +1,93 @@
+"""Before each step, wait for the machine to go quiet, so every step starts on an idle machine.
+
+The platform and the baseline share the machine and the database, and take turns. A step leaves
+work behind it: PostgreSQL's autovacuum of the tables it filled (the platform's, with four indexes,
+costs more to vacuum than the baseline's, with none), the platform's routine rescoring, Mosquitto
+writing its store. Without a pause that work runs in the next step, which is the other
+system's, and the other system's figure pays for it. RFC 2544 likewise lets the device under test
+restabilise between trials (§23).
+
+Quiet means the machine's processors were idle for at least ``idle_at_least`` of a one-second
+sample (``/proc/stat``; I/O wait does not count as idle, since it is a disk the next step would
+share). The wait is bounded: a machine that never goes quiet (another tenant, a broken process)
+gets its step anyway, and the step records that it started busy.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+IDLE_AT_LEAST = 0.90
+SAMPLE_S = 1.0
+LIMIT_S = 30.0
+PROC_STAT = Path("/proc/stat")
+
+# (idle, total) processor time since boot, in the kernel's clock ticks.
+CpuTimes = tuple[int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Quiet:
+    waited_s: float  # from the first sample's start to the quiet one's end
+    idle_share: float | None  # of the last sample; None where the machine cannot tell
+    quiet: bool
+
+
+def cpu_times(stat: str) -> CpuTimes:
+    """(idle, total) from the text of ``/proc/stat``: its first line sums every processor.
+
+    Total counts user, nice, system, idle, iowait, irq, softirq and steal (guest time is
+    already inside user and nice).
+    """
+    first = stat.split("\n", 1)[0].split()
+    if not first or first[0] != "cpu" or len(first) < 9:
+        raise ValueError(f"not a /proc/stat processor line: {stat[:80]!r}")
+    ticks = [int(field) for field in first[1:9]]
+    return ticks[3], sum(ticks)
+
+
+def idle_share(before: CpuTimes, after: CpuTimes) -> float | None:
+    """The share of processor time that was idle between two readings; None if none passed."""
+    total = after[1] - before[1]
+    if total <= 0:
+        return None
+    return (after[0] - before[0]) / total
+
+
+def read_cpu_times(path: Path = PROC_STAT) -> CpuTimes | None:
+    """The machine's processor times now; None where there is no ``/proc/stat`` (not Linux)."""
+    try:
+        return cpu_times(path.read_text())
+    except OSError:
+        return None
+
+
+def wait_until_quiet(
+    *,
+    idle_at_least: float = IDLE_AT_LEAST,
+    sample_s: float = SAMPLE_S,
+    limit_s: float = LIMIT_S,
+    read: Callable[[], CpuTimes | None] = read_cpu_times,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> Quiet:
+    """Sample for ``sample_s`` at a time until one sample is quiet or ``limit_s`` has passed."""
+    if not 0.0 < idle_at_least <= 1.0:
+        raise ValueError(f"idle_at_least must be above 0 and at most 1 (got {idle_at_least})")
+    started = clock()
+    share = None
+    while True:
+        before = read()
+        if before is None:
+            return Quiet(waited_s=0.0, idle_share=None, quiet=True)  # cannot tell: do not hold up
+        sleep(sample_s)
+        after = read()
+        share = idle_share(before, after) if after is not None else None
+        waited = clock() - started
+        if share is not None and share >= idle_at_least:
+            return Quiet(waited_s=round(waited, 1), idle_share=round(share, 3), quiet=True)
+        if waited >= limit_s:
+            return Quiet(waited_s=round(waited, 1), idle_share=None if share is None else round(share, 3), quiet=False)
