@@ -19,14 +19,21 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 IDLE_AT_LEAST = 0.90
 SAMPLE_S = 1.0
 LIMIT_S = 30.0
 PROC_STAT = Path("/proc/stat")
 
-# (idle, total) processor time since boot, in the kernel's clock ticks.
-CpuTimes = tuple[int, int]
+
+
+class CpuTimes(NamedTuple):
+    """Processor time since boot, summed over processors, in the kernel's clock ticks."""
+
+    idle: int
+    total: int
+    steal: int = 0  # taken by the hypervisor for other guests: a virtual machine's hidden load
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +44,7 @@ class Quiet:
 
 
 def cpu_times(stat: str) -> CpuTimes:
-    """(idle, total) from the text of ``/proc/stat``: its first line sums every processor.
+    """Idle, total and steal time from the text of ``/proc/stat``: its first line sums every processor.
 
     Total counts user, nice, system, idle, iowait, irq, softirq and steal (guest time is
     already inside user and nice).
@@ -46,15 +53,26 @@ def cpu_times(stat: str) -> CpuTimes:
     if not first or first[0] != "cpu" or len(first) < 9:
         raise ValueError(f"not a /proc/stat processor line: {stat[:80]!r}")
     ticks = [int(field) for field in first[1:9]]
-    return ticks[3], sum(ticks)
+    return CpuTimes(idle=ticks[3], total=sum(ticks), steal=ticks[7])
 
 
 def idle_share(before: CpuTimes, after: CpuTimes) -> float | None:
     """The share of processor time that was idle between two readings; None if none passed."""
-    total = after[1] - before[1]
+    total = after.total - before.total
     if total <= 0:
         return None
-    return (after[0] - before[0]) / total
+    return (after.idle - before.idle) / total
+
+
+def steal_share(before: CpuTimes | None, after: CpuTimes | None) -> float | None:
+    """The share of processor time the hypervisor gave other guests between two readings.
+
+    On a shared virtual machine this is load the step never sees in its own processes: a step
+    with a high share ran on less machine than the others. None where it cannot be told.
+    """
+    if before is None or after is None or after.total <= before.total:
+        return None
+    return round((after.steal - before.steal) / (after.total - before.total), 3)
 
 
 def read_cpu_times(path: Path = PROC_STAT) -> CpuTimes | None:

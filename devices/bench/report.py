@@ -55,6 +55,8 @@ class StepResult:
     quiet_wait_s: float | None = None
     idle_before: float | None = None
     started_quiet: bool | None = None
+    # The share of processor time the hypervisor took for other guests during the step.
+    steal_share: float | None = None
     # Publish → stored per second of the step (stats.latency_by_second): in the JSON only.
     stored_latency_by_second: list[dict] = field(default_factory=list)
 

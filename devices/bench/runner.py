@@ -285,7 +285,9 @@ def _measured(
                 f"the machine was still busy after {calm.waited_s:.0f} s (idle {calm.idle_share}); "
                 "measuring the step anyway"
             )
+    started = quiet.read_cpu_times()
     result = measure_step(run, index, rate, stage)
+    result.steal_share = quiet.steal_share(started, quiet.read_cpu_times())
     if calm is not None:
         result.quiet_wait_s, result.idle_before, result.started_quiet = calm.waited_s, calm.idle_share, calm.quiet
     _report_step(run, result)

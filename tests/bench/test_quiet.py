@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 
 from devices.bench import quiet, runner
-from devices.bench.quiet import Quiet, cpu_times, idle_share, read_cpu_times, wait_until_quiet
+from devices.bench.quiet import CpuTimes, Quiet, cpu_times, idle_share, read_cpu_times, steal_share, wait_until_quiet
 from devices.bench.runner import BenchConfig
 from devices.bench.stack import Services
 from tests.bench.test_refine import _step
@@ -17,7 +17,13 @@ STAT = "cpu  100 5 50 800 20 3 2 10 7 0\ncpu0 50 2 25 400 10 1 1 5 3 0\nintr 123
 
 def test_processor_times_come_from_the_summed_line_with_guest_time_not_counted_twice():
     # user nice system idle iowait irq softirq steal (guest, guest_nice are inside user and nice)
-    assert cpu_times(STAT) == (800, 100 + 5 + 50 + 800 + 20 + 3 + 2 + 10)
+    assert cpu_times(STAT) == CpuTimes(idle=800, total=100 + 5 + 50 + 800 + 20 + 3 + 2 + 10, steal=10)
+
+
+def test_steal_is_the_share_of_the_steps_processor_time_other_guests_took():
+    assert steal_share(CpuTimes(100, 1000, 10), CpuTimes(150, 1200, 40)) == 0.15
+    assert steal_share(None, CpuTimes(150, 1200, 40)) is None
+    assert steal_share(CpuTimes(100, 1000, 10), CpuTimes(100, 1000, 10)) is None
 
 
 @pytest.mark.parametrize("text", ["", "intr 1 2 3\n", "cpu 1 2 3\n"])
@@ -28,8 +34,8 @@ def test_text_that_is_not_a_processor_line_is_refused(text):
 
 def test_io_wait_is_not_idle():
     # 100 ticks pass: 60 idle, 30 waiting for the disk, 10 busy
-    assert idle_share((1000, 5000), (1060, 5100)) == 0.6
-    assert idle_share((1000, 5000), (1000, 5000)) is None
+    assert idle_share(CpuTimes(1000, 5000), CpuTimes(1060, 5100)) == 0.6
+    assert idle_share(CpuTimes(1000, 5000), CpuTimes(1000, 5000)) is None
 
 
 def test_this_machines_processor_times_read_and_move_on(tmp_path):
@@ -49,7 +55,7 @@ class _Machine:
         self.idle = self.total = 0
 
     def read(self):
-        return self.idle, self.total
+        return CpuTimes(self.idle, self.total)
 
     def sleep(self, seconds: float) -> None:
         share = self.shares.pop(0) if self.shares else 0.0
@@ -99,6 +105,9 @@ def test_every_step_waits_for_quiet_first_and_records_how_it_began(monkeypatch):
         return _step("platform", rate)
 
     monkeypatch.setattr(quiet, "wait_until_quiet", waiting)
+    # and a hypervisor that takes 200 of the step's 2,000 ticks for other guests
+    readings = iter([CpuTimes(0, 1000, 0), CpuTimes(500, 3000, 200)])
+    monkeypatch.setattr(quiet, "read_cpu_times", lambda: next(readings))
     said = []
     config = BenchConfig(services=Services("", "", ""), rates=[1000.0], seconds=10, quiet_limit_s=12.0)
     run = SimpleNamespace(config=config, say=said.append)
@@ -107,6 +116,7 @@ def test_every_step_waits_for_quiet_first_and_records_how_it_began(monkeypatch):
     # then the wait came first, and the step says how it began
     assert order == [("wait", 12.0), ("step", 1000.0)]
     assert (result.quiet_wait_s, result.idle_before, result.started_quiet) == (2.0, 0.93, True)
+    assert result.steal_share == 0.1
     assert result.as_dict()["started_quiet"] is True
 
 
