@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from django.conf import settings
+from django.db import connection
 
 from virtualward.embedded import embedded_mqtt, embedded_redis, url_reachable
 
@@ -31,6 +33,25 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             problems.append(f"{name} unreachable at {url}")
     if problems:
         pytest.exit("CI requires the real services: " + "; ".join(problems), returncode=3)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: Any, django_db_blocker: Any) -> Iterator[None]:
+    """pytest-django's test database, and before it is dropped, no other session left on it.
+
+    Threads that outlive their tests keep their own connections open: asgiref's executor
+    thread, which runs the Channels consumers' database calls, and the Celery worker's. On
+    PostgreSQL the drop then fails ("being accessed by other users") and leaves the test
+    database behind for the next run. They are ended here, once every test is done.
+    """
+    yield
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
 
 
 @pytest.fixture(scope="session")
