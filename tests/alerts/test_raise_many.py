@@ -67,7 +67,8 @@ def test_sixty_deteriorating_patients_get_their_alerts_in_a_few_statements_per_c
     assert sorted(raised) == sorted(p.pk for p in patients for _ in range(2))
 
 
-def test_a_patient_with_a_live_alert_has_it_escalated_while_the_others_are_raised(raised):
+@pytest.mark.parametrize("seen", [True, False], ids=["seen-by-the-chunk", "raised-by-another-worker-unseen"])
+def test_a_live_alert_is_escalated_in_place_while_the_chunks_other_alerts_are_raised(seen, raised, monkeypatch):
     # given a patient whose medium risk alert is live, and a second patient with none
     now = timezone.now()
     known, new = PatientFactory.create_batch(2)
@@ -75,6 +76,10 @@ def test_a_patient_with_a_live_alert_has_it_escalated_while_the_others_are_raise
         patient=known, news=AlertNews(kind=AlertKind.NEWS2_RISK, severity=Severity.MEDIUM, title="NEWS2 5"), now=now
     )
     raised.clear()
+    if not seen:
+        # raised by another worker after the chunk's locking read: the chunk's INSERT hits the
+        # unique constraint, is undone, and each alert is raised or escalated one at a time
+        monkeypatch.setattr(clinical, "live_patient_alerts", lambda patient_ids, kinds: {})
     _unwell([known, new], now)
     # when both are scored in one chunk
     rescore_patients([known.pk, new.pk], now=now)
@@ -82,33 +87,8 @@ def test_a_patient_with_a_live_alert_has_it_escalated_while_the_others_are_raise
     risk = Alert.objects.get(patient=known, kind=AlertKind.NEWS2_RISK)
     assert (risk.pk, risk.severity) == (medium.pk, Severity.HIGH)
     assert list(risk.events.values_list("action", flat=True)) == ["raised", "escalated"]
-    # and everything else was raised once
+    # and everything else was raised once, with one event each, and nothing was lost
     assert Alert.objects.filter(patient=known, kind=AlertKind.SINGLE_PARAMETER).count() == 1
     assert Alert.objects.filter(patient=new).count() == 2
+    assert AlertEvent.objects.filter(alert__patient__in=[known, new], action="raised").count() == 4
     assert sorted(raised) == sorted([known.pk, new.pk, new.pk])
-
-
-def test_a_chunk_that_loses_a_race_to_raise_falls_back_to_one_at_a_time(raised, monkeypatch):
-    # given a live alert raised by another worker that the chunk's locking read did not see
-    now = timezone.now()
-    contested, other = PatientFactory.create_batch(2)
-    winner, _ = raise_or_escalate(
-        patient=contested,
-        news=AlertNews(kind=AlertKind.NEWS2_RISK, severity=Severity.MEDIUM, title="NEWS2 5"),
-        now=now,
-    )
-    raised.clear()
-    monkeypatch.setattr(clinical, "live_patient_alerts", lambda patient_ids, kinds: {})
-    _unwell([contested, other], now)
-    # when both are scored in one chunk
-    rescore_patients([contested.pk, other.pk], now=now)
-    # then the unique constraint undid the chunk's INSERT, and one at a time the winner's alert
-    # was escalated instead of doubled
-    risk = Alert.objects.get(patient=contested, kind=AlertKind.NEWS2_RISK)
-    assert (risk.pk, risk.severity) == (winner.pk, Severity.HIGH)
-    assert list(risk.events.values_list("action", flat=True)) == ["raised", "escalated"]
-    # and nothing else was lost or doubled
-    assert Alert.objects.filter(patient=contested, kind=AlertKind.SINGLE_PARAMETER).count() == 1
-    assert Alert.objects.filter(patient=other).count() == 2
-    assert AlertEvent.objects.filter(alert__patient__in=[contested, other], action="raised").count() == 4
-    assert sorted(raised) == sorted([contested.pk, other.pk, other.pk])
