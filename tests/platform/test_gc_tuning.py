@@ -62,6 +62,15 @@ def test_a_celery_pool_process_and_a_solo_worker_freeze_once_loaded():
     assert gc.get_freeze_count() > 0
 
 
+def test_a_worker_on_another_programs_thread_leaves_that_programs_objects_alone():
+    # (celery.contrib.testing's start_worker runs a worker on a thread of the test process)
+    on_a_thread = threading.Thread(target=celery_module.freeze_worker_startup, kwargs={"sender": None})
+    on_a_thread.start()
+    on_a_thread.join(10)
+
+    assert gc.get_freeze_count() == 0
+
+
 class _Transport:
     def __init__(self, config, deliver) -> None:
         self.config = config
