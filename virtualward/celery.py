@@ -54,13 +54,13 @@ def tidy_database_connections(task=None, **kwargs) -> None:
 @worker_ready.connect
 def freeze_worker_startup(**kwargs) -> None:
     """A pool process (after its fork) or the worker itself (solo pool), once loaded: the objects
-    it keeps for life leave the garbage collector's full scans (virtualward/gc_tuning.py), so a
+    it keeps for life leave the garbage collector's full scans (virtualward/interpreter.py), so a
     rescore, and the alert it raises, never waits out a long collection.
 
     A worker started on a thread of another program (celery.contrib.testing's, in the tests)
     does not own its process, and leaves that program's objects alone."""
     if threading.current_thread() is not threading.main_thread():
         return
-    from virtualward.gc_tuning import freeze_startup_objects
+    from virtualward.interpreter import freeze_startup_objects
 
     freeze_startup_objects()

@@ -31,6 +31,7 @@ from paho.mqtt.properties import Properties
 from devices.bench.fleet import no_delay
 from devices.mqtt_client import set_publish_window
 from devices.mqtt_transport import publish_window_for
+from virtualward.interpreter import set_switch_interval
 
 TABLE = "bench_baseline_observation"
 COLUMNS = "device_id, msg_id, idx, type, value, code, unit, measured_at, received_at"
@@ -176,10 +177,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-ms", type=int, default=20)
     parser.add_argument("--switch-interval-us", type=int, default=5000)
     args = parser.parse_args(argv)
-    if args.switch_interval_us <= 0:
-        parser.error(f"--switch-interval-us must be positive, got {args.switch_interval_us}")
     # Like the platform's ingest: paho's network thread and the batch loop share the interpreter.
-    sys.setswitchinterval(args.switch_interval_us / 1_000_000)
+    try:
+        set_switch_interval(args.switch_interval_us)
+    except ValueError as exc:
+        parser.error(f"--switch-interval-us {exc}")
     subscriber = BaselineSubscriber(
         database_url=args.database_url, mqtt_url=args.mqtt_url, batch_size=args.batch_size, batch_ms=args.batch_ms
     )

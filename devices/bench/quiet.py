@@ -27,7 +27,6 @@ LIMIT_S = 30.0
 PROC_STAT = Path("/proc/stat")
 
 
-
 class CpuTimes(NamedTuple):
     """Processor time since boot, summed over processors, in the kernel's clock ticks."""
 
@@ -56,23 +55,26 @@ def cpu_times(stat: str) -> CpuTimes:
     return CpuTimes(idle=ticks[3], total=sum(ticks), steal=ticks[7])
 
 
-def idle_share(before: CpuTimes, after: CpuTimes) -> float | None:
-    """The share of processor time that was idle between two readings; None if none passed."""
-    total = after.total - before.total
-    if total <= 0:
+def _share(field: str, before: CpuTimes | None, after: CpuTimes | None) -> float | None:
+    """The share of processor time spent as ``field`` between two readings, to 0.001; None
+    where it cannot be told (no reading, or no time passed)."""
+    if before is None or after is None or after.total <= before.total:
         return None
-    return (after.idle - before.idle) / total
+    return round((getattr(after, field) - getattr(before, field)) / (after.total - before.total), 3)
+
+
+def idle_share(before: CpuTimes | None, after: CpuTimes | None) -> float | None:
+    """The share of processor time that was idle between two readings."""
+    return _share("idle", before, after)
 
 
 def steal_share(before: CpuTimes | None, after: CpuTimes | None) -> float | None:
     """The share of processor time the hypervisor gave other guests between two readings.
 
     On a shared virtual machine this is load the step never sees in its own processes: a step
-    with a high share ran on less machine than the others. None where it cannot be told.
+    with a high share ran on less machine than the others.
     """
-    if before is None or after is None or after.total <= before.total:
-        return None
-    return round((after.steal - before.steal) / (after.total - before.total), 3)
+    return _share("steal", before, after)
 
 
 def read_cpu_times(path: Path = PROC_STAT) -> CpuTimes | None:
@@ -96,16 +98,14 @@ def wait_until_quiet(
     if not 0.0 < idle_at_least <= 1.0:
         raise ValueError(f"idle_at_least must be above 0 and at most 1 (got {idle_at_least})")
     started = clock()
-    share = None
     while True:
         before = read()
         if before is None:
             return Quiet(waited_s=0.0, idle_share=None, quiet=True)  # cannot tell: do not hold up
         sleep(sample_s)
-        after = read()
-        share = idle_share(before, after) if after is not None else None
-        waited = clock() - started
+        share = idle_share(before, read())
+        waited = round(clock() - started, 1)
         if share is not None and share >= idle_at_least:
-            return Quiet(waited_s=round(waited, 1), idle_share=round(share, 3), quiet=True)
+            return Quiet(waited_s=waited, idle_share=share, quiet=True)
         if waited >= limit_s:
-            return Quiet(waited_s=round(waited, 1), idle_share=None if share is None else round(share, 3), quiet=False)
+            return Quiet(waited_s=waited, idle_share=share, quiet=False)

@@ -73,4 +73,4 @@ def test_the_baseline_refuses_a_switch_interval_that_is_not_positive(capsys):
     with pytest.raises(SystemExit) as stopped:
         main(["--database-url", "postgres://x/y", "--mqtt-url", "mqtt://x:1883", "--switch-interval-us", "0"])
     assert stopped.value.code == 2
-    assert "--switch-interval-us must be positive, got 0" in capsys.readouterr().err
+    assert "--switch-interval-us must be a positive number of microseconds, got 0" in capsys.readouterr().err

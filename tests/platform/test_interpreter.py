@@ -12,7 +12,7 @@ from django.core.management import CommandError, call_command
 
 from devices.management.commands import ingest as ingest_command
 from virtualward import celery as celery_module
-from virtualward.gc_tuning import freeze_startup_objects
+from virtualward.interpreter import freeze_startup_objects
 
 
 @pytest.fixture(autouse=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from devices.bench import report
+from devices.bench import quiet, report
 from devices.bench.fleet import RATE_PER_PUBLISHER
 from devices.bench.runner import BenchConfig, run_bench
 from devices.bench.stack import BenchSetupError, Services, check_ingest_args
@@ -65,9 +65,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--quiet-limit",
             type=float,
-            default=30.0,
-            help="before each step, wait up to this many seconds for the machine's processors to be 90 %% idle "
-            "(default %(default)s; 0 does not wait)",
+            default=quiet.LIMIT_S,
+            help=f"before each step, wait up to this many seconds for the machine's processors to be "
+            f"{quiet.IDLE_AT_LEAST * 100:.0f} %% idle (default %(default)s; 0 does not wait)",
         )
         parser.add_argument(
             "--quick", action="store_true", help="a ~60 s run: 200 and 1000 msg/s for 5 s each, no refinement"

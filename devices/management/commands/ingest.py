@@ -23,7 +23,7 @@ from devices.broker_auth import platform_mqtt_account
 from devices.ingest.messages import Outcome
 from devices.ingest.worker import IngestWorker
 from devices.mqtt_transport import MqttTransport, TransportConfig
-from virtualward.gc_tuning import freeze_startup_objects
+from virtualward.interpreter import freeze_startup_objects, set_switch_interval, switch_interval_s
 
 logger = logging.getLogger("devices.ingest")
 
@@ -57,11 +57,10 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if options["switch_interval_us"] <= 0:
-            raise CommandError(
-                f"--switch-interval-us (VW_INGEST_SWITCH_INTERVAL_US) must be a positive number of "
-                f"microseconds, got {options['switch_interval_us']}"
-            )
+        try:
+            switch_interval_s(options["switch_interval_us"])
+        except ValueError as exc:
+            raise CommandError(f"--switch-interval-us (VW_INGEST_SWITCH_INTERVAL_US) {exc}") from exc
         if not settings.MQTT_URL:
             raise SystemExit("MQTT_URL is not set: point it at the broker (mqtt://host:1883 or mqtts://host:8883)")
         # The platform's own broker account: MQTT_USERNAME / MQTT_PASSWORD in production, a
@@ -110,7 +109,7 @@ def run_service(
     # Everything loaded so far lives as long as the process: out of the full collections' way.
     freeze_startup_objects()
     # Two busy threads from here on: paho's network thread gets the lock back sooner.
-    sys.setswitchinterval(options["switch_interval_us"] / 1_000_000)
+    set_switch_interval(options["switch_interval_us"])
     thread = threading.Thread(target=worker.run, name="ingest-worker", daemon=True)
     thread.start()
     _report_ready(transport, stop)
