@@ -33,6 +33,7 @@ from django.conf import settings
 
 from devices.credentials import is_broker_hash, secret_generate, secret_hash
 from devices.models import Device
+from devices.protocol import MAX_PAYLOAD_BYTES
 from virtualward.embedded import wait_for_port
 from virtualward.env import mqtt_endpoint
 
@@ -41,6 +42,11 @@ logger = logging.getLogger(__name__)
 PLATFORM_USERNAME = "vw-platform"
 SIMULATOR_USERNAME = "vw-simulator"
 CONF_NAME, PASSWD_NAME, ACL_NAME, PID_NAME = "mosquitto.conf", "passwd", "acl", "mosquitto.pid"
+AUTOSAVE_INTERVAL_S = 1
+PERSISTENT_CLIENT_EXPIRATION = "1h"  # Mosquitto's smallest unit is the hour
+# The largest obs payload the protocol allows (64 KiB) plus room for the fixed header, the
+# topic (a device id of up to 64 characters) and MQTT 5 properties.
+MAX_PACKET_BYTES = MAX_PAYLOAD_BYTES + 1024
 
 # Patterns apply to every user, with %u replaced by the connecting username (Mosquitto refuses
 # to substitute a username containing + # or /, so a crafted username cannot widen them).
@@ -201,6 +207,16 @@ def _conf_text(target: Path, host: str, port: int) -> str:
         f"user {user}",
         "persistence true",
         f"persistence_location {target / 'data'}/",
+        # Mosquitto saves its store every 30 minutes by default: a crash then loses every
+        # message it had acknowledged since. Each second bounds that window; the devices'
+        # resend (docs/device-protocol.md, "Delivery") covers what is left of it.
+        f"autosave_interval {AUTOSAVE_INTERVAL_S}",
+        # A persistent session whose client never returns (a 3.1.1 ingest member that stays
+        # dead) would hold its queued messages for ever; MQTT 5 clients set their own expiry.
+        f"persistent_client_expiration {PERSISTENT_CLIENT_EXPIRATION}",
+        # Protocol v1 caps a payload at 64 KiB; the packet adds the topic and headers. A larger
+        # packet is refused at the broker, with the client disconnected, before it costs ingest.
+        f"max_packet_size {MAX_PACKET_BYTES}",
         "log_dest stdout",
         "log_type error",
         "log_type warning",

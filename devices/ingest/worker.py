@@ -8,6 +8,7 @@ and the idempotency record turns the redelivery into a replay of the stored outc
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from collections import deque
@@ -28,6 +29,19 @@ logger = logging.getLogger(__name__)
 # The database is unreachable, locked or restarting: wait and try the same batch again.
 TRANSIENT_ERRORS = (OperationalError, InterfaceError)
 INTERNAL_ERROR_REPLY = "internal error: the message was not stored; send it again later"
+# Retries while the database is away double from RETRY_BASE_S up to RETRY_MAX_S: capped low so
+# ingest resumes within about two seconds of the database's return, not after a 30 s sleep.
+RETRY_BASE_S, RETRY_MAX_S = 0.25, 2.0
+
+
+def retry_delay(attempt: int, *, base_s: float, max_s: float, rng: random.Random | None = None) -> float:
+    """How long to wait before retry ``attempt`` (0 first): doubling, capped, with jitter.
+
+    The wait is drawn between half and all of the capped doubling, so several ingest processes
+    that lost the database together do not all come back in the same instant.
+    """
+    ceiling = min(max_s, base_s * 2 ** min(attempt, 30))
+    return (rng or random).uniform(ceiling / 2, ceiling)
 
 
 class Link(Protocol):
@@ -104,8 +118,8 @@ class IngestWorker:
         batch_size: int = 500,
         batch_wait_s: float = 0.02,
         idle_s: float = 0.005,
-        retry_base_s: float = 0.5,
-        retry_max_s: float = 30.0,
+        retry_base_s: float = RETRY_BASE_S,
+        retry_max_s: float = RETRY_MAX_S,
         after_commit: Callable[[Sequence[Outcome]], None] | None = None,
     ) -> None:
         self.link = link
@@ -174,12 +188,13 @@ class IngestWorker:
     # --- storing with retries ----------------------------------------------------------------------
 
     def _commit(self, messages: list[Incoming]) -> list[Outcome] | None:
-        delay = self.retry_base_s
+        attempt = 0
         while True:
             _refresh_connection()
             try:
                 return handle_batch(messages)
             except TRANSIENT_ERRORS as exc:
+                delay = self._delay(attempt)
                 logger.warning("database unavailable (%s); retrying %d messages in %.1fs", exc, len(messages), delay)
             except Exception:
                 if len(messages) == 1:
@@ -190,7 +205,10 @@ class IngestWorker:
             self._count_retry()
             if self.stopping.wait(delay):
                 return None
-            delay = min(delay * 2, self.retry_max_s)
+            attempt += 1
+
+    def _delay(self, attempt: int) -> float:
+        return retry_delay(attempt, base_s=self.retry_base_s, max_s=self.retry_max_s)
 
     def _commit_singly(self, messages: list[Incoming]) -> list[Outcome] | None:
         outcomes: list[Outcome] = []
@@ -204,7 +222,7 @@ class IngestWorker:
     def _record_internal_error(self, message: Incoming) -> list[Outcome] | None:
         """Record a message that fails on its own, so it is seen by staff and does not loop."""
         logger.exception("message on %s could not be stored; recorded as an internal error", message.topic)
-        delay = self.retry_base_s
+        attempt = 0
         while True:
             _refresh_connection()
             try:
@@ -212,9 +230,9 @@ class IngestWorker:
                     return [record_internal_error(message)]
             except TRANSIENT_ERRORS:
                 self._count_retry()
-                if self.stopping.wait(delay):
+                if self.stopping.wait(self._delay(attempt)):
                     return None
-                delay = min(delay * 2, self.retry_max_s)
+                attempt += 1
             except Exception:
                 logger.critical("message on %s could not even be recorded; left unacknowledged", message.topic)
                 return [Outcome(message, error="internal error", stored=False)]
