@@ -14,6 +14,7 @@ from django.db import transaction
 
 from devices.ingest import effects
 from devices.ingest.messages import Incoming, Outcome, Parsed, parse_incoming
+from devices.ingest.reuse import REUSED_MSG_ID, content_of, same_readings, stored_contents
 from devices.ingest.store import (
     BatchWork,
     DeviceRef,
@@ -50,8 +51,11 @@ def handle_batch(messages: Sequence[Incoming]) -> list[Outcome]:
         work = BatchWork(outcomes=[None] * len(parsed))
         candidates = _sort_out(parsed, devices, work)
         _store_obs(parsed, devices, candidates, work)
-        _replay_duplicates(parsed, work)
+        # Before the replay: a repeat later in this very batch is answered from these rows too.
         IngestRejection.objects.bulk_create(work.rejections, ignore_conflicts=True)
+        reuses = _replay_duplicates(parsed, devices, work)
+        if reuses:
+            IngestRejection.objects.bulk_create(reuses)
         _tell_other_apps(parsed, devices, work)
     return [outcome for outcome in work.outcomes if outcome is not None]
 
@@ -65,8 +69,8 @@ def _sort_out(parsed: list[Parsed], devices: dict[str, DeviceRef], work: BatchWo
         if refusal is not None:
             work.rejections.append(whole_rejection(message, device, refusal))
             # Every obs gets an ack, even from an unknown id: the sender learns why nothing was kept.
-            work.outcomes[position] = reply_to(message, 0, [], refusal) if message.is_obs else Outcome(
-                message.incoming, error=refusal
+            work.outcomes[position] = (
+                reply_to(message, 0, [], refusal) if message.is_obs else Outcome(message.incoming, error=refusal)
             )
             continue
         assert device is not None
@@ -76,8 +80,10 @@ def _sort_out(parsed: list[Parsed], devices: dict[str, DeviceRef], work: BatchWo
             candidates.append(position)
         elif message.error is not None:
             work.rejections.append(whole_rejection(message, device, message.error))
-            work.outcomes[position] = reply_to(message, 0, [], message.error) if message.is_obs else Outcome(
-                message.incoming, error=message.error
+            work.outcomes[position] = (
+                reply_to(message, 0, [], message.error)
+                if message.is_obs
+                else Outcome(message.incoming, error=message.error)
             )
         else:
             _note_status(message, device, position, work)
@@ -133,15 +139,25 @@ def _store_new(message: Parsed, device: DeviceRef, work: BatchWork) -> Outcome:
     return reply_to(message, len(message.obs.observations), message.obs.rejections, None)
 
 
-def _replay_duplicates(parsed: list[Parsed], work: BatchWork) -> None:
-    stored = stored_outcomes({(pk, parsed[position].msg_id or "") for position, pk in work.duplicates})
+def _replay_duplicates(parsed: list[Parsed], devices: dict[str, DeviceRef], work: BatchWork) -> list[IngestRejection]:
+    """Answer each repeat with its stored ack, or refuse it if it reuses the msg_id; the refusals."""
+    keys = {(pk, parsed[position].msg_id or "") for position, pk in work.duplicates}
+    stored = stored_outcomes(keys)
+    first_copies = stored_contents(keys)
+    reuses: list[IngestRejection] = []
     for position, pk in work.duplicates:
         message = parsed[position]
-        accepted, rejections, error = stored[(pk, message.msg_id or "")]
+        key = (pk, message.msg_id or "")
+        if not same_readings(first_copies[key], content_of(message)):
+            reuses.append(whole_rejection(message, devices[message.device_ref], REUSED_MSG_ID))
+            work.outcomes[position] = reply_to(message, 0, [], REUSED_MSG_ID)
+            continue
+        accepted, rejections, error = stored[key]
         outcome = reply_to(message, accepted, rejections, error)
         work.outcomes[position] = Outcome(
             outcome.incoming, outcome.reply_topic, outcome.reply, accepted, len(rejections), True, error
         )
+    return reuses
 
 
 def _tell_other_apps(parsed: list[Parsed], devices: dict[str, DeviceRef], work: BatchWork) -> None:

@@ -23,6 +23,7 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from devices.ingest.messages import Outcome, Parsed
+from devices.ingest.reuse import REUSED_MSG_ID
 from devices.models import Device, IngestRejection, ReceivedMessage
 from devices.protocol import ItemRejection, ack_payload, ack_topic
 from patients.models import Observation
@@ -394,7 +395,11 @@ def stored_outcomes(keys: set[tuple[int, str]]) -> dict[tuple[int, str], tuple[i
     }
     items: dict[tuple[int, str], list[ItemRejection]] = {key: [] for key in keys}
     whole: dict[tuple[int, str], str] = {}
-    rows = IngestRejection.objects.filter(device_id__in=device_pks, msg_id__in=msg_ids).order_by("id")
+    rows = (
+        IngestRejection.objects.filter(device_id__in=device_pks, msg_id__in=msg_ids)
+        .exclude(index__isnull=True, reason=REUSED_MSG_ID)  # a later device fault, not this answer
+        .order_by("id")
+    )
     for pk, msg_id, index, reason in rows.values_list("device_id", "msg_id", "index", "reason"):
         key = (pk, msg_id)
         if key not in keys:

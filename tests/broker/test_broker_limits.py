@@ -18,7 +18,9 @@ def padded_obs(size: int) -> bytes:
     """A protocol obs message padded (with an ignored field) to exactly ``size`` bytes."""
     body = {
         "msg_id": str(uuid.uuid4()),
-        "observations": [{"type": "heart_rate", "value": 88, "unit": "/min", "measured_at": timezone.now().isoformat()}],
+        "observations": [
+            {"type": "heart_rate", "value": 88, "unit": "/min", "measured_at": timezone.now().isoformat()}
+        ],
         "pad": "",
     }
     base = len(json.dumps(body).encode())

@@ -69,8 +69,8 @@ def test_a_different_payload_reusing_a_msg_id_is_not_stored(device, obs_at):
     # when another payload arrives under the same msg_id
     outcome = handle_message(obs_at, obs_json("reused", {**reading, "value": 150}), now)
 
-    # then the msg_id identifies the message: the first outcome stands
-    assert outcome.duplicate
+    # then the first copy stands, and the repeat is refused as a reuse (tests/ingest/test_msg_id_reuse.py)
+    assert outcome.error == "msg_id reused with different content"
     assert list(Observation.objects.values_list("value", flat=True)) == [70.0]
 
 
