@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 
 import paho.mqtt.client as mqtt
 
+from devices.outbox import ACK_TIMEOUT_S, Outbox, publish_due
 from devices.protocol import MAX_OBSERVATIONS, ack_topic, config_topic, obs_topic, status_topic
 from fixtures import demo_plan
 from fixtures.demo_plan import DemoDevice, DemoPatient
@@ -46,6 +47,7 @@ class Publish:
     payload: bytes
     retain: bool = False
     malformed: bool = False
+    msg_id: str | None = None  # set on the readings the device keeps until acked (devices/outbox.py)
 
 
 @dataclass(frozen=True)
@@ -199,7 +201,8 @@ class SimDevice:
 
     def _publish_obs(self, items: list[dict], now: datetime) -> Publish:
         self.sent += 1
-        return Publish(obs_topic(self.device_id), obs_payload(self._msg_id(), items, round(self.battery), now))
+        msg_id = self._msg_id()
+        return Publish(obs_topic(self.device_id), obs_payload(msg_id, items, round(self.battery), now), msg_id=msg_id)
 
     def status(self) -> bytes:
         return status_payload("online", round(self.battery))
@@ -224,11 +227,19 @@ def build_devices(patients: tuple[DemoPatient, ...], *, seed: int = 1, only: set
 
 
 class DeviceLink:
-    """One device's MQTT connection: client id = username = device id, Last Will offline."""
+    """One device's MQTT connection: client id = username = device id, Last Will offline.
 
-    def __init__(self, device: SimDevice, url: str, password: str | None) -> None:
+    Readings go through the device's outbox: kept until the platform acks them, resent until
+    then, and only published once the ``ack`` subscription is confirmed on this connection.
+    """
+
+    def __init__(
+        self, device: SimDevice, url: str, password: str | None, *, ack_timeout_s: float = ACK_TIMEOUT_S
+    ) -> None:
         self.device, self.url, self.password = device, url, password
         self.pending: deque[Publish] = deque()
+        self.outbox = Outbox(ack_timeout_s=ack_timeout_s, max_backoff_s=max(ack_timeout_s, 300.0))
+        self.acks_subscribed = threading.Event()
         self.client: mqtt.Client | None = None
 
     def connect(self) -> None:
@@ -240,6 +251,8 @@ class DeviceLink:
             client.tls_set()
         client.will_set(status_topic(device_id), status_payload("offline"), qos=1, retain=True)
         client.on_connect = self._on_connect
+        client.on_subscribe = self._on_subscribe
+        client.on_disconnect = lambda *args: self.acks_subscribed.clear()
         client.on_message = self._on_message
         client.reconnect_delay_set(1, 10)
         client.connect_async(host, port, keepalive=30)
@@ -251,31 +264,44 @@ class DeviceLink:
             logger.error("%s: broker refused the connection: %s", self.device.device_id, reason_code)
             return
         device_id = self.device.device_id
+        self.acks_subscribed.clear()
         client.subscribe([(ack_topic(device_id), 1), (config_topic(device_id), 1)])
         client.publish(status_topic(device_id), self.device.status(), qos=1, retain=True)
 
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:  # type: ignore[no-untyped-def]
+        if reason_codes and not reason_codes[0].is_failure:
+            # A new connection: whatever the last one carried unacked goes out again now.
+            self.outbox.reconnected()
+            self.acks_subscribed.set()
+
     def _on_message(self, client, userdata, message) -> None:  # type: ignore[no-untyped-def]
-        try:
-            body = json.loads(message.payload)
-        except ValueError:
-            body = {}
-        if message.topic.endswith("/ack") and (body.get("rejected") or body.get("error")):
-            logger.info("%s: platform refused part of %s: %s", self.device.device_id, body.get("msg_id"),
-                        body.get("error") or body.get("rejected"))  # fmt: skip
+        if not message.topic.endswith("/ack"):
+            return
+        answer = self.outbox.on_ack(message.payload)
+        if answer is not None and (answer.rejected or answer.error):
+            logger.info("%s: platform refused part of %s: %s", self.device.device_id, answer.msg_id,
+                        answer.error or answer.rejected)  # fmt: skip
 
     def send(self, publish: Publish) -> None:
-        self.pending.append(publish)
+        if publish.msg_id is not None:
+            self.outbox.add(publish.msg_id, publish.topic, publish.payload)
+        else:
+            self.pending.append(publish)
         self.flush()
 
     def flush(self) -> None:
         # While disconnected the messages wait here, as a real device keeps them in flash.
-        while self.pending and self.client is not None and self.client.is_connected():
+        client = self.client
+        while self.pending and client is not None and client.is_connected():
             item = self.pending.popleft()
-            self.client.publish(item.topic, item.payload, qos=1, retain=item.retain)
+            client.publish(item.topic, item.payload, qos=1, retain=item.retain)
+        if client is not None and client.is_connected() and self.acks_subscribed.is_set():
+            publish_due(self.outbox, client)
 
     def drop(self) -> None:
         """Die mid-connection: close the socket with no DISCONNECT, so the Last Will fires."""
         client, self.client = self.client, None
+        self.acks_subscribed.clear()
         if client is None:
             return
         client.loop_stop()
@@ -298,11 +324,21 @@ class DeviceLink:
 
 
 class Simulator:
-    def __init__(self, devices: list[SimDevice], url: str, *, speed: float, credentials: dict[str, str]) -> None:
+    def __init__(
+        self,
+        devices: list[SimDevice],
+        url: str,
+        *,
+        speed: float,
+        credentials: dict[str, str],
+        ack_timeout_s: float = ACK_TIMEOUT_S,
+    ) -> None:
         if speed <= 0:
             raise ValueError("speed must be above 0")
         self.speed = speed
-        self.links = {d.device_id: DeviceLink(d, url, credentials.get(d.device_id)) for d in devices}
+        self.links = {
+            d.device_id: DeviceLink(d, url, credentials.get(d.device_id), ack_timeout_s=ack_timeout_s) for d in devices
+        }
         self.published = 0
 
     def run(self, stop: threading.Event, *, duration: float | None = None, tick_s: float = 0.25) -> None:

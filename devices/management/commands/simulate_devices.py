@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from devices.models import Device
+from devices.outbox import ACK_TIMEOUT_S
 from devices.simulator import Simulator, build_devices
 from fixtures import demo_plan
 
@@ -34,6 +35,10 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=1)
         parser.add_argument("--credentials", type=Path, help="JSON {device_id: secret} written by load_demo.")
         parser.add_argument("--duration", type=float, help="Stop after this many real seconds.")
+        parser.add_argument(
+            "--ack-timeout", type=float, default=ACK_TIMEOUT_S,
+            help="Seconds a device waits for the platform's ack before resending a message (default 30).",
+        )  # fmt: skip
 
     def handle(self, *args, **options) -> None:  # type: ignore[no-untyped-def]
         url = options["url"] or settings.MQTT_URL
@@ -49,7 +54,15 @@ class Command(BaseCommand):
         if not known:
             raise CommandError("No demo devices in the database: run `manage.py load_demo` first.")
         devices = build_devices(demo_plan.demo_patients(), seed=options["seed"], only=known)
-        simulator = Simulator(devices, url, speed=options["speed"], credentials=self._credentials(options))
+        if options["ack_timeout"] <= 0:
+            raise CommandError("--ack-timeout must be above 0")
+        simulator = Simulator(
+            devices,
+            url,
+            speed=options["speed"],
+            credentials=self._credentials(options),
+            ack_timeout_s=options["ack_timeout"],
+        )
         self._describe(devices, url, options["speed"])
         stop = threading.Event()
         # Ctrl-C arrives as KeyboardInterrupt; SIGTERM (from runplatform or Docker) the same way.
