@@ -31,7 +31,9 @@ class Platform:
         host, port = url.removeprefix("mqtt://").split(":")
         self.arrivals: list[str] = []
         self.subscribed = threading.Event()
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"vw-test-platform-{uuid.uuid4().hex[:8]}")
+        self.client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2, client_id=f"vw-test-platform-{uuid.uuid4().hex[:8]}"
+        )
         self.client.on_connect = lambda c, *a: c.subscribe(f"vw/v1/devices/{device_id}/obs", qos=1)
         self.client.on_subscribe = lambda *a: self.subscribed.set()
         self.client.on_message = self._on_message
