@@ -105,12 +105,15 @@ class Outbox:
     def __contains__(self, msg_id: object) -> bool:
         return msg_id in self._pending
 
-    def add(self, msg_id: str, topic: str, payload: bytes) -> None:
-        """Keep a new message; it is due at once. Adding a msg_id already kept changes nothing."""
+    def add(self, msg_id: str, topic: str, payload: bytes, *, published: bool = False) -> None:
+        """Keep a new message: due at once, or, if the caller has just ``published`` it itself,
+        after its ack timeout. Adding a msg_id already kept changes nothing."""
         with self._lock:
             if msg_id in self._pending:
                 return
-            item = Pending(msg_id, topic, payload, due_at=self._clock())
+            now = self._clock()
+            item = Pending(msg_id, topic, payload, attempts=int(published))
+            item.due_at = now + self.wait_after(1) if published else now
             self._pending[msg_id] = item
             heapq.heappush(self._queue, (item.due_at, next(self._order), msg_id))
 

@@ -6,7 +6,9 @@ devices, as a home gateway would; per-device connections would measure the broke
 handling, not ingest. A step gets one publisher per RATE_PER_PUBLISHER messages/s, all on one
 schedule (``split_plan``), so the load generator is not what caps a step.
 The platform sends a device's ack only after the message is committed, so ack arrival minus
-publish time is publish-to-stored latency, measured without touching the database.
+publish time is publish-to-stored latency, measured without touching the database. Like every
+device (protocol v1, "Delivery"), the fleet keeps each message in an outbox
+(``devices/outbox.py``) until its ack arrives and resends it, same msg_id, when none comes.
 """
 
 from __future__ import annotations
@@ -34,9 +36,12 @@ from devices.bench.messages import (
     rfc3339,
 )
 from devices.bench.pacing import PacingReport, message_count, paced
+from devices.outbox import ACK_TIMEOUT_S, Outbox, publish_due
 
 # Progress check while draining: give up once nothing has been acknowledged for this long.
 _STALL_S = 10.0
+# How often, in messages, the publisher looks for messages due to be resent.
+_RESEND_CHECK_EVERY = 100
 
 # paho is pure Python: a QoS 1 message costs the fleet four packets (its PUBLISH, the broker's
 # PUBACK, the device ack and our PUBACK for that), about 250 µs of one core. One publisher at
@@ -60,6 +65,7 @@ class StepPlan:
     start_at: float = 0.0  # epoch seconds message 0 is due; 0: as soon as connected
     share: int = 0  # this publisher's index: its message n is the step's n * shares + share
     shares: int = 1
+    ack_timeout_s: float = ACK_TIMEOUT_S  # a device resends a message not acked by then
 
 
 @dataclass
@@ -79,6 +85,7 @@ class StepOutcome:
     unacked: int = 0
     refused: list[str] = field(default_factory=list)
     alert_published_at: dict[str, float] = field(default_factory=dict)
+    resent: int = 0  # publishes of a message again, its ack not having come in time
 
 
 def no_delay(client: mqtt.Client) -> None:
@@ -140,6 +147,7 @@ def merge_outcomes(outcomes: list[StepOutcome]) -> StepOutcome:
         merged.acked_obs += part.acked_obs
         merged.unacked += part.unacked
         merged.refused.extend(part.refused)
+        merged.resent += part.resent
         merged.alert_published_at.update(part.alert_published_at)
     started = [part.first_publish_at for part in outcomes if part.published]
     merged.first_publish_at = min(started, default=0.0)
@@ -166,14 +174,18 @@ def alert_positions(total: int, alerts: int) -> dict[int, int]:
 class _AckBook:
     """What is awaiting an ack, filled by the publisher and emptied on paho's network thread."""
 
-    def __init__(self, outcome: StepOutcome) -> None:
+    def __init__(self, outcome: StepOutcome, outbox: Outbox | None = None) -> None:
         self.outcome = outcome
+        self.outbox = outbox if outbox is not None else Outbox()
         self.pending: dict[str, tuple[float, int]] = {}
         self.subscribed = threading.Event()
         self.last_progress = time.monotonic()
 
-    def expect(self, msg_id: str, published_at: float, obs_count: int) -> None:
+    def expect(self, msg_id: str, published_at: float, obs_count: int, topic: str = "", payload: bytes = b"") -> None:
+        """A message just published: awaited here for its latency, kept in the outbox for resending."""
         self.pending[msg_id] = (published_at, obs_count)
+        if topic:
+            self.outbox.add(msg_id, topic, payload, published=True)
 
     def on_ack(self, payload: bytes) -> None:
         arrived = time.time()
@@ -191,6 +203,7 @@ class _AckBook:
                 self.outcome.refused.append(f"{msg_id}: {json.dumps(body)[:200]}")
             return
         published_at, obs_count = self.pending.pop(msg_id)
+        self.outbox.settle(msg_id)
         self.last_progress = time.monotonic()
         if body.get("rejected") or body.get("accepted") != obs_count:
             self.outcome.refused.append(f"{msg_id}: {json.dumps(body)[:200]}")
@@ -216,8 +229,13 @@ def _connect(plan: StepPlan, book: _AckBook) -> mqtt.Client:
         devices = (*plan.device_ids, *plan.alert_device_ids)
         client.subscribe([(f"{plan.topic_root}{device_id}/ack", 1) for device_id in devices])
 
+    def on_subscribe(*args):
+        # Subscribed to the acks again on a new connection: what the old one carried goes out again.
+        book.outbox.reconnected()
+        book.subscribed.set()
+
     client.on_connect = on_connect
-    client.on_subscribe = lambda *args: book.subscribed.set()
+    client.on_subscribe = on_subscribe
     client.on_message = lambda client, userdata, message: book.on_ack(message.payload)
     client.connect(parts.hostname or "127.0.0.1", parts.port or 1883, keepalive=30)
     client.loop_start()
@@ -250,8 +268,11 @@ def _publish_all(plan: StepPlan, client: mqtt.Client, book: _AckBook) -> None:
             readings = alert_readings(stamp)
             outcome.alert_published_at[device_id] = now
         msg_id = encode_msg_id(plan.tag, local * plan.shares + plan.share, now)
-        book.expect(msg_id, now, len(readings))
-        client.publish(f"{plan.topic_root}{device_id}/obs", obs_payload(msg_id, stamp, battery(device_id), readings), 1)
+        topic, payload = f"{plan.topic_root}{device_id}/obs", obs_payload(msg_id, stamp, battery(device_id), readings)
+        book.expect(msg_id, now, len(readings), topic, payload)
+        client.publish(topic, payload, 1)
+        if local % _RESEND_CHECK_EVERY == 0:
+            publish_due(book.outbox, client)
         outcome.published += 1
         outcome.published_obs += len(readings)
         outcome.first_publish_at = outcome.first_publish_at or now
@@ -259,21 +280,23 @@ def _publish_all(plan: StepPlan, client: mqtt.Client, book: _AckBook) -> None:
     outcome.max_lag_s = pacing.max_lag_s
 
 
-def _drain(plan: StepPlan, book: _AckBook) -> None:
+def _drain(plan: StepPlan, client: mqtt.Client, book: _AckBook) -> None:
     deadline = time.monotonic() + plan.drain_timeout_s
     book.last_progress = time.monotonic()
     while book.pending and time.monotonic() < deadline and time.monotonic() - book.last_progress < _STALL_S:
+        publish_due(book.outbox, client)
         time.sleep(0.02)
     book.outcome.unacked = len(book.pending)
+    book.outcome.resent = book.outbox.resends
 
 
 def run_step(plan: StepPlan) -> StepOutcome:
     """Publish the plan's messages at its rate, then wait for their acks (one publisher's share)."""
-    book = _AckBook(StepOutcome(tag=plan.tag))
+    book = _AckBook(StepOutcome(tag=plan.tag), Outbox(ack_timeout_s=plan.ack_timeout_s))
     client = _connect(plan, book)
     try:
         _publish_all(plan, client, book)
-        _drain(plan, book)
+        _drain(plan, client, book)
     finally:
         client.disconnect()
         client.loop_stop()

@@ -213,3 +213,18 @@ def test_an_outbox_refuses_settings_that_would_never_resend():
         Outbox(ack_timeout_s=0)
     with pytest.raises(ValueError):
         Outbox(ack_timeout_s=60, max_backoff_s=30)
+
+
+def test_a_message_its_caller_published_itself_is_only_due_after_its_ack_timeout(outbox, clock):
+    # given a message the device published directly (the bench's fleet does, for speed)
+    outbox.add("m-1", "t", b"1", published=True)
+
+    # when the device looks at once and again after the timeout
+    now = outbox.take_due()
+    clock.now += 30
+    later = outbox.take_due()
+
+    # then it is not due at once, and is resent as a second attempt after 30 s
+    assert now == []
+    assert [(item.msg_id, item.attempts) for item in later] == [("m-1", 2)]
+    assert outbox.resends == 1
