@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from virtualward.embedded import free_port
-from virtualward.management.commands.runplatform import Command, Supervisor, celery_commands
+from virtualward.management.commands.runplatform import Command, Supervisor, celery_commands, restart_delay
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -113,16 +113,47 @@ def test_runplatform_serves_stores_simulated_readings_and_stops_every_child_on_c
     assert f"http://127.0.0.1:{port}/" in output
 
 
-def test_a_child_that_dies_on_its_own_is_reported_and_stops_the_run(capsys):
-    # given a supervisor with one child that exits at once
+def test_a_child_that_keeps_dying_at_once_is_restarted_with_back_off_then_stops_the_run(capsys):
+    # given a supervisor with one child that always exits at once
     supervisor = Supervisor(env=dict(os.environ), colour=False)
     supervisor.start("fragile", [sys.executable, "-c", "import sys; print('boom'); sys.exit(3)"])
-    # when the supervisor watches
-    failed = Command()._watch(supervisor, threading.Event())
-    # then it reports the death loudly with the exit code
+    # when the supervisor watches, with a back-off short enough for a test
+    failed = Command()._watch(supervisor, threading.Event(), base_s=0.05)
+    # then it was restarted four times, each death reported, and the fifth quick death stopped the run
     assert failed is True
     output = capsys.readouterr().out
-    assert "fragile exited unexpectedly (code 3)" in output
+    assert output.count("fragile exited unexpectedly (code 3)") == 5
+    assert output.count("fragile restarted") == 4
+    assert "5 times in a row" in output
+
+
+def test_a_child_that_dies_once_is_restarted_and_keeps_running(tmp_path):
+    # given a child that crashes the first time it runs and runs on the second
+    marker = tmp_path / "ran-once"
+    code = (
+        "import pathlib, sys, time\n"
+        f"m = pathlib.Path({str(marker)!r})\n"
+        "if not m.exists():\n    m.write_text('x'); sys.exit(3)\n"
+        "time.sleep(60)\n"
+    )
+    supervisor = Supervisor(env=dict(os.environ), colour=False)
+    child = supervisor.start("ingest", [sys.executable, "-c", code])
+    first_pid = child.process.pid
+    stop = threading.Event()
+    # when the supervisor watches for three seconds
+    threading.Timer(3.0, stop.set).start()
+    with redirect_stdout(io.StringIO()) as out:
+        failed = Command()._watch(supervisor, stop, base_s=0.1)
+        running = child.process.poll() is None
+        supervisor.stop([child], grace=1.0)
+    # then it came back by itself, as a new process, and the run went on
+    assert failed is False
+    assert running and child.process.pid != first_pid
+    assert "ingest restarted" in out.getvalue()
+
+
+def test_restarts_wait_one_second_then_double_up_to_thirty():
+    assert [restart_delay(n) for n in range(1, 8)] == [1, 2, 4, 8, 16, 30, 30]
 
 
 def test_a_child_that_ignores_sigterm_is_killed_after_the_grace_period():

@@ -4,8 +4,10 @@ Starts what is missing (an embedded MQTT broker without MQTT_URL, an embedded Re
 REDIS_URL), prepares the database (migrate, collectstatic, the demo if the database is empty),
 then runs web, ingest, two Celery workers (the prompt and the default queue), beat and the device
 simulator as child processes with their output prefixed by name. Ctrl-C or SIGTERM stops them
-all (SIGTERM, a grace period, then SIGKILL) and exits 0; a child that dies on its own is reported
-loudly and stops the rest (exit 1).
+all (SIGTERM, a grace period, then SIGKILL) and exits 0. A child that dies on its own is reported
+loudly and started again after a back-off (1 s, doubling to 30 s; afresh once it has run a
+minute); one that dies within seconds five times running is broken, not unlucky, and stops the
+rest (exit 1).
 """
 
 from __future__ import annotations
@@ -32,6 +34,14 @@ MANAGE = str(Path(settings.BASE_DIR) / "manage.py")
 APP_STOP_SECONDS = 10.0  # ingest drains for up to 10 s; Celery finishes its current task
 BROKER_STOP_SECONDS = 3.0
 COLOURS = ("36", "33", "35", "32", "34", "31", "96", "93", "95")
+RESTART_BASE_S, RESTART_MAX_S = 1.0, 30.0
+STABLE_AFTER_S = 60.0  # a child that ran this long before dying starts its back-off afresh
+CRASH_LOOP_LIMIT = 5  # quick deaths in a row after which restarting is given up
+
+
+def restart_delay(failures: int, *, base_s: float = RESTART_BASE_S, max_s: float = RESTART_MAX_S) -> float:
+    """The wait before restarting a child after its ``failures``-th quick death in a row (1 first)."""
+    return min(max_s, base_s * 2 ** min(max(failures - 1, 0), 30))
 
 
 @dataclass
@@ -39,6 +49,11 @@ class Child:
     name: str
     process: subprocess.Popen
     reader: threading.Thread | None = None
+    argv: list[str] = field(default_factory=list)
+    env: dict[str, str] | None = None
+    started_at: float = field(default_factory=time.monotonic)
+    failures: int = 0  # quick deaths in a row
+    restart_at: float | None = None  # set while it waits to be restarted
 
 
 @dataclass
@@ -59,7 +74,13 @@ class Supervisor:
             sys.stdout.flush()
 
     def start(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> Child:
-        process = subprocess.Popen(  # noqa: S603 (our own interpreter and fixed arguments)
+        child = Child(name, self._spawn(argv, env), argv=argv, env=env)
+        self._read(child)
+        self.children.append(child)
+        return child
+
+    def _spawn(self, argv: list[str], env: dict[str, str] | None) -> subprocess.Popen:
+        return subprocess.Popen(  # noqa: S603 (our own interpreter and fixed arguments)
             argv,
             env=env or self.env,
             cwd=settings.BASE_DIR,
@@ -69,15 +90,14 @@ class Supervisor:
             start_new_session=True,
             preexec_fn=_die_with_parent,
         )
-        child = Child(name, process)
-        child.reader = threading.Thread(target=self._pump, args=(child,), daemon=True, name=f"out-{name}")
-        child.reader.start()
-        self.children.append(child)
-        return child
 
-    def _pump(self, child: Child) -> None:
-        assert child.process.stdout is not None
-        for raw in child.process.stdout:
+    def _read(self, child: Child) -> None:
+        child.reader = threading.Thread(target=self._pump, args=(child, child.process), daemon=True)
+        child.reader.start()
+
+    def _pump(self, child: Child, process: subprocess.Popen) -> None:
+        assert process.stdout is not None
+        for raw in process.stdout:
             self.say(child.name, raw.decode("utf-8", "replace"))
 
     def run_step(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> None:
@@ -92,6 +112,29 @@ class Supervisor:
 
     def first_dead(self) -> Child | None:
         return next((c for c in self.children if c.process.poll() is not None), None)
+
+    def tend(self, now: float, *, base_s: float = RESTART_BASE_S) -> Child | None:
+        """Restart children that died, each after its back-off; the first one in a crash loop."""
+        for child in self.children:
+            if child.restart_at is None and child.process.poll() is not None:
+                ran = now - child.started_at
+                child.failures = 1 if ran >= STABLE_AFTER_S else child.failures + 1
+                if child.failures >= CRASH_LOOP_LIMIT:
+                    return child
+                child.restart_at = now + restart_delay(child.failures, base_s=base_s)
+                self.say("platform", f"!!! {child.name} exited unexpectedly (code {child.process.returncode}) "
+                                     f"after {ran:.0f}s; restarting it in {child.restart_at - now:.0f}s")  # fmt: skip
+            elif child.restart_at is not None and now >= child.restart_at:
+                self.restart(child, now)
+        return None
+
+    def restart(self, child: Child, now: float) -> None:
+        if child.reader is not None:
+            child.reader.join(timeout=1)
+        child.process = self._spawn(child.argv, child.env)
+        child.started_at, child.restart_at = now, None
+        self._read(child)
+        self.say("platform", f"{child.name} restarted (pid {child.process.pid})")
 
     def stop(self, children: list[Child], grace: float) -> None:
         """SIGTERM each child's process group, wait up to `grace`, then SIGKILL what is left."""
@@ -255,12 +298,13 @@ class Command(BaseCommand):
         for line in lines:
             supervisor.say("platform", line)
 
-    def _watch(self, supervisor: Supervisor, stop: threading.Event) -> bool:
+    def _watch(self, supervisor: Supervisor, stop: threading.Event, *, base_s: float = RESTART_BASE_S) -> bool:
         while not stop.wait(0.2):
-            dead = supervisor.first_dead()
+            dead = supervisor.tend(time.monotonic(), base_s=base_s)
             if dead is not None:
                 supervisor.say("platform", "!" * 72)
-                supervisor.say("platform", f"!!! {dead.name} exited unexpectedly (code {dead.process.returncode}).")
+                supervisor.say("platform", f"!!! {dead.name} exited unexpectedly (code {dead.process.returncode}), "
+                                           f"{dead.failures} times in a row within seconds of starting.")  # fmt: skip
                 supervisor.say("platform", "!!! Stopping everything else. Its output above says why.")
                 supervisor.say("platform", "!" * 72)
                 return True
