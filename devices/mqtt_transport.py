@@ -59,7 +59,7 @@ class TransportConfig:
     password: str = ""
     protocol: str = "auto"  # "auto", "5" or "3.1.1"
     share_group: str = ""  # empty: plain subscriptions, for brokers without $share
-    session_expiry_s: int = 7 * 24 * 3600
+    session_expiry_s: int = 60  # settings.MQTT_SESSION_EXPIRY_S
     # MQTT 5 flow control: how many unacknowledged messages the broker may have in flight to
     # us. It must exceed one batch, or every batch waits for the timer. (3.1.1: broker config.)
     receive_maximum: int = 1000

@@ -161,8 +161,10 @@ MQTT_SHARE_GROUP = env_str("MQTT_SHARE_GROUP", "vw-ingest")
 MQTT_BROKER_DIR = Path(env_str("VW_MQTT_DIR", str(VAR_DIR / "mosquitto")))
 # Ingest (docs/ingest.md). "auto" tries MQTT 5 and falls back to 3.1.1 (the embedded broker).
 MQTT_PROTOCOL = env_str("MQTT_PROTOCOL", "auto")
-# How long the broker keeps the ingest session (and queues for it) while no ingest is connected.
-MQTT_SESSION_EXPIRY_S = env_int("MQTT_SESSION_EXPIRY_S", 7 * 24 * 3600)
+# How long the broker keeps an ingest process's session (and queues its share of the messages)
+# while it is gone: long enough for a restart, short enough that a member that stays dead does
+# not hold readings hostage; the devices resend what it took with it (docs/ingest.md).
+MQTT_SESSION_EXPIRY_S = env_int("MQTT_SESSION_EXPIRY_S", 60)
 MQTT_CA_FILE = env_str("MQTT_CA_FILE")
 VW_INGEST_BATCH_SIZE = env_int("VW_INGEST_BATCH_SIZE", 500)
 # A batch waits this long for more messages unless a lull flushes it first: under load, longer

@@ -294,3 +294,35 @@ def test_two_ingest_processes_sharing_a_subscription_store_every_message_exactly
     assert sum(accepted for accepted, _ in totals) == 100, totals
     assert all(accepted > 0 for accepted, _ in totals), totals
     assert sum(duplicates for _, duplicates in totals) == 0, totals
+
+
+def test_a_resend_hears_the_stored_ack_and_a_reused_msg_id_is_refused_through_the_broker(mqtt_url, ingests):
+    # given a paired device whose message was stored and acked
+    device = DeviceFactory()
+    ingests(_client_id(), _group())
+    client = Device(mqtt_url, [device.device_id])
+    original = obs_json("resend-1", reading(71), reading(999))
+    client.publish(device.device_id, original)
+    first = client.wait_for_ack(device.device_id, "resend-1")
+
+    # when the device resends it (its ack was late), then sends other readings under that msg_id
+    client.publish(device.device_id, original)
+    client.publish(device.device_id, obs_json("resend-1", reading(140)))
+
+    def ours() -> list[dict]:  # "not registered" answers come from other runs' ingests on a shared broker
+        acks = [ack for ack in client.acks[device.device_id] if ack["msg_id"] == "resend-1"]
+        return [ack for ack in acks if "not registered" not in ack.get("error", "")]
+
+    wait_until(lambda: len(ours()) >= 3, 10, "three acks")
+    client.close()
+
+    # then the resend hears the first answer again, the reuse is refused, and one copy is stored
+    acks = ours()
+    assert acks[:2] == [first, first]
+    assert acks[2] == {
+        "msg_id": "resend-1",
+        "accepted": 0,
+        "rejected": [],
+        "error": "msg_id reused with different content",
+    }
+    assert list(Observation.objects.filter(device=device).values_list("value", flat=True)) == [71]
