@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 import uuid
-from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -231,17 +231,27 @@ class Tally:
                 f"{len(self.doubled)} doubled {self.doubled[:5]}, {self.unacked} never acked")  # fmt: skip
 
 
-def tally(fleet: Fleet) -> Tally:
-    """Every published msg_id against the database: stored once, each reading exactly once."""
-    connection.close()  # a fresh look, not a connection left over from before a restart
-    stored = Counter(
-        ReceivedMessage.objects.filter(msg_id__startswith=f"{fleet.tag}-").values_list("msg_id", flat=True)
-    )
-    readings = Counter(Observation.objects.filter(msg_id__startswith=f"{fleet.tag}-").values_list("msg_id", flat=True))
-    lost = sorted(m for m in fleet.sent if stored[m] == 0 or readings[m] < fleet.sent[m].readings)
-    doubled = sorted(m for m in fleet.sent if stored[m] > 1 or readings[m] > fleet.sent[m].readings)
+def tally(fleet: Fleet, counts: Callable[[str, str], dict[str, int]] | None = None) -> Tally:
+    """Every published msg_id against the database: stored once, each reading exactly once.
+
+    ``counts(table, prefix)`` reads msg_id -> rows from the database ingest wrote to (by default
+    the test database).
+    """
+    counts = counts or _test_database_counts
+    prefix = f"{fleet.tag}-"
+    stored = counts(ReceivedMessage._meta.db_table, prefix)
+    readings = counts(Observation._meta.db_table, prefix)
+    lost = sorted(m for m, s in fleet.sent.items() if not stored.get(m) or readings.get(m, 0) < s.readings)
+    doubled = sorted(m for m, s in fleet.sent.items() if stored.get(m, 0) > 1 or readings.get(m, 0) > s.readings)
     unacked = sum(1 for s in fleet.sent.values() if s.acked_at is None)
     return Tally(len(fleet.sent), lost, doubled, unacked)
+
+
+def _test_database_counts(table: str, prefix: str) -> dict[str, int]:
+    connection.close()  # a fresh look, not a connection left over from before a restart
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT msg_id, count(*) FROM {table} WHERE msg_id LIKE %s GROUP BY msg_id", [prefix + "%"])
+        return dict(cursor.fetchall())
 
 
 def ingest_env(database_url: str, broker: Broker, account: broker_auth.MqttAccount, session_expiry_s: int) -> dict:

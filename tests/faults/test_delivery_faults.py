@@ -19,6 +19,7 @@ import pytest
 from devices import broker_auth
 from devices.credentials import secret_generate
 from tests.factories import DeviceFactory
+from tests.faults.own_postgres import OwnPostgres, postgres_bin_dir, run_as
 from tests.faults.rig import Broker, Fleet, Ingest, ingest_env, needs, shared_database_url, tally
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True), pytest.mark.timeout(90)]
@@ -35,8 +36,9 @@ class Rig:
     ingests: list[Ingest] = field(default_factory=list)
     fleets: list[Fleet] = field(default_factory=list)
 
-    def ingest(self, client_id: str, group: str = "vw-fault") -> Ingest:
-        env = ingest_env(self.database_url, self.broker, broker_auth.platform_mqtt_account(), SESSION_EXPIRY_S)
+    def ingest(self, client_id: str, group: str = "vw-fault", *, database_url: str = "") -> Ingest:
+        account = broker_auth.platform_mqtt_account()
+        env = ingest_env(database_url or self.database_url, self.broker, account, SESSION_EXPIRY_S)
         ingest = Ingest(env, client_id, group, self.tmp).start()
         self.ingests.append(ingest)
         return ingest
@@ -132,3 +134,36 @@ def test_an_ingest_member_that_stays_dead_holds_no_reading_past_its_session_expi
     worst = fleet.latencies()[-1]
     print(f"dead member: worst publish->ack {worst:.2f} s (bound {bound:.1f} s), {fleet.outbox.resends} resends")
     assert worst <= bound
+
+
+def test_a_database_crash_mid_load_loses_nothing_and_ingest_resumes_within_seconds_of_its_return(rig):
+    bin_dir, prefix = postgres_bin_dir(), run_as()
+    needs(bin_dir is None, "the PostgreSQL server binaries (initdb, pg_ctl) are not installed")
+    needs(prefix is None, "PostgreSQL will not run as root, and there is no 'postgres' user to run it as")
+    assert bin_dir is not None and prefix is not None
+    # given a PostgreSQL of the test's own holding the test's devices, ingest writing to it, and
+    # the devices publishing
+    fleet = rig.fleet()
+    server = OwnPostgres(bin_dir, prefix)
+    try:
+        server.start()
+        server.copy_test_database()
+        rig.ingest("vw-fault-ingest-1", database_url=server.url)
+        publisher = fleet.publish(RATE, SECONDS)
+
+        # when the database crashes four seconds in and is back two seconds later
+        time.sleep(4)
+        server.crash()
+        time.sleep(2)
+        server.start()
+        back = time.monotonic()
+        fleet.wait_settled(publisher, timeout=40)
+
+        # then nothing is lost or doubled, and ingest stored again within seconds of the return
+        result = tally(fleet, server.counts)
+        assert result.lost == [] and result.doubled == [] and result.unacked == 0, str(result)
+        resumed = min(s.acked_at for s in fleet.sent.values() if s.acked_at and s.acked_at > back) - back
+        print(f"database restart: first ack {resumed:.2f} s after PostgreSQL was back")
+        assert resumed < 4.0
+    finally:
+        server.destroy()
