@@ -204,6 +204,9 @@ MQTT_PUBLIC_URL = env_str("MQTT_PUBLIC_URL") or MQTT_URL or "mqtt://127.0.0.1:18
 VW_MQTT_BROKER_USER = env_str("VW_MQTT_BROKER_USER")
 VW_MQTT_TLS_CERTFILE = env_str("VW_MQTT_TLS_CERTFILE")
 VW_MQTT_TLS_KEYFILE = env_str("VW_MQTT_TLS_KEYFILE")
+# A listener for devices only, where the client id is always the username (0: none; see
+# devices/broker_auth.py). The platform's processes keep MQTT_URL's listener.
+VW_MQTT_DEVICE_PORT = env_int("VW_MQTT_DEVICE_PORT", 0)
 
 # --- Auth -----------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

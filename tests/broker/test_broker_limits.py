@@ -64,3 +64,35 @@ def test_the_broker_passes_a_64_kib_message_and_refuses_a_2_mib_one(broker, pair
     assert device.disconnected.wait(5)
     assert platform.next_message(timeout=1) is None
     device.close(), platform.close()
+
+
+def test_on_the_device_listener_a_device_cannot_knock_another_offline_with_its_client_id(
+    db, tmp_path, settings, pair_device
+):
+    # given the generated broker with a device listener next to the platform's, and two devices
+    # (pair_device's broker fixture only supplies the registry's files; this test runs its own)
+    from virtualward.embedded import free_port
+
+    first, second = pair_device(), pair_device()
+    device_port = free_port()
+    with broker_auth.mosquitto_run(tmp_path / "own", port=free_port(), device_port=device_port) as running:
+        devices_url = f"mqtt://127.0.0.1:{device_port}"
+        victim = Session(devices_url, first.device_id, first.secret, client_id=first.device_id)
+        assert victim.accepted
+
+        # when the second device connects there under the first one's client id
+        attacker = Session(devices_url, second.device_id, second.secret, client_id=first.device_id)
+
+        # then the broker took the attacker's username as its client id: the first stays connected
+        assert attacker.accepted
+        assert not victim.disconnected.wait(1.5)
+        conf = (running.directory / "mosquitto.conf").read_text().splitlines()
+        assert conf[conf.index(f"listener {device_port} 127.0.0.1") + 1] == "use_username_as_clientid true"
+        victim.close(), attacker.close()
+
+
+def test_without_a_device_port_the_config_has_no_device_listener(db, settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+    settings.VW_MQTT_DEVICE_PORT = 0
+    conf = broker_auth.broker_config_write(tmp_path / "mq", host="127.0.0.1", port=18833).read_text()
+    assert conf.count("listener ") == 1 and "use_username_as_clientid" not in conf

@@ -69,7 +69,7 @@ def test_every_platform_process_is_pointed_at_the_real_services_and_a_real_secre
     # then it uses PostgreSQL, Redis and the TLS broker by service name, never embedded defaults
     assert env["DATABASE_URL"].startswith("postgres://") and "@postgres:5432/" in env["DATABASE_URL"]
     assert env["REDIS_URL"] == "redis://redis:6379/0"
-    assert env["MQTT_URL"] == "mqtts://mosquitto:8883"
+    assert env["MQTT_URL"] == "mqtts://mosquitto:8884"  # the platform's listener; devices have 8883
     # and the secrets must come from the operator: compose refuses to start without them
     for key in ("DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "MQTT_PASSWORD"):
         assert ":?" in env[key], key
@@ -99,10 +99,16 @@ def test_platform_processes_start_only_after_healthy_data_services_and_migration
 def test_the_broker_serves_devices_over_tls_on_8883(compose):
     # given the broker service
     broker = compose["services"]["mosquitto"]
-    # then devices reach it on 8883 with the TLS certificate and key configured
-    assert "8883:8883" in broker["ports"]
+    # then devices reach it on 8883 with the TLS certificate and key configured, on a listener
+    # of their own (client id = username), and the platform's listener is not published
+    assert broker["ports"] == ["8883:8883"]
     assert broker["environment"]["VW_MQTT_TLS_CERTFILE"] and broker["environment"]["VW_MQTT_TLS_KEYFILE"]
-    assert "--port=8883" in broker["command"]
+    assert "--device-port=8883" in broker["command"] and "--port=8884" in broker["command"]
+
+
+@pytest.mark.parametrize("name", LONG_RUNNING)
+def test_every_long_running_process_comes_back_by_itself_after_a_crash(compose, name):
+    assert compose["services"][name]["restart"] in ("unless-stopped", "always")
 
 
 def test_the_dockerfile_builds_a_non_root_image_with_static_files_and_mosquitto():

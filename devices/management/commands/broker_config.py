@@ -26,11 +26,17 @@ class Command(BaseCommand):
         parser.add_argument("--dir", default=None, help="Directory for the files (default: MQTT_BROKER_DIR).")
         parser.add_argument("--host", default=None, help="Listener address (default: MQTT_URL's host).")
         parser.add_argument("--port", type=int, default=None, help="Listener port (default: MQTT_URL's port).")
+        parser.add_argument(
+            "--device-port", type=int, default=None,
+            help="A listener for devices only, client id = username (default: VW_MQTT_DEVICE_PORT).",
+        )  # fmt: skip
         parser.add_argument("--run", action="store_true", help="Run mosquitto in the foreground and keep it in sync.")
         parser.add_argument("--sync-seconds", type=float, default=2.0)
 
     def handle(self, *args, **options):  # type: ignore[no-untyped-def]
-        conf = broker_auth.broker_config_write(options["dir"], host=options["host"], port=options["port"])
+        conf = broker_auth.broker_config_write(
+            options["dir"], host=options["host"], port=options["port"], device_port=options["device_port"]
+        )
         self.stdout.write(f"wrote {conf} (+ passwd, acl)")
         if not options["run"]:
             if broker_auth.broker_reload(conf.parent):
