@@ -139,7 +139,8 @@ class Supervisor:
     def stop(self, children: list[Child], grace: float) -> None:
         """SIGTERM each child's process group, wait up to `grace`, then SIGKILL what is left."""
         for child in children:
-            _signal_group(child, signal.SIGTERM)
+            if child.process.poll() is None:  # one waiting to be restarted has no group left
+                _signal_group(child, signal.SIGTERM)
         deadline = time.monotonic() + grace
         for child in children:
             try:
