@@ -16,14 +16,17 @@ both use it. The platform answers a resend with the ack it stored the first time
 
 from __future__ import annotations
 
+import base64
 import heapq
 import itertools
 import json
+import os
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 ACK_TIMEOUT_S = 30.0
@@ -152,6 +155,22 @@ class Outbox:
             self.settle(ack.msg_id)
         return ack
 
+    def snapshot(self) -> list[dict[str, Any]]:
+        """What is kept, as JSON-ready data, for storing where a restart finds it."""
+        with self._lock:
+            return [
+                {"msg_id": item.msg_id, "topic": item.topic, "attempts": item.attempts,
+                 "payload": base64.b64encode(item.payload).decode("ascii")}
+                for item in self._pending.values()
+            ]  # fmt: skip
+
+    def restore(self, kept: list[dict[str, Any]]) -> None:
+        """Take back what an earlier run kept: due at once, each where it was in its back-off."""
+        for entry in kept:
+            self.add(entry["msg_id"], entry["topic"], base64.b64decode(entry["payload"]))
+            with self._lock:
+                self._pending[entry["msg_id"]].attempts = int(entry.get("attempts", 0))
+
     def reconnected(self) -> None:
         """A new connection (ack subscription confirmed): everything kept is due at once."""
         now = self._clock()
@@ -168,3 +187,26 @@ def publish_due(outbox: Outbox, client: Any, *, limit: int | None = None) -> int
     for item in due:
         client.publish(item.topic, item.payload, qos=1)
     return len(due)
+
+
+def outboxes_save(path: Path, outboxes: Mapping[str, Outbox]) -> None:
+    """Store several devices' outboxes in one file; a crash mid-write leaves the previous one."""
+    data = {device_id: box.snapshot() for device_id, box in outboxes.items() if len(box)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(json.dumps(data, separators=(",", ":")))
+    os.replace(partial, path)
+
+
+def outboxes_load(path: Path, outboxes: Mapping[str, Outbox]) -> int:
+    """Put back what :func:`outboxes_save` stored for these devices; how many messages."""
+    try:
+        data = json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
+        return 0
+    restored = 0
+    for device_id, kept in data.items() if isinstance(data, dict) else ():
+        if device_id in outboxes:
+            outboxes[device_id].restore(kept)
+            restored += len(kept)
+    return restored

@@ -22,10 +22,11 @@ import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
-from devices.outbox import ACK_TIMEOUT_S, Outbox, publish_due
+from devices.outbox import ACK_TIMEOUT_S, Outbox, outboxes_load, outboxes_save, publish_due
 from devices.protocol import MAX_OBSERVATIONS, ack_topic, config_topic, obs_topic, status_topic
 from fixtures import demo_plan
 from fixtures.demo_plan import DemoDevice, DemoPatient
@@ -39,6 +40,7 @@ NOT_SPOT_ONLINE_H, NOT_SPOT_OFFLINE_H = 1.5, 2.5
 DIES_AFTER_H = 1.5
 MALFORMED_EVERY = 4  # every fourth patch message is followed by a broken one
 UNWELL_SPOT_CHECK_S = 1800  # a deteriorating patient is asked to check every half hour
+OUTBOX_SAVE_S = 5.0  # how often the devices' unacked readings are stored against a crash
 
 
 @dataclass(frozen=True)
@@ -332,6 +334,7 @@ class Simulator:
         speed: float,
         credentials: dict[str, str],
         ack_timeout_s: float = ACK_TIMEOUT_S,
+        outbox_path: Path | None = None,
     ) -> None:
         if speed <= 0:
             raise ValueError("speed must be above 0")
@@ -340,19 +343,30 @@ class Simulator:
             d.device_id: DeviceLink(d, url, credentials.get(d.device_id), ack_timeout_s=ack_timeout_s) for d in devices
         }
         self.published = 0
+        # Where the devices' unacked readings outlive a restart of the simulator, as in a real
+        # device's flash (saved every few seconds and on stopping).
+        self.outbox_path = outbox_path
 
     def run(self, stop: threading.Event, *, duration: float | None = None, tick_s: float = 0.25) -> None:
+        outboxes = {device_id: link.outbox for device_id, link in self.links.items()}
+        if self.outbox_path is not None and (kept := outboxes_load(self.outbox_path, outboxes)):
+            logger.info("resending %d readings a previous run left unacknowledged", kept)
         for link in self.links.values():
             link.device.first_due(self.speed)
             link.connect()
-        started = time.monotonic()
+        started = saved = time.monotonic()
         try:
             while not stop.is_set() and (duration is None or time.monotonic() - started < duration):
                 self.tick((time.monotonic() - started) * self.speed, datetime.now(UTC))
+                if self.outbox_path is not None and time.monotonic() - saved >= OUTBOX_SAVE_S:
+                    outboxes_save(self.outbox_path, outboxes)
+                    saved = time.monotonic()
                 stop.wait(tick_s)
         finally:
             for link in self.links.values():
                 link.close()
+            if self.outbox_path is not None:
+                outboxes_save(self.outbox_path, outboxes)
 
     def tick(self, sim_s: float, now: datetime) -> None:
         for link in self.links.values():

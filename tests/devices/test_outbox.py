@@ -228,3 +228,23 @@ def test_a_message_its_caller_published_itself_is_only_due_after_its_ack_timeout
     assert now == []
     assert [(item.msg_id, item.attempts) for item in later] == [("m-1", 2)]
     assert outbox.resends == 1
+
+
+def test_what_an_outbox_kept_survives_a_restart_and_goes_out_at_once(outbox, clock):
+    # given a message published twice and never acked, and one acked
+    outbox.add("m-1", "vw/v1/devices/d/obs", b'{"msg_id":"m-1"}')
+    outbox.add("m-2", "vw/v1/devices/d/obs", b'{"msg_id":"m-2"}')
+    outbox.take_due()
+    clock.now += 30
+    outbox.take_due()
+    outbox.on_ack(ack("m-2"))
+
+    # when the device restarts with what it stored (as JSON)
+    stored = json.loads(json.dumps(outbox.snapshot()))
+    again = Outbox(clock=clock, jitter=0.0)
+    again.restore(stored)
+
+    # then only the unacked message is back, the same bytes, due at once and further into its back-off
+    due = again.take_due()
+    assert [(item.msg_id, item.payload, item.attempts) for item in due] == [("m-1", b'{"msg_id":"m-1"}', 3)]
+    assert due[0].due_at - clock.now == 120

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import paho.mqtt.client as mqtt
 
 from devices.protocol import ack_payload, ack_topic
-from devices.simulator import DeviceLink, Publish, build_devices
+from devices.simulator import DeviceLink, Publish, Simulator, build_devices
 from fixtures import demo_plan
 
 
@@ -77,5 +77,26 @@ def test_a_simulated_device_resends_an_unacked_reading_with_its_msg_id_until_the
     assert platform.arrivals == [reading.msg_id, reading.msg_id]
     link.close()
     # Leave no retained status behind on a shared broker.
+    platform.client.publish(f"vw/v1/devices/{device.device_id}/status", b"", qos=1, retain=True).wait_for_publish(2)
+    platform.close()
+
+
+def test_readings_a_stopped_simulator_left_unacked_are_resent_by_its_next_run(mqtt_url, tmp_path):
+    # given a simulator run that stops with a reading still unacknowledged
+    device = next(d for d in build_devices(demo_plan.demo_patients(), seed=6) if d.is_patch)
+    path = tmp_path / "sim-outbox.json"
+    first = Simulator([device], mqtt_url, speed=1.0, credentials={}, outbox_path=path)
+    reading = next(a for a in device._measure(0.0, datetime.now(UTC)) if isinstance(a, Publish) and a.msg_id)
+    first.links[device.device_id].outbox.add(reading.msg_id, "vw/v1/devices/nowhere/obs", reading.payload)
+    first.run(threading.Event(), duration=0.3, tick_s=0.05)
+
+    # when the simulator starts again, with a platform listening
+    platform = Platform(mqtt_url, "nowhere")
+    second = Simulator([device], mqtt_url, speed=1.0, credentials={}, outbox_path=path)
+    second.run(threading.Event(), duration=1.5, tick_s=0.05)
+
+    # then the kept reading went out again, same msg_id, and is still kept until acked
+    assert reading.msg_id in platform.arrivals
+    assert reading.msg_id in second.links[device.device_id].outbox
     platform.client.publish(f"vw/v1/devices/{device.device_id}/status", b"", qos=1, retain=True).wait_for_publish(2)
     platform.close()

@@ -62,6 +62,7 @@ class Command(BaseCommand):
             speed=options["speed"],
             credentials=self._credentials(options),
             ack_timeout_s=options["ack_timeout"],
+            outbox_path=Path(settings.VAR_DIR) / "sim-outbox.json",
         )
         self._describe(devices, url, options["speed"])
         stop = threading.Event()
