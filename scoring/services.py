@@ -209,6 +209,8 @@ def take_waiting(task_id: str, kind: str = "prompt") -> list[int]:
         pipe.sunionstore(taking, [taking, waiting])
         pipe.delete(waiting)
         pipe.expire(taking, 24 * 3600)
+        if kind == "routine":
+            pipe.sadd(_routine_tasks_key(), task_id)  # so the sweep knows them routine (waiting_routinely)
         pipe.smembers(taking)
         *_, members = pipe.execute()
     return sorted(int(member) for member in members)
@@ -217,16 +219,38 @@ def take_waiting(task_id: str, kind: str = "prompt") -> list[int]:
 def finish_waiting(task_id: str, kind: str = "prompt") -> None:
     client = _redis_client()
     if client is not None:
-        client.delete(_taking_key(task_id, kind))
+        with client.pipeline(transaction=False) as pipe:
+            pipe.delete(_taking_key(task_id, kind))
+            if kind == "routine":
+                pipe.srem(_routine_tasks_key(), task_id)
+            pipe.execute()
+
+
+def _routine_tasks_key() -> str:
+    return _key("routine", "taking-tasks")
 
 
 def waiting_routinely(patient_ids: Iterable[int]) -> set[int]:
-    """Those of the patients waiting for a routine rescore (its list on Redis, its marks elsewhere)."""
+    """Those of the patients waiting for a routine rescore, or in one being run: its waiting list
+    and the lists its running tasks took, on Redis; its marks elsewhere.
+
+    A task killed while running stays listed until its patients' key expires (a day), when it
+    is dropped here: by then the sweep has long treated its patients as overdue anyway.
+    """
     ids = {int(pid) for pid in patient_ids}
-    if (client := _redis_client()) is not None:
-        return ids & {int(member) for member in client.smembers(_waiting_key("routine"))}
-    marked = cache.get_many([_routine_key(pid) for pid in ids])
-    return {pid for pid in ids if _routine_key(pid) in marked}
+    if (client := _redis_client()) is None:
+        marked = cache.get_many([_routine_key(pid) for pid in ids])
+        return {pid for pid in ids if _routine_key(pid) in marked}
+    tasks = sorted(member.decode() for member in client.smembers(_routine_tasks_key()))
+    takings = [_taking_key(task_id, "routine") for task_id in tasks]
+    with client.pipeline(transaction=False) as pipe:
+        pipe.sunion([_waiting_key("routine"), *takings])
+        for taking in takings:
+            pipe.exists(taking)
+        members, *alive = pipe.execute()
+    if gone := [task_id for task_id, exists in zip(tasks, alive, strict=True) if not exists]:
+        client.srem(_routine_tasks_key(), *gone)
+    return ids & {int(member) for member in members}
 
 
 def send_overdue_rescore(patient_ids: list[int]) -> None:

@@ -9,7 +9,17 @@ from django.utils import timezone
 
 from patients.models import Observation, Patient
 from scoring.models import EarlyWarningScore
-from scoring.services import request_rescore, rescore_patients, take_waiting
+from scoring.services import (
+    _redis_client,
+    _routine_tasks_key,
+    _taking_key,
+    _waiting_key,
+    finish_waiting,
+    request_rescore,
+    rescore_patients,
+    take_waiting,
+    waiting_routinely,
+)
 from scoring.sweep import sweep_unscored
 from tests.scoring_services.builders import PatientFactory, record, record_set
 from tests.scoring_services.conftest import start_prompt_task
@@ -182,3 +192,31 @@ def test_patients_taken_by_a_task_whose_worker_died_are_swept(
     swept = sweep_unscored(now=NOW)
     # then all three are sent for rescoring
     assert swept == sorted(p.pk for p in patients)
+
+
+def test_patients_a_running_routine_task_took_are_still_routine_to_the_sweep(
+    redis_cache, tasks_sent, django_capture_on_commit_callbacks
+):
+    # given a stable patient whose routine task has taken them and is scoring them now
+    patient = scored_patient()
+    new_reading(patient, waited=dt.timedelta(seconds=20), heart_rate=70)
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        request_rescore([patient.pk], routine=True)
+    assert take_waiting("routine-task", "routine") == [patient.pk]
+    # then the sweep does not send them to the prompt queue as well, until the routine bound passes
+    assert sweep_unscored(now=NOW) == []
+    assert sweep_unscored(now=NOW + dt.timedelta(seconds=25)) == [patient.pk]
+    # and once the task is done it no longer counts them routine
+    finish_waiting("routine-task", "routine")
+    assert waiting_routinely([patient.pk]) == set()
+
+
+def test_a_killed_routine_tasks_entry_is_dropped_once_its_patients_key_expires(redis_cache):
+    # given a routine task that took a patient and was killed, its list since expired
+    client = _redis_client()
+    client.sadd(_waiting_key("routine"), 41)
+    take_waiting("killed-routine-task", "routine")
+    client.delete(_taking_key("killed-routine-task", "routine"))
+    # then the patient is no longer routine, and the task's entry is gone
+    assert waiting_routinely([41]) == set()
+    assert not client.smembers(_routine_tasks_key())
