@@ -253,18 +253,6 @@ def waiting_routinely(patient_ids: Iterable[int]) -> set[int]:
     return ids & {int(member) for member in members}
 
 
-def send_overdue_rescore(patient_ids: list[int]) -> None:
-    """Send these patients' rescore to the prompt queue now, past any doorbell or mark (the sweep).
-
-    It expires after a sweep period or so: if the prompt worker is down, the sweeps' sends do not
-    pile up for it to work through on its return; the next sweep sends again.
-    """
-    from scoring.tasks import rescore_patients
-
-    expires = settings.VW_RESCORE_SWEEP_SECONDS + settings.VW_RESCORE_OVERDUE_SECONDS
-    rescore_patients.apply_async(args=[patient_ids], queue=settings.VW_PROMPT_QUEUE, expires=expires)
-
-
 def _countdown(seconds: int) -> int | None:
     return seconds if seconds > 0 else None
 

@@ -113,10 +113,20 @@ def sweep_unscored(*, now: datetime | None = None) -> list[int]:
     )[: settings.VW_RESCORE_SWEEP_BATCH]
     ids = sorted(patient_id for _, patient_id in overdue)
     if ids:
-        services.send_overdue_rescore(ids)
+        _send_rescore_now(ids)
         logger.warning(
             "rescore sweep: %d patient(s) overdue, the longest waiting %.0f s; their rescore is sent",
             len(ids),
             (now - overdue[0][0]).total_seconds(),
         )
     return ids
+
+
+def _send_rescore_now(patient_ids: list[int]) -> None:
+    """To the prompt queue, past any doorbell or mark. The task expires after a sweep period and
+    the bound: if the prompt worker is down, the sweeps' sends do not pile up for it to work
+    through on its return; the next sweep sends again."""
+    from scoring.tasks import rescore_patients
+
+    expires = settings.VW_RESCORE_SWEEP_SECONDS + settings.VW_RESCORE_OVERDUE_SECONDS
+    rescore_patients.apply_async(args=[patient_ids], queue=settings.VW_PROMPT_QUEUE, expires=expires)
