@@ -88,9 +88,11 @@ def start(processes: list[CeleryProcess], process: CeleryProcess) -> CeleryProce
     return process
 
 
-def start_stack(processes, broker, tmp_path, database_url: str) -> tuple[CeleryProcess, dict]:
-    """Beat and one worker on both queues, configured as deployed (the project's settings)."""
+def start_stack(processes, broker, tmp_path, database_url: str, **overrides: str) -> tuple[CeleryProcess, dict]:
+    """Beat and one worker on both queues, configured as deployed (the project's settings, with
+    any `overrides` of their environment)."""
     env = {"DATABASE_URL": database_url, "REDIS_URL": broker.url, "VW_PROMPT_QUEUE": broker.prompt_queue}
+    env |= overrides
     start(processes, beat(env=env, log_dir=tmp_path))
     first = start(processes, worker(env=env, queues=[broker.prompt_queue, "celery"], log_dir=tmp_path, name="first"))
     first.wait_for_log(" ready.", timeout=30)
@@ -155,29 +157,59 @@ def wait_for(predicate, timeout: float, what: str) -> None:
         time.sleep(0.1)
 
 
-def test_a_worker_killed_mid_rescore_strands_no_patient_past_30_s_after_its_replacement_starts(
-    database, broker, processes, tmp_path
-):
-    # given beat and a worker running as deployed
-    first, env = start_stack(processes, broker, tmp_path, database_url(database))
+def kill_mid_rescore(first: CeleryProcess, broker) -> dict[int, int]:
+    """Kill -9 the worker while it is stuck in a rescore it has taken up, with another rescore
+    waiting on the queue behind it; returns the readings both were to score."""
     taken, queued = PatientFactory.create_batch(5), PatientFactory.create_batch(5)
     expected = alarming_pulse(taken)
     with rows_locked(taken):
-        # and a rescore the worker has taken up (its patients moved off the waiting list) but is
-        # stuck in, waiting for the rows another session holds
+        # a rescore the worker has taken up (its patients moved off the waiting list) but is stuck
+        # in, waiting for the rows another session holds
         ask_for_rescore(taken)
         wait_for(lambda: broker.client.keys("*taking*"), timeout=20, what="the worker to take the patients")
         # and more alarming readings, whose rescore rings again and waits on the queue
         expected |= alarming_pulse(queued)
         ask_for_rescore(queued)
         time.sleep(0.5)  # time enough for a worker that prefetches to reserve the waiting task
-        # when the worker is killed with kill -9, and a replacement started
         first.kill()
+    return expected
+
+
+def test_a_worker_killed_mid_rescore_strands_no_patient_past_30_s_after_its_replacement_starts(
+    database, broker, processes, tmp_path
+):
+    # given beat and a worker running as deployed
+    first, env = start_stack(processes, broker, tmp_path, database_url(database))
+    # when the worker is killed with kill -9 in the middle of a rescore, and a replacement started
+    expected = kill_mid_rescore(first, broker)
     replaced_at = time.monotonic()
     second = start(processes, worker(env=env, queues=[broker.prompt_queue, "celery"], log_dir=tmp_path, name="second"))
     # then every patient is scored with their new pulse within 30 s of the replacement starting
     took = seconds_until_all_scored(expected, since=replaced_at, log=second)
     print(f"killed worker: every patient scored {took:.1f} s after the replacement started")
+
+
+def test_a_killed_workers_task_comes_back_after_the_visibility_timeout(database, broker, processes, tmp_path):
+    # given a stack whose broker gives unacknowledged tasks back after 15 s (countdowns shortened
+    # to allow it) and whose sweep is switched off, so only the broker can bring the task back
+    first, env = start_stack(
+        processes,
+        broker,
+        tmp_path,
+        database_url(database),
+        VW_BROKER_VISIBILITY_SECONDS="15",
+        VW_ROUTINE_RESCORE_SECONDS="1",
+        VW_RESCORE_RETRY_MAX_SECONDS="1",
+        VW_RESCORE_OVERDUE_SECONDS="3600",
+    )
+    # when the worker is killed mid-rescore and a replacement started
+    expected = kill_mid_rescore(first, broker)
+    replaced_at = time.monotonic()
+    second = start(processes, worker(env=env, queues=[broker.prompt_queue, "celery"], log_dir=tmp_path, name="second"))
+    # then the killed task is delivered again and scores its patients (kombu's default would
+    # have kept it for an hour)
+    took = seconds_until_all_scored(expected, since=replaced_at, log=second)
+    print(f"killed worker, no sweep: its task came back and scored every patient {took:.1f} s after the replacement")
 
 
 def test_a_20_s_database_outage_strands_no_patient_past_30_s_after_it_ends(database, broker, processes, tmp_path):
