@@ -16,8 +16,10 @@ the marks and takes the waiting set *before* it reads observations. So whichever
 a request finds, a task that has not yet read the observations exists and will see that
 request's readings; and a reading committed after a task's read always finds its mark gone (or
 the doorbell silent) and sends a fresh task: nothing is ever left unscored. A lost task leaves
-the doorbell set (or the marks) for at most its countdown plus PENDING_SECONDS; then the next
-request of its kind sends again, and that task takes the patients left waiting too.
+the doorbell set (or the marks) for at most its countdown plus DOORBELL_GRACE_SECONDS; then the
+next request of its kind sends again, and that task takes the patients left waiting too. Patients
+a lost task had already taken, or that no later request comes for, are found by the safety-net
+sweep (scoring.sweep), which sends their rescore whatever the doorbells say.
 """
 
 from __future__ import annotations
@@ -30,22 +32,25 @@ from django.conf import settings
 from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
 from django.core.cache.backends.redis import RedisCache
 from django.db import connection, transaction
-from django.db.models import Case, OuterRef, Subquery, Value, When
+from django.db.models import Case, Value, When
 from django.utils import timezone
 
 from frontend.events import publish
-from patients.models import Observation, Patient
+from patients.models import Patient
 from scoring import news2
 from scoring.freshness import CurrentVitals, Reading, current_vitals
 from scoring.models import EarlyWarningScore
-from scoring.selectors import score_to_dict
+from scoring.selectors import newest_observation_rows, score_to_dict
 from scoring.urgency import StoredReading, chart_value, needs_prompt_rescore
-from virtualward.binary_rows import fetch_binary
 
 logger = logging.getLogger(__name__)
 
-# A mark or doorbell outlives a lost task by at most this long; then the next request re-sends.
-PENDING_SECONDS = 60
+# A mark or doorbell outlives its task's countdown by at most this long, so a lost task holds
+# back its kind's requests this long at most; then the next request sends again. Long enough for
+# a healthy queue to start the task (the take silences the doorbell): a prompt task waits well
+# under a second even at 1,000 msg/s. An expiry during a longer wait only sends one more task,
+# which takes whoever is waiting then (no one, often): harmless, as rescoring is idempotent.
+DOORBELL_GRACE_SECONDS = 10
 # Patients scored in one transaction by a task (see rescore_patients).
 RESCORE_CHUNK = 25
 
@@ -132,9 +137,9 @@ def _send_options(kind: str) -> dict:
 
 
 def _mark_seconds(kind: str) -> int:
-    """How long a doorbell or mark lasts: its task's countdown, then PENDING_SECONDS for a lost task."""
+    """How long a doorbell or mark lasts: its task's countdown, then DOORBELL_GRACE_SECONDS."""
     delay = settings.VW_ROUTINE_RESCORE_SECONDS if kind == "routine" else settings.VW_RESCORE_DELAY_SECONDS
-    return max(delay, 0) + PENDING_SECONDS
+    return max(delay, 0) + DOORBELL_GRACE_SECONDS
 
 
 # --- waiting lists on Redis: one per kind, each with a doorbell ---------------------------------
@@ -174,8 +179,8 @@ def _ring(client, patient_ids: list[int], kind: str) -> None:
 
     with client.pipeline(transaction=False) as pipe:
         pipe.sadd(_waiting_key(kind), *patient_ids)
-        # A lost task leaves the doorbell ringing past its countdown for PENDING_SECONDS at
-        # most; then the next request sends again, and that task takes the patients left waiting.
+        # A lost task leaves the doorbell ringing past its countdown for DOORBELL_GRACE_SECONDS
+        # at most; then the next request sends again, and that task takes the patients left waiting.
         pipe.set(_doorbell_key(kind), 1, nx=True, ex=_mark_seconds(kind))
         _, rang = pipe.execute()
     if not rang:
@@ -204,6 +209,8 @@ def take_waiting(task_id: str, kind: str = "prompt") -> list[int]:
         pipe.sunionstore(taking, [taking, waiting])
         pipe.delete(waiting)
         pipe.expire(taking, 24 * 3600)
+        if kind == "routine":
+            pipe.sadd(_routine_tasks_key(), task_id)  # so the sweep knows them routine (waiting_routinely)
         pipe.smembers(taking)
         *_, members = pipe.execute()
     return sorted(int(member) for member in members)
@@ -212,7 +219,38 @@ def take_waiting(task_id: str, kind: str = "prompt") -> list[int]:
 def finish_waiting(task_id: str, kind: str = "prompt") -> None:
     client = _redis_client()
     if client is not None:
-        client.delete(_taking_key(task_id, kind))
+        with client.pipeline(transaction=False) as pipe:
+            pipe.delete(_taking_key(task_id, kind))
+            if kind == "routine":
+                pipe.srem(_routine_tasks_key(), task_id)
+            pipe.execute()
+
+
+def _routine_tasks_key() -> str:
+    return _key("routine", "taking-tasks")
+
+
+def waiting_routinely(patient_ids: Iterable[int]) -> set[int]:
+    """Those of the patients waiting for a routine rescore, or in one being run: its waiting list
+    and the lists its running tasks took, on Redis; its marks elsewhere.
+
+    A task killed while running stays listed until its patients' key expires (a day), when it
+    is dropped here: by then the sweep has long treated its patients as overdue anyway.
+    """
+    ids = {int(pid) for pid in patient_ids}
+    if (client := _redis_client()) is None:
+        marked = cache.get_many([_routine_key(pid) for pid in ids])
+        return {pid for pid in ids if _routine_key(pid) in marked}
+    tasks = sorted(member.decode() for member in client.smembers(_routine_tasks_key()))
+    takings = [_taking_key(task_id, "routine") for task_id in tasks]
+    with client.pipeline(transaction=False) as pipe:
+        pipe.sunion([_waiting_key("routine"), *takings])
+        for taking in takings:
+            pipe.exists(taking)
+        members, *alive = pipe.execute()
+    if gone := [task_id for task_id, exists in zip(tasks, alive, strict=True) if not exists]:
+        client.srem(_routine_tasks_key(), *gone)
+    return ids & {int(member) for member in members}
 
 
 def _countdown(seconds: int) -> int | None:
@@ -254,53 +292,18 @@ def freshness_windows() -> dict[str, timedelta]:
 
 
 def newest_readings(patient_ids: Iterable[int]) -> dict[int, dict[str, Reading]]:
-    """The newest reading of each NEWS2 parameter per patient: one query on PostgreSQL, two elsewhere.
+    """The newest reading of each NEWS2 parameter per patient (selectors.newest_observation_rows).
 
-    A ``LIMIT 1`` per patient and parameter picks each newest through the (patient, type, time)
-    index, so the cost does not grow with a patient's history; a window function over every
-    reading (the first version) read all of them, and slowed down day by day on a continuous
-    wearable.
+    A reading whose stored columns do not chart (urgency.chart_value) is left out: missing,
+    never assumed normal.
     """
-    ids = list(patient_ids)
-    if connection.vendor == "postgresql":
-        # One statement, written out: a LATERAL LIMIT 1 per patient and parameter. Building the
-        # ORM's seven correlated subqueries cost more than running them, on every rescore.
-        rows = fetch_binary(_NEWEST_SQL, [ids, list(news2.PARAMETERS)])
-    else:
-        newest_ids = Patient.objects.filter(pk__in=ids).annotate(
-            **{
-                f"newest_{parameter}": Subquery(
-                    Observation.objects.filter(patient_id=OuterRef("pk"), type=parameter)
-                    .order_by("-measured_at", "-id")
-                    .values("id")[:1]
-                )
-                for parameter in news2.PARAMETERS
-            }
-        ).values_list(*(f"newest_{parameter}" for parameter in news2.PARAMETERS))
-        wanted = [obs_id for row in newest_ids for obs_id in row if obs_id is not None]
-        rows = Observation.objects.filter(pk__in=wanted).order_by().values_list(
-            "id", "patient_id", "type", "value", "code", "measured_at"
-        )
     newest: dict[int, dict[str, Reading]] = {}
-    for obs_id, patient_id, parameter, value, code, measured_at in rows:
+    for obs_id, patient_id, parameter, value, code, measured_at, _ in newest_observation_rows(patient_ids):
         reading_value = chart_value(parameter, value, code)
         if reading_value is None:
             continue  # an unreadable row is missing, never assumed normal
         newest.setdefault(patient_id, {})[parameter] = Reading(parameter, reading_value, measured_at, obs_id)
     return newest
-
-
-_NEWEST_SQL = f"""
-    SELECT o.id, o.patient_id, o.type, o.value, o.code, o.measured_at
-    FROM unnest(%s::bigint[]) AS p(id)
-    CROSS JOIN unnest(%s::varchar[]) AS t(type)
-    CROSS JOIN LATERAL (
-        SELECT id, patient_id, type, value, code, measured_at FROM {Observation._meta.db_table}
-        WHERE patient_id = p.id AND type = t.type
-        ORDER BY measured_at DESC, id DESC
-        LIMIT 1
-    ) AS o
-"""  # noqa: S608 - the model's own table name
 
 
 def rescore_patients(patient_ids: Iterable[int], *, now: datetime | None = None) -> list[EarlyWarningScore]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from virtualward.env import env_bool, env_int, env_list, env_str
+from virtualward.env import ImproperlyConfiguredEnv, env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VW_VAR_DIR", str(BASE_DIR / "var")))
@@ -124,9 +124,6 @@ CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", CELERY_BROKER_URL == "memory://")
 CELERY_TASK_EAGER_PROPAGATES = True
-CELERY_TASK_ACKS_LATE = True
-CELERY_TASK_REJECT_ON_WORKER_LOST = True
-CELERY_WORKER_PREFETCH_MULTIPLIER = 4
 CELERY_TASK_IGNORE_RESULT = True
 # Keep a worker's database connection from task to task. Celery's Django fix-up closes it
 # around every task unless this is set (then only every this many tasks); a fresh PostgreSQL
@@ -207,6 +204,66 @@ VW_MQTT_TLS_KEYFILE = env_str("VW_MQTT_TLS_KEYFILE")
 # A listener for devices only, where the client id is always the username (0: none; see
 # devices/broker_auth.py). The platform's processes keep MQTT_URL's listener.
 VW_MQTT_DEVICE_PORT = env_int("VW_MQTT_DEVICE_PORT", 0)
+
+# --- Scoring heals itself (docs/operations.md, "What heals itself") -------------------------
+# Every setting of how a lost or failed rescore is recovered, in one place. Rescoring is
+# idempotent (scoring.services: a patient's row lock, and no new score unless its inputs changed),
+# so a task run twice costs time, never a wrong score or a second alert: each choice below
+# prefers delivering a task again to losing it.
+#
+# The safety net: every VW_RESCORE_SWEEP_SECONDS Celery beat runs scoring.tasks.sweep_unscored,
+# which sends the rescore of every patient whose score is behind a reading received more than
+# VW_RESCORE_OVERDUE_SECONDS ago (a reading waiting routinely, more than that past the routine
+# countdown), at most VW_RESCORE_SWEEP_BATCH patients a run, the longest waiting first.
+VW_RESCORE_SWEEP_SECONDS = env_int("VW_RESCORE_SWEEP_SECONDS", 5)
+VW_RESCORE_OVERDUE_SECONDS = env_int("VW_RESCORE_OVERDUE_SECONDS", 15)
+VW_RESCORE_SWEEP_BATCH = env_int("VW_RESCORE_SWEEP_BATCH", 500)
+# A rescore that meets a database error retries with exponential back-off (1, 2, 4 ... s, with
+# full jitter so workers do not return together) capped at this, and never gives up: it outlasts
+# any outage, resuming at most this long after the database is back.
+VW_RESCORE_RETRY_MAX_SECONDS = env_int("VW_RESCORE_RETRY_MAX_SECONDS", 10)
+# Late acks: a task's message is acknowledged only once it has run, so a worker killed mid-task
+# leaves it on the broker to be delivered again, rather than lost.
+CELERY_TASK_ACKS_LATE = True
+# A pool process killed under a task (OOM killer, kill -9): requeue the task at once instead of
+# recording it failed and acknowledging it. Safe because every task is idempotent; a task that
+# kept killing its process would loop, but none of ours allocates without bound.
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# A task that raises (after its retries, if any) is acknowledged, not redelivered: delivering it
+# again would only fail again, every visibility timeout, for ever. Patients it was to score are
+# found by the sweep. (Celery's default, stated because acks_late makes it a choice.)
+CELERY_TASK_ACKS_ON_FAILURE_OR_TIMEOUT = True
+# One message reserved per pool process. Under late acks every reserved message is unacked, and
+# a killed worker strands all of them until the visibility timeout; with prompt rescores
+# coalesced into one task at a time (scoring.services) prefetching more only made a task wait
+# behind a busy process while its sibling was idle. Countdown tasks do not count against it.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Redis has no acknowledgements of its own: kombu keeps each delivered message in an "unacked"
+# set and puts it back on its queue once it is older than the visibility timeout (default one
+# hour: a killed worker's tasks waited that long). A worker holds a countdown task unacked until
+# it runs, so the timeout must outlast the longest countdown (the routine one, or a retry's
+# back-off) plus a task's run, or live tasks are delivered twice; 60 s covers a routine rescore
+# of a large ward many times over. Workers look for such messages every 5 s (kombu scans every
+# 10 x 10 s by default).
+_LONGEST_COUNTDOWN = max(VW_ROUTINE_RESCORE_SECONDS, VW_RESCORE_DELAY_SECONDS, VW_RESCORE_RETRY_MAX_SECONDS)
+VW_BROKER_VISIBILITY_SECONDS = env_int("VW_BROKER_VISIBILITY_SECONDS", _LONGEST_COUNTDOWN + 60)
+if VW_BROKER_VISIBILITY_SECONDS <= _LONGEST_COUNTDOWN + 10:
+    raise ImproperlyConfiguredEnv(
+        f"VW_BROKER_VISIBILITY_SECONDS={VW_BROKER_VISIBILITY_SECONDS} must exceed the longest countdown "
+        "(VW_ROUTINE_RESCORE_SECONDS, VW_RESCORE_DELAY_SECONDS, VW_RESCORE_RETRY_MAX_SECONDS) by more than 10 s, "
+        "or tasks waiting for their countdown are delivered twice"
+    )
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": VW_BROKER_VISIBILITY_SECONDS,
+    "unacked_restore_interval": 5,
+    "unacked_restore_throttle": 1,
+}
+CELERY_BEAT_SCHEDULE["rescore-sweep"] = {
+    "task": "scoring.tasks.sweep_unscored",
+    "schedule": float(VW_RESCORE_SWEEP_SECONDS),
+    # Sweeps queued while no worker ran are dropped, not run one after another on its return.
+    "options": {"expires": float(VW_RESCORE_SWEEP_SECONDS)},
+}
 
 # --- Auth -----------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
