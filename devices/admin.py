@@ -17,7 +17,7 @@ class DeviceAdmin(admin.ModelAdmin):
     list_filter = ["kind", "mode", "connectivity", ("revoked_at", admin.EmptyFieldListFilter)]
     search_fields = ["device_id", "serial", "patient__nhs_number", "patient__family_name"]
     list_select_related = ["patient"]
-    exclude = ["secret_hash"]
+    exclude = ["secret_hash", "claim_key_hash"]  # keys are set by register_device, never shown
     # Connectivity is moved only by ingest and the sweep; editing it here would fake the record.
     readonly_fields = [
         "device_id", "credentials_issued_at", "paired_at", "revoked_at", "connectivity", "last_seen_at",
