@@ -319,14 +319,17 @@ def device_credentials_collect(*, serial: str, claim_key: str, client_ip: str | 
             _failed(client_ip)
             raise _refused("device_not_recognised")
         assert device is not None  # a key never verifies against no device
-        if device.credentials_issued_at is not None and _collectable(device, issued=True):
-            audit_record(actor=None, action="device.credentials_collect_refused", patient=device.patient, obj=device)
-            logger.warning("device %s asked for its credentials a second time: refused", device.device_id)
-            raise _refused("already_collected", device.patient)
-        if not _collectable(device, issued=False):
-            raise _refused("nothing_to_collect", device.patient)
-        secret = device_credentials_issue(device)
-        audit_record(actor=None, action="device.credentials_collected", patient=device.patient, obj=device)
+        again = device.credentials_issued_at is not None and _collectable(device, issued=True)
+        if not again:
+            if not _collectable(device, issued=False):
+                raise _refused("nothing_to_collect", device.patient)
+            secret = device_credentials_issue(device)
+            audit_record(actor=None, action="device.credentials_collected", patient=device.patient, obj=device)
+    if again:
+        # Recorded outside the refused transaction, so the attempt stays in the trail.
+        audit_record(actor=None, action="device.credentials_collect_refused", patient=device.patient, obj=device)
+        logger.warning("device %s asked for its credentials a second time: refused", device.device_id)
+        raise _refused("already_collected", device.patient)
     return _result(device, secret)
 
 
