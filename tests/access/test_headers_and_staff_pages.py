@@ -116,7 +116,7 @@ def test_a_login_without_a_staff_role_is_forbidden_the_staff_pages(client, db, p
 
 def test_the_assign_refusal_names_nobody(ward_with_patient):
     # given an alert on ward A, its clinician, and someone on another ward
-    ward, patient, clinician = ward_with_patient
+    _ward, patient, clinician = ward_with_patient
     stranger = UserFactory(username="elsewhere", first_name="Zebedee", last_name="Farquharson", role=Role.CLINICIAN)
     WardFactory(name="Ward B").staff.add(stranger)
     now = timezone.now()
