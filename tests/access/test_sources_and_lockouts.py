@@ -160,9 +160,7 @@ def clinician_login(db, settings):
     return UserFactory(username="dr-named")
 
 
-def test_the_same_source_is_locked_out_of_one_account_after_too_many_wrong_passwords(
-    client, settings, clinician_login
-):
+def test_the_same_source_is_locked_out_of_one_account_after_too_many_wrong_passwords(client, settings, clinician_login):
     # given five wrong passwords for one username from one address
     for _ in range(settings.AXES_FAILURE_LIMIT):
         assert not signed_in(sign_in(client, "dr-named", "wrong-guess", "203.0.113.9"))
