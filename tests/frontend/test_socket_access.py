@@ -20,6 +20,7 @@ from accounts.staffing import staff_deactivate, staff_role_set, ward_staff_remov
 from frontend.consumers import CLOSE_FORBIDDEN, CLOSE_SIGNED_OUT
 from frontend.events import publish
 from frontend.routing import websocket_urlpatterns
+from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
@@ -153,3 +154,20 @@ async def test_a_change_that_keeps_access_keeps_the_socket(ward, clinician):
     # then the socket stays open and keeps receiving
     assert await still_receives(socket, ward)
     await socket.disconnect()
+
+
+async def test_taking_a_clinician_off_a_ward_in_the_admin_closes_their_socket(ward, clinician):
+    # given a clinician watching their ward, and an administrator editing that ward
+    browser = await signed_in_browser(clinician)
+    socket = await open_socket(browser, f"/ws/ward/{ward.pk}/")
+    admin = await database_sync_to_async(UserFactory)(username="ward-admin", role=Role.ADMINISTRATOR)
+    await database_sync_to_async(type(admin).objects.filter(pk=admin.pk).update)(is_staff=True, is_superuser=True)
+    admin_browser = await signed_in_browser(admin)
+
+    # when the administrator saves the ward without the clinician
+    form = {"name": ward.name, "pathway": ward.pathway, "phone": ward.phone, "staff": []}
+    saved = await database_sync_to_async(admin_browser.post)(f"/admin/patients/ward/{ward.pk}/change/", form)
+    assert saved.status_code == 302
+
+    # then the clinician's socket closes as forbidden
+    assert await closed_with(socket) == CLOSE_FORBIDDEN
