@@ -20,7 +20,6 @@ from typing import Any
 import segno
 from django.conf import settings
 from django.core import signing
-from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -30,9 +29,9 @@ from accounts.audit import audit_record
 from devices import broker_auth
 from devices.credentials import claim_key_verify, secret_generate, secret_hash
 from devices.models import Connectivity, Device, PairingCode, new_device_id
+from devices.pairing_limits import source_failed, source_over_limit
 from frontend.events import publish
 from patients.models import Observation, Patient
-from virtualward.client_ip import source_key
 from virtualward.env import mqtt_endpoint
 
 logger = logging.getLogger(__name__)
@@ -40,7 +39,6 @@ logger = logging.getLogger(__name__)
 # No 0/O, 1/I/L: the code is read aloud over the phone and typed by people with poor eyesight.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 8
-FAILURE_WINDOW_S = 10 * 60
 STATUS_TOKEN_SALT = "vw.pairing.status"
 STATUS_TOKEN_MAX_AGE_S = 24 * 3600
 
@@ -166,7 +164,7 @@ def pairing_code_check(*, code: str, client_ip: str | None = None) -> PairingCod
             PairingCode.objects.select_related("patient__ward").filter(code_hash=code_hash(code)).first()
         )
     except PairingError:
-        _failed(client_ip)
+        source_failed(client_ip)
         raise
 
 
@@ -184,34 +182,9 @@ def _code_usable(row: PairingCode | None) -> PairingCode:
     return row
 
 
-# --- Guessing limits ------------------------------------------------------------------------
-# Counted per source (an IPv4 address or an IPv6 /64, see virtualward/client_ip.py), never per
-# code or per serial: a count kept on the thing guessed would let a stranger lock a patient out
-# of their own live code. The code's 31^8 values are what a spread-out guesser is up against
-# (docs/security.md has the arithmetic).
-
-
-def _limit_key(client_ip: str | None) -> str | None:
-    source = source_key(client_ip or "")
-    return f"vw:pairing:fail:src:{source}" if source else None
-
-
 def _guard(client_ip: str | None) -> None:
-    key = _limit_key(client_ip)
-    if key is not None and int(cache.get(key, 0)) >= settings.VW_PAIRING_MAX_FAILURES:
+    if source_over_limit(client_ip):
         raise _refused("too_many_attempts")
-
-
-def _failed(client_ip: str | None) -> None:
-    key = _limit_key(client_ip)
-    if key is None:
-        return
-    # Fixed window from the first failure: add() starts it, incr() counts within it.
-    cache.add(key, 0, timeout=FAILURE_WINDOW_S)
-    try:
-        cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=FAILURE_WINDOW_S)
 
 
 # --- Pairing --------------------------------------------------------------------------------
@@ -238,7 +211,7 @@ def pairing_complete(
             device = _device_for_pairing(serial, row.patient)
             secret = _pair(device, row, via=via, issue_credentials=issue_credentials)
     except PairingError:
-        _failed(client_ip)
+        source_failed(client_ip)
         raise
     return _result(device, secret)
 
@@ -316,7 +289,7 @@ def device_credentials_collect(*, serial: str, claim_key: str, client_ip: str | 
     with transaction.atomic():
         device = Device.objects.select_for_update(of=("self",)).filter(serial__iexact=(serial or "").strip()).first()
         if not claim_key_verify(claim_key, device.claim_key_hash if device is not None else ""):
-            _failed(client_ip)
+            source_failed(client_ip)
             raise _refused("device_not_recognised")
         assert device is not None  # a key never verifies against no device
         again = device.credentials_issued_at is not None and _collectable(device, issued=True)

@@ -78,12 +78,11 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
     async def _watch(self, expires_at: dt.datetime | None) -> None:
         """Re-check access every VW_SOCKET_RECHECK_SECONDS, and as the session expires."""
         while not getattr(self, "gone", False):
-            wait = float(settings.VW_SOCKET_RECHECK_SECONDS)
-            if expires_at is not None:
-                wait = max(0.0, min(wait, (expires_at - timezone.now()).total_seconds() + 0.5))
-            await asyncio.sleep(wait)
+            await asyncio.sleep(_next_check_in(expires_at))
             if await self._access_lost():
                 return
+            # Any request that saves the session moves its expiry: follow it, never a stale one.
+            expires_at = await database_sync_to_async(session_expires_at)(self.session_key)
 
     async def session_ended(self, message: dict[str, Any]) -> None:
         if message.get("session_key") in (None, self.session_key) and not getattr(self, "gone", False):
@@ -134,6 +133,16 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
 
     def _route_id(self, name: str) -> int:
         return int(self.scope["url_route"]["kwargs"][name])
+
+
+def _next_check_in(expires_at: dt.datetime | None) -> float:
+    """Seconds to the next re-check: the regular interval, or just after the session expires."""
+    wait = float(settings.VW_SOCKET_RECHECK_SECONDS)
+    if expires_at is not None:
+        until_expiry = (expires_at - timezone.now()).total_seconds() + 0.5
+        if until_expiry > 0:
+            wait = min(wait, until_expiry)
+    return wait
 
 
 def _all_ward_groups(user: Any) -> list[str]:

@@ -3,6 +3,7 @@ lost ward or role, or a switched-off account close it."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import Any
 
@@ -171,3 +172,19 @@ async def test_taking_a_clinician_off_a_ward_in_the_admin_closes_their_socket(wa
 
     # then the clinician's socket closes as forbidden
     assert await closed_with(socket) == CLOSE_FORBIDDEN
+
+
+async def test_a_session_extended_after_connect_keeps_its_socket_past_the_old_expiry(ward, clinician):
+    # given a socket whose session was due to expire in a second, then extended by a page request
+    browser = await signed_in_browser(clinician)
+    sessions = Session.objects.filter(session_key=browser.cookies["sessionid"].value)
+    await database_sync_to_async(sessions.update)(expire_date=timezone.now() + dt.timedelta(seconds=1))
+    socket = await open_socket(browser, f"/ws/ward/{ward.pk}/")
+    await database_sync_to_async(sessions.update)(expire_date=timezone.now() + dt.timedelta(hours=1))
+
+    # when the old expiry has passed
+    await asyncio.sleep(2)
+
+    # then the socket is still open and receiving
+    assert await still_receives(socket, ward)
+    await socket.disconnect()
