@@ -196,8 +196,8 @@ def pairing_complete(
     """Pair the device with serial ``serial`` to the patient the code was issued for.
 
     With ``issue_credentials`` (a gateway calling the API) the result carries the secret. The
-    patient page passes False: the device then collects its own secret once, by serial, with
-    :func:`device_credentials_collect`, so no secret is ever shown on a phone.
+    patient page passes False: the device then collects its own secret once, with its serial and
+    factory key, through :func:`device_credentials_collect`, so no secret is ever shown on a phone.
     """
     _guard(client_ip)
     try:
