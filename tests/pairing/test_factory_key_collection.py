@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
@@ -130,3 +131,19 @@ def test_the_register_command_prints_the_key_once_and_rekeys_on_request(db, caps
     # then only the newest key matches the stored hash
     stored = Device.objects.get(serial="SN-CLI-1").claim_key_hash
     assert first != second and claim_key_verify(second, stored) and not claim_key_verify(first, stored)
+
+
+def test_a_device_added_in_the_admin_gets_a_factory_key_shown_once(client, db):
+    # given an administrator
+    admin_user = get_user_model().objects.create_superuser("registry-admin", password="x-very-long-pass")
+    client.force_login(admin_user)
+
+    # when they add a device to stock in the admin
+    form = {"kind": "thermometer", "serial": "SN-ADMIN-1", "mode": "spot_check", "expected_interval_s": 14400}
+    page = client.post("/admin/devices/device/add/", form, follow=True).content.decode()
+
+    # then the next page shows its factory key once, and only its hash is stored
+    key = page.split("(shown once, load it into the device): ")[1].split("<")[0].strip()
+    device = Device.objects.get(serial="SN-ADMIN-1")
+    assert claim_key_verify(key, device.claim_key_hash) and key not in device.claim_key_hash
+    assert key not in client.get(f"/admin/devices/device/{device.pk}/change/").content.decode()
