@@ -4,6 +4,7 @@ is stopped."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -216,3 +217,11 @@ def test_failures_below_the_source_limit_do_not_stop_a_right_password(client, se
 
     # when the clinician signs in from the same address, then they get in
     assert signed_in(sign_in(client, "dr-named", PASSWORD, "198.51.100.200"))
+
+
+def test_the_image_runs_daphne_without_trusting_forwarded_headers_itself():
+    # daphne's --proxy-headers would take the client's address from X-Forwarded-For's left-most
+    # entry, which the client writes, before virtualward/client_ip.py could check who sent it.
+    dockerfile = (Path(__file__).resolve().parents[2] / "Dockerfile").read_text()
+    command = next(line for line in dockerfile.splitlines() if line.startswith("CMD"))
+    assert "daphne" in command and "--proxy-headers" not in command
