@@ -1,5 +1,6 @@
-"""Every screen works under the platform's Content-Security-Policy: Chromium reports no
-violation (a blocked inline script or style) and no script error on any of them."""
+"""Access as a real browser meets it: every screen works under the platform's
+Content-Security-Policy (Chromium reports no violation and no script error on any of them), and
+signing out in one tab takes the patient data off the screen in every other."""
 
 from __future__ import annotations
 
@@ -69,3 +70,26 @@ def test_every_screen_runs_under_the_policy_without_a_violation(live_platform, c
 
     # then nothing was refused by the policy and no script failed
     assert problems == []
+
+
+def test_signing_out_in_one_tab_sends_every_other_tab_to_the_sign_in_page(live_platform, chromium):
+    # given a clinician with their ward board live in one tab
+    ward = WardFactory(name="Frailty Virtual Ward")
+    nurse = UserFactory(username="tab-nurse", role=Role.CLINICIAN)
+    ward.staff.add(nurse)
+    make_patient(ward, risk="low", given_name="Cy", family_name="Steady")
+    base, problems = live_platform["url"], []
+    board = watched_page(chromium, problems)
+    sign_in(board, base, "tab-nurse")
+    board.goto(f"{base}/wards/{ward.pk}/")
+    expect(board.locator("body")).to_have_attribute("data-live", "live", timeout=15000)
+    expect(board.get_by_text("Steady").first).to_be_visible()
+
+    # when they sign out in a second tab of the same browser
+    other_tab = board.context.new_page()
+    other_tab.goto(f"{base}/triage/")
+    other_tab.get_by_role("button", name="Sign out").click()
+
+    # then the board's socket is closed and the board tab goes to the sign-in page
+    board.wait_for_url(f"{base}/accounts/login/?next=%2Fwards%2F{ward.pk}%2F", timeout=10000)
+    expect(board.get_by_text("Steady")).to_have_count(0)
