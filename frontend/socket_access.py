@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import datetime as dt
 from importlib import import_module
-from types import SimpleNamespace
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import get_user, get_user_model
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model, load_backend
 from django.contrib.auth.signals import user_logged_out
 from django.dispatch import receiver
+from django.utils.crypto import constant_time_compare
 
 from frontend.events import sockets_session_ended
 
@@ -39,14 +39,27 @@ def socket_user_now(*, user_id: int, session_key: str | None) -> Any | None:
     """The socket's user as the server sees them now, or None when they are no longer signed in.
 
     With a session (every browser socket), the session must still exist, be unexpired and
-    still name the same user with the same password, exactly as a page request would find it.
+    still name the same active user with the same password, as a page request would find it.
     Without one (a socket opened with the user already in scope), the account must still be
     active.
     """
-    if session_key:
-        user = get_user(SimpleNamespace(session=_session_store(session_key)))  # type: ignore[arg-type]
-        return user if user.is_authenticated and user.pk == user_id else None
-    return get_user_model().objects.filter(pk=user_id, is_active=True).first()
+    if not session_key:
+        return get_user_model().objects.filter(pk=user_id, is_active=True).first()
+    # Read-only, unlike django.contrib.auth.get_user, which may rotate or flush the session it
+    # reads: this check must never change the session the user's browser holds.
+    data = _session_store(session_key).load()  # empty when the session is gone or expired
+    backend_path = data.get(BACKEND_SESSION_KEY)
+    if str(data.get(SESSION_KEY)) != str(user_id) or backend_path not in settings.AUTHENTICATION_BACKENDS:
+        return None
+    user = load_backend(backend_path).get_user(user_id)  # None for an inactive account
+    if user is None or not _password_unchanged(user, data.get(HASH_SESSION_KEY) or ""):
+        return None
+    return user
+
+
+def _password_unchanged(user: Any, session_hash: str) -> bool:
+    hashes = [user.get_session_auth_hash(), *user.get_session_auth_fallback_hash()]
+    return bool(session_hash) and any(constant_time_compare(session_hash, known) for known in hashes)
 
 
 def session_expires_at(session_key: str | None) -> dt.datetime | None:

@@ -188,3 +188,19 @@ async def test_a_session_extended_after_connect_keeps_its_socket_past_the_old_ex
     # then the socket is still open and receiving
     assert await still_receives(socket, ward)
     await socket.disconnect()
+
+
+async def test_a_password_change_elsewhere_closes_the_old_sessions_socket(settings, ward, clinician):
+    # given a socket, and the account's password changed behind the services' back
+    settings.VW_SOCKET_RECHECK_SECONDS = 0.2
+    browser = await signed_in_browser(clinician)
+    socket = await open_socket(browser, f"/ws/ward/{ward.pk}/")
+
+    def change_password() -> None:
+        clinician.set_password("a-new-long-password")
+        clinician.save()
+
+    await database_sync_to_async(change_password)()
+
+    # then the next check finds the session no longer matches and closes the socket
+    assert await closed_with(socket) == CLOSE_SIGNED_OUT
