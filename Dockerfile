@@ -28,4 +28,6 @@ RUN python manage.py collectstatic --noinput \
 
 USER virtualward
 EXPOSE 8000 8883
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "--proxy-headers", "virtualward.asgi:application"]
+# No --proxy-headers: daphne would take the client's address from the left of X-Forwarded-For,
+# which the client writes. The platform reads it itself, from VW_TRUSTED_PROXIES only.
+CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "virtualward.asgi:application"]

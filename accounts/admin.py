@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 
 from accounts.models import AuditEvent, StaffProfile
+from frontend.events import sockets_access_changed
 from patients.admin import ReadOnlyAdmin
 
 User = get_user_model()
@@ -24,6 +25,11 @@ class StaffUserAdmin(UserAdmin):
     list_filter = [*UserAdmin.list_filter, "staff_profile__role"]
     list_select_related = ["staff_profile"]
 
+    def save_related(self, request, form, formsets, change):  # type: ignore[no-untyped-def]
+        super().save_related(request, form, formsets, change)
+        if change:  # role, active flag or password may have changed: open sockets re-check
+            sockets_access_changed(user_id=form.instance.pk)
+
     @admin.display(description="Role", ordering="staff_profile__role")
     def role(self, user: User) -> str:  # type: ignore[valid-type]
         profile = getattr(user, "staff_profile", None)
@@ -40,6 +46,14 @@ class StaffProfileAdmin(admin.ModelAdmin):
     list_filter = ["role"]
     search_fields = ["user__username", "user__first_name", "user__last_name"]
     list_select_related = ["user"]
+
+    def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
+        super().save_model(request, obj, form, change)
+        sockets_access_changed(user_id=obj.user_id)
+
+    def delete_model(self, request, obj):  # type: ignore[no-untyped-def]
+        super().delete_model(request, obj)
+        sockets_access_changed(user_id=obj.user_id)
 
 
 @admin.register(AuditEvent)

@@ -1,13 +1,16 @@
 """Admin for devices, pairing codes and the record of what ingest received and refused.
 
-Credentials are never shown or edited here: pairing issues them and keeps only a hash.
+Credentials are never shown or edited here: pairing issues them and keeps only a hash. A device
+added here is given its factory key, shown once on the next page (``manage.py register_device``
+does the same from the command line).
 """
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
 
 from devices.models import ConnectivityGap, Device, IngestRejection, PairingCode, ReceivedMessage
+from devices.registry import device_claim_key_set
 from patients.admin import ReadOnlyAdmin
 
 
@@ -17,12 +20,18 @@ class DeviceAdmin(admin.ModelAdmin):
     list_filter = ["kind", "mode", "connectivity", ("revoked_at", admin.EmptyFieldListFilter)]
     search_fields = ["device_id", "serial", "patient__nhs_number", "patient__family_name"]
     list_select_related = ["patient"]
-    exclude = ["secret_hash"]
+    exclude = ["secret_hash", "claim_key_hash"]  # hashes only; never shown or edited
     # Connectivity is moved only by ingest and the sweep; editing it here would fake the record.
     readonly_fields = [
         "device_id", "credentials_issued_at", "paired_at", "revoked_at", "connectivity", "last_seen_at",
         "last_reading_at", "offline_since", "battery", "battery_at", "overdue_at",
     ]  # fmt: skip
+
+    def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
+        super().save_model(request, obj, form, change)
+        if not change:  # a device put in stock here gets its factory key now, shown this once
+            key = device_claim_key_set(device=obj)
+            messages.warning(request, f"Factory key for {obj.serial} (shown once, load it into the device): {key}")
 
 
 @admin.register(PairingCode)

@@ -71,3 +71,32 @@ def _parse(hashed: str) -> tuple[int, bytes, bytes] | None:
 
 def _b64(raw: bytes) -> str:
     return base64.b64encode(raw).decode("ascii")
+
+
+# --- Factory keys (claim tokens) --------------------------------------------------------------
+# A device's factory key is random (128 bits), so one fast hash is enough to keep it from
+# anyone who reads the database; a slow hash would only make the anonymous collect endpoint
+# an easy way to burn the server's processor time.
+CLAIM_KEY_PREFIX = "sha256$"
+
+
+def claim_key_generate() -> str:
+    """A new factory key: 16 random bytes, URL-safe text (22 characters)."""
+    return secrets.token_urlsafe(16)
+
+
+def claim_key_hash(key: str) -> str:
+    if not key or not key.strip():
+        raise ValueError("A factory key cannot be empty.")
+    return CLAIM_KEY_PREFIX + hashlib.sha256(key.strip().encode()).hexdigest()
+
+
+# Compared against when a serial is unknown, so a wrong serial costs the same time as a wrong key.
+_NO_DEVICE_HASH = CLAIM_KEY_PREFIX + "0" * 64
+
+
+def claim_key_verify(key: str, hashed: str) -> bool:
+    """True when ``key`` matches ``hashed``; constant time in the key, False for no key or no hash."""
+    candidate = claim_key_hash(key) if key and key.strip() else ""
+    matched = hmac.compare_digest(candidate.encode(), (hashed or _NO_DEVICE_HASH).encode())
+    return matched and bool(hashed) and bool(candidate)

@@ -44,6 +44,10 @@ class Device(models.Model):
     mode = models.CharField(max_length=12, choices=DeviceMode.choices, default=DeviceMode.SPOT_CHECK)
     expected_interval_s = models.PositiveIntegerField(default=300)
 
+    # The factory key (claim token) the device holds from the supplier: it proves the device
+    # itself asks for its credentials at /api/v1/pairing/collect/, where the serial printed on
+    # the box would not. Only a SHA-256 hash is kept (docs/pairing.md).
+    claim_key_hash = models.CharField(max_length=80, blank=True)
     # Broker credentials: only a hash is kept; the secret is shown once, at pairing.
     secret_hash = models.CharField(max_length=256, blank=True)
     credentials_issued_at = models.DateTimeField(null=True, blank=True)
@@ -142,9 +146,7 @@ class ConnectivityGap(models.Model):
         TIMEOUT = "timeout", "Nothing received within the expected interval"
 
     device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="gaps")
-    patient = models.ForeignKey(
-        "patients.Patient", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    patient = models.ForeignKey("patients.Patient", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     cause = models.CharField(max_length=12, choices=Cause.choices)
     started_at = models.DateTimeField()
     ended_at = models.DateTimeField(null=True, blank=True)

@@ -20,7 +20,6 @@ from typing import Any
 import segno
 from django.conf import settings
 from django.core import signing
-from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -28,8 +27,9 @@ from django.utils import timezone
 from accounts.access import can_act_on_patient
 from accounts.audit import audit_record
 from devices import broker_auth
-from devices.credentials import secret_generate, secret_hash
+from devices.credentials import claim_key_verify, secret_generate, secret_hash
 from devices.models import Connectivity, Device, PairingCode, new_device_id
+from devices.pairing_limits import source_failed, source_over_limit
 from frontend.events import publish
 from patients.models import Observation, Patient
 from virtualward.env import mqtt_endpoint
@@ -39,7 +39,6 @@ logger = logging.getLogger(__name__)
 # No 0/O, 1/I/L: the code is read aloud over the phone and typed by people with poor eyesight.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 8
-FAILURE_WINDOW_S = 10 * 60
 STATUS_TOKEN_SALT = "vw.pairing.status"
 STATUS_TOKEN_MAX_AGE_S = 24 * 3600
 
@@ -70,6 +69,8 @@ def _refused(reason: str, patient: Patient | None = None) -> PairingError:
         "device_in_use": f"That device is already set up for someone else. Please call the ward on {phone}.",
         "too_many_attempts": f"Too many attempts. Please wait 10 minutes or call the ward on {phone}.",
         "nothing_to_collect": "This device has no set-up waiting. Ask the patient to enter their code again.",
+        "device_not_recognised": "We do not recognise that device number and factory key.",
+        "already_collected": f"This device has already collected its set-up. Please call the ward on {phone}.",
     }
     return PairingError(reason, messages[reason])
 
@@ -157,13 +158,13 @@ def _code_create(*, patient: Patient, user: Any, now: dt.datetime, expires_at: d
 
 def pairing_code_check(*, code: str, client_ip: str | None = None) -> PairingCode:
     """The live code, without using it up (the page's first step). Failures count as guesses."""
-    _guard(client_ip, code)
+    _guard(client_ip)
     try:
         return _code_usable(
             PairingCode.objects.select_related("patient__ward").filter(code_hash=code_hash(code)).first()
         )
     except PairingError:
-        _failed(client_ip, code)
+        source_failed(client_ip)
         raise
 
 
@@ -181,30 +182,9 @@ def _code_usable(row: PairingCode | None) -> PairingCode:
     return row
 
 
-# --- Guessing limits ------------------------------------------------------------------------
-
-
-def _limit_keys(client_ip: str | None, code: str) -> list[str]:
-    keys = [f"vw:pairing:fail:prefix:{code_normalise(code)[:4]}"]
-    if client_ip:
-        keys.append(f"vw:pairing:fail:ip:{client_ip}")
-    return keys
-
-
-def _guard(client_ip: str | None, code: str) -> None:
-    counts = cache.get_many(_limit_keys(client_ip, code))
-    if any(int(n) >= settings.VW_PAIRING_MAX_FAILURES for n in counts.values()):
+def _guard(client_ip: str | None) -> None:
+    if source_over_limit(client_ip):
         raise _refused("too_many_attempts")
-
-
-def _failed(client_ip: str | None, code: str) -> None:
-    # Fixed window from the first failure: add() starts it, incr() counts within it.
-    for key in _limit_keys(client_ip, code):
-        cache.add(key, 0, timeout=FAILURE_WINDOW_S)
-        try:
-            cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.set(key, 1, timeout=FAILURE_WINDOW_S)
 
 
 # --- Pairing --------------------------------------------------------------------------------
@@ -216,10 +196,10 @@ def pairing_complete(
     """Pair the device with serial ``serial`` to the patient the code was issued for.
 
     With ``issue_credentials`` (a gateway calling the API) the result carries the secret. The
-    patient page passes False: the device then collects its own secret once, by serial, with
-    :func:`device_credentials_collect`, so no secret is ever shown on a phone.
+    patient page passes False: the device then collects its own secret once, with its serial and
+    factory key, through :func:`device_credentials_collect`, so no secret is ever shown on a phone.
     """
-    _guard(client_ip, code)
+    _guard(client_ip)
     try:
         with transaction.atomic():
             row = _code_usable(
@@ -231,7 +211,7 @@ def pairing_complete(
             device = _device_for_pairing(serial, row.patient)
             secret = _pair(device, row, via=via, issue_credentials=issue_credentials)
     except PairingError:
-        _failed(client_ip, code)
+        source_failed(client_ip)
         raise
     return _result(device, secret)
 
@@ -297,23 +277,44 @@ def device_credentials_issue(device: Device) -> str:
     return secret
 
 
-def device_credentials_collect(*, serial: str, client_ip: str | None = None) -> PairingResult:
-    """A device paired from the patient page collects its secret: once, within the code's lifetime."""
-    _guard(client_ip, serial)
-    window = timezone.now() - dt.timedelta(minutes=settings.VW_PAIRING_CODE_MINUTES)
+def device_credentials_collect(*, serial: str, claim_key: str, client_ip: str | None = None) -> PairingResult:
+    """A device paired from the patient page collects its secret with its factory key.
+
+    The serial is printed on the box, so it proves nothing: the factory key the device holds
+    does (docs/pairing.md). Once only, within the code's lifetime after pairing. A second
+    collection is refused and recorded, and the first secret stays the only one: a device that
+    lost it is paired again, which gives it a new id and secret.
+    """
+    _guard(client_ip)
     with transaction.atomic():
-        device = (
-            Device.objects.select_for_update(of=("self",))
-            .filter(serial__iexact=(serial or "").strip(), revoked_at__isnull=True, paired_at__gte=window)
-            .filter(patient__isnull=False, credentials_issued_at__isnull=True)
-            .first()
-        )
-        if device is None:
-            _failed(client_ip, serial)
-            raise _refused("nothing_to_collect")
-        secret = device_credentials_issue(device)
-        audit_record(actor=None, action="device.credentials_collected", patient=device.patient, obj=device)
+        device = Device.objects.select_for_update(of=("self",)).filter(serial__iexact=(serial or "").strip()).first()
+        if not claim_key_verify(claim_key, device.claim_key_hash if device is not None else ""):
+            source_failed(client_ip)
+            raise _refused("device_not_recognised")
+        assert device is not None  # a key never verifies against no device
+        again = device.credentials_issued_at is not None and _collectable(device, issued=True)
+        if not again:
+            if not _collectable(device, issued=False):
+                raise _refused("nothing_to_collect", device.patient)
+            secret = device_credentials_issue(device)
+            audit_record(actor=None, action="device.credentials_collected", patient=device.patient, obj=device)
+    if again:
+        # Recorded outside the refused transaction, so the attempt stays in the trail.
+        audit_record(actor=None, action="device.credentials_collect_refused", patient=device.patient, obj=device)
+        logger.warning("device %s asked for its credentials a second time: refused", device.device_id)
+        raise _refused("already_collected", device.patient)
     return _result(device, secret)
+
+
+def _collectable(device: Device, *, issued: bool) -> bool:
+    window = timezone.now() - dt.timedelta(minutes=settings.VW_PAIRING_CODE_MINUTES)
+    return (
+        device.patient_id is not None
+        and device.revoked_at is None
+        and device.paired_at is not None
+        and device.paired_at >= window
+        and (device.credentials_issued_at is not None) == issued
+    )
 
 
 def _result(device: Device, secret: str | None) -> PairingResult:

@@ -1,16 +1,16 @@
 """Machine API for pairing: gateways present a code and serial and receive their credentials.
 
     POST /api/v1/pairing/          {"code": "ABCD-2345", "serial": "SN-000123"}  -> 201 credentials
-    POST /api/v1/pairing/collect/  {"serial": "SN-000123"}                       -> 200 credentials
+    POST /api/v1/pairing/collect/  {"serial": "SN-000123", "claim_key": "..."}   -> 200 credentials
     POST /api/v1/devices/<pk>/unpair/ {"reason": "lost"}  (staff)                -> 200
 
-No log-in: the code is the authority, so both anonymous endpoints are throttled per IP (DRF
-"pairing" rate) on top of the service's own per-IP and per-code-prefix guessing limit.
+No log-in: the code (or, to collect, the device's factory key) is the authority, so both
+anonymous endpoints are throttled per source (DRF "pairing" rate) on top of the service's own
+per-source guessing limit. The source is the client's address as virtualward/client_ip.py
+finds it: forwarded headers count only from VW_TRUSTED_PROXIES.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -25,6 +25,7 @@ from accounts.access import visible_patients
 from accounts.permissions import IsStaff
 from devices.models import Device
 from devices.pairing import PairingError, device_credentials_collect, device_unpair, pairing_complete
+from virtualward.client_ip import client_ip, source_key
 
 
 class PairingRequest(serializers.Serializer):
@@ -34,16 +35,18 @@ class PairingRequest(serializers.Serializer):
 
 class CollectRequest(serializers.Serializer):
     serial = serializers.CharField(max_length=64)
+    claim_key = serializers.CharField(max_length=128, help_text="The factory key the device was supplied with.")
 
 
 class UnpairRequest(serializers.Serializer):
     reason = serializers.CharField(max_length=200)
 
 
-def client_ip(request: Any) -> str:
-    # REMOTE_ADDR only: X-Forwarded-For is client-controlled unless a trusted proxy rewrites it,
-    # and a spoofable key would let a guesser dodge the limit.
-    return request.META.get("REMOTE_ADDR", "")
+class PairingThrottle(ScopedRateThrottle):
+    """DRF's scoped throttle keyed on the source, not on a forwarded header anyone can write."""
+
+    def get_ident(self, request: Request) -> str:
+        return source_key(client_ip(request))
 
 
 def refused(error: PairingError) -> Response:
@@ -54,7 +57,7 @@ def refused(error: PairingError) -> Response:
 class _Anonymous(APIView):
     authentication_classes: list = []  # no session, so no CSRF: gateways are not browsers
     permission_classes = [AllowAny]
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [PairingThrottle]
     throttle_scope = "pairing"
 
 
@@ -94,7 +97,11 @@ class CollectView(_Anonymous):
         body = CollectRequest(data=request.data)
         body.is_valid(raise_exception=True)
         try:
-            result = device_credentials_collect(serial=body.validated_data["serial"], client_ip=client_ip(request))
+            result = device_credentials_collect(
+                serial=body.validated_data["serial"],
+                claim_key=body.validated_data["claim_key"],
+                client_ip=client_ip(request),
+            )
         except PairingError as error:
             return refused(error)
         return Response(result.as_api())

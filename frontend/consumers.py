@@ -3,24 +3,35 @@
 The client sends ``{"type": "sync"}`` on every (re)connect and after each event; the answer is
 a full snapshot from the database, so nothing is lost to a network blip. Access is checked at
 connect with the same ``accounts.access`` rules as the pages: a clinician cannot subscribe to
-another ward's group or patient.
+another ward's group or patient. It is checked again while the socket is open
+(``frontend.socket_access``): a log-out closes the session's sockets at once, a change of role,
+ward or account re-checks them at once, and every socket re-checks itself on a timer and when
+its session expires.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import datetime as dt
 import json
 from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
+from django.utils import timezone
 
 from accounts.access import can_view_patient, can_view_ward, role_of, sees_all_wards, visible_wards
 from frontend import live
-from frontend.events import ALL_WARDS_GROUP, patient_group, ward_group
+from frontend.events import ALL_WARDS_GROUP, patient_group, user_group, ward_group
+from frontend.socket_access import session_expires_at, socket_user_now
 
-# Application close code (4000-4999): the user may not see what the socket asked for.
+# Application close codes (4000-4999): the user may not see what the socket asked for; the
+# user is no longer signed in (log-out, expired session, deactivated account).
 CLOSE_FORBIDDEN = 4403
+CLOSE_SIGNED_OUT = 4401
 EVENT_KEYS = ("event", "ward_id", "patient_id", "at", "data")
 
 
@@ -41,17 +52,63 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         if not groups:
             await self.close(code=CLOSE_FORBIDDEN)
             return
-        for group in groups:
+        session = self.scope.get("session")
+        self.session_key = getattr(session, "session_key", None) if session is not None else None
+        self.user_id = self.user.pk
+        for group in [*groups, user_group(self.user_id)]:
             await self.channel_layer.group_add(group, self.channel_name)
         self.joined = groups
+        expires_at = await database_sync_to_async(session_expires_at)(self.session_key)
+        self.watcher = asyncio.ensure_future(self._watch(expires_at))
         await self.accept()
 
     async def disconnect(self, code: int) -> None:
         # Events already queued for this socket are dropped quietly instead of being sent to a
         # closed connection (the browser re-syncs when it reconnects).
         self.gone = True
-        for group in self.joined:
+        watcher = getattr(self, "watcher", None)
+        if watcher is not None and watcher is not asyncio.current_task():
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+        groups = [*self.joined, user_group(self.user_id)] if self.joined else []
+        for group in groups:
             await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def _watch(self, expires_at: dt.datetime | None) -> None:
+        """Re-check access every VW_SOCKET_RECHECK_SECONDS, and as the session expires."""
+        while not getattr(self, "gone", False):
+            await asyncio.sleep(_next_check_in(expires_at))
+            if await self._access_lost():
+                return
+            # Any request that saves the session moves its expiry: follow it, never a stale one.
+            expires_at = await database_sync_to_async(session_expires_at)(self.session_key)
+
+    async def session_ended(self, message: dict[str, Any]) -> None:
+        if message.get("session_key") in (None, self.session_key) and not getattr(self, "gone", False):
+            await self._shut(CLOSE_SIGNED_OUT)
+
+    async def access_changed(self, message: dict[str, Any]) -> None:
+        if not getattr(self, "gone", False):
+            await self._access_lost()
+
+    async def _access_lost(self) -> bool:
+        code = await database_sync_to_async(self._recheck)()
+        if code is not None:
+            await self._shut(code)
+        return code is not None
+
+    def _recheck(self) -> int | None:
+        """None while the user may still see everything the socket joined, else the close code."""
+        user = socket_user_now(user_id=self.user_id, session_key=self.session_key)
+        if user is None:
+            return CLOSE_SIGNED_OUT
+        self.user = user
+        return None if set(self.joined) <= set(self.allowed_groups()) else CLOSE_FORBIDDEN
+
+    async def _shut(self, code: int) -> None:
+        self.gone = True  # nothing more is sent, even what is already queued for this socket
+        await self.close(code=code)
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         kind = content.get("type") if isinstance(content, dict) else None
@@ -76,6 +133,16 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
 
     def _route_id(self, name: str) -> int:
         return int(self.scope["url_route"]["kwargs"][name])
+
+
+def _next_check_in(expires_at: dt.datetime | None) -> float:
+    """Seconds to the next re-check: the regular interval, or just after the session expires."""
+    wait = float(settings.VW_SOCKET_RECHECK_SECONDS)
+    if expires_at is not None:
+        until_expiry = (expires_at - timezone.now()).total_seconds() + 0.5
+        if until_expiry > 0:
+            wait = min(wait, until_expiry)
+    return wait
 
 
 def _all_ward_groups(user: Any) -> list[str]:

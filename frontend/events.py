@@ -34,6 +34,26 @@ def patient_group(patient_id: int) -> str:
     return f"patient.{patient_id}"
 
 
+def user_group(user_id: int) -> str:
+    """Every live socket a user has open, whatever it watches: how access changes reach them."""
+    return f"user.{user_id}"
+
+
+def sockets_session_ended(*, user_id: int, session_key: str | None) -> None:
+    """Close ``user_id``'s sockets opened under ``session_key`` (a log-out), after commit."""
+    _to_user(user_id, {"type": "session.ended", "session_key": session_key})
+
+
+def sockets_access_changed(*, user_id: int) -> None:
+    """Make ``user_id``'s open sockets check their access again (role, wards, account), after commit."""
+    _to_user(user_id, {"type": "access.changed"})
+
+
+def _to_user(user_id: int, message: dict[str, Any]) -> None:
+    message = {**message, "group": user_group(user_id), "event": message["type"]}
+    transaction.on_commit(lambda: _send(message))
+
+
 def publish(
     event: str,
     *,
@@ -77,6 +97,8 @@ def _send(message: dict[str, Any]) -> None:
 
 
 def _groups(message: dict[str, Any]) -> list[str]:
+    if "group" in message:  # sent to one user's sockets, not to a ward
+        return [message["group"]]
     if message.get("patient_only"):
         return [patient_group(message["patient_id"])]
     groups = [ward_group(message["ward_id"]), ALL_WARDS_GROUP]

@@ -30,7 +30,7 @@ from devices.pairing import (
     pairing_complete,
     pairing_status,
 )
-from devices.pairing_api import client_ip
+from virtualward.client_ip import client_ip
 
 SESSION_KEY = "vw_pairing_code"
 

@@ -1,7 +1,8 @@
 """The dashboard's pages: thin translations from HTTP to selectors and services.
 
-Every view starts from ``accounts.access`` through the selectors; a patient or ward the user
-may not see is a 404, never a hint that it exists. Forms work without JavaScript (POST, then
+Every view starts from ``accounts.access`` through the selectors: a signed-in user without a
+staff role is a 403 on every page, and a patient or ward a member of staff may not see is a
+404, never a hint that it exists. Forms work without JavaScript (POST, then
 redirect); the page script sends the same POSTs with ``Accept: application/json`` and gets the
 outcome as JSON instead of a redirect.
 """
@@ -11,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -21,6 +21,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.access import can_triage, sees_all_wards, visible_wards
+from accounts.permissions import staff_required
 from alerts.reports import ReportPeriodError
 from alerts.services import AlertActionError
 from frontend import live, selectors, services
@@ -32,7 +33,7 @@ def _wants_json(request: HttpRequest) -> bool:
     return "application/json" in request.headers.get("Accept", "")
 
 
-@login_required
+@staff_required
 def home(request: HttpRequest) -> HttpResponse:
     wards = list(visible_wards(request.user).values_list("pk", flat=True)[:2])
     if not sees_all_wards(request.user) and len(wards) == 1:
@@ -40,7 +41,7 @@ def home(request: HttpRequest) -> HttpResponse:
     return redirect("frontend:wards")
 
 
-@login_required
+@staff_required
 @require_GET
 def board(request: HttpRequest, ward_id: int | None = None) -> HttpResponse:
     scope = selectors.board_scope(user=request.user, ward_id=ward_id)
@@ -51,7 +52,7 @@ def board(request: HttpRequest, ward_id: int | None = None) -> HttpResponse:
     return render(request, "frontend/board.html", {"scope": scope, "snapshot": snapshot, "socket": socket})
 
 
-@login_required
+@staff_required
 @require_GET
 def triage(request: HttpRequest) -> HttpResponse:
     alerts = selectors.triage_queue(user=request.user)
@@ -59,7 +60,7 @@ def triage(request: HttpRequest) -> HttpResponse:
     return render(request, "frontend/triage.html", {**context, "socket": "/ws/alerts/"})
 
 
-@login_required
+@staff_required
 @require_POST
 def alert_action(request: HttpRequest, alert_id: int, action: str) -> HttpResponse:
     alert = selectors.alert_for_user(user=request.user, alert_id=alert_id)
@@ -110,7 +111,7 @@ def _action_response(request: HttpRequest, *, alert_id: int, action: str, error:
     return redirect(target)
 
 
-@login_required
+@staff_required
 @require_GET
 def triage_summary(request: HttpRequest) -> HttpResponse:
     since, until, error = parse_period(request.GET)
@@ -130,7 +131,7 @@ def _patient_or_404(request: HttpRequest, patient_id: int) -> Any:
     return patient
 
 
-@login_required
+@staff_required
 @require_GET
 def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = _patient_or_404(request, patient_id)
@@ -150,7 +151,7 @@ def _patient_context(request: HttpRequest, patient: Any, **forms: Any) -> dict[s
     }
 
 
-@login_required
+@staff_required
 @require_GET
 def patient_series(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = _patient_or_404(request, patient_id)
@@ -163,7 +164,7 @@ def patient_series(request: HttpRequest, patient_id: int) -> HttpResponse:
     )
 
 
-@login_required
+@staff_required
 @require_POST
 def patient_observation(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = _patient_or_404(request, patient_id)
@@ -187,7 +188,7 @@ def patient_observation(request: HttpRequest, patient_id: int) -> HttpResponse:
     return redirect("frontend:patient", patient_id=patient.pk)
 
 
-@login_required
+@staff_required
 @require_POST
 def patient_scale(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = _patient_or_404(request, patient_id)

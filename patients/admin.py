@@ -11,6 +11,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
+from frontend.events import sockets_access_changed
 from patients.models import Observation, Patient, SpO2ScaleChange, Ward
 
 
@@ -31,6 +32,13 @@ class WardAdmin(admin.ModelAdmin):
     list_filter = ["pathway"]
     search_fields = ["name"]
     filter_horizontal = ["staff"]
+
+    def save_related(self, request, form, formsets, change):  # type: ignore[no-untyped-def]
+        # Everyone on the ward before or after the edit: whoever left must lose its live sockets.
+        before = set(form.instance.staff.values_list("pk", flat=True)) if change else set()
+        super().save_related(request, form, formsets, change)
+        for user_id in before | set(form.instance.staff.values_list("pk", flat=True)):
+            sockets_access_changed(user_id=user_id)
 
 
 class SpO2ScaleChangeInline(admin.TabularInline):

@@ -6,6 +6,7 @@ a wrong value fails at start-up with the variable's name rather than later with 
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from urllib.parse import urlsplit
 
@@ -45,6 +46,17 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None or raw.strip() == "":
         return list(default)
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_cidrs(name: str) -> list[str]:
+    """A comma-separated list of networks (``10.0.0.0/8``, ``::1``), each checked at start-up."""
+    cidrs = env_list(name, [])
+    for cidr in cidrs:
+        try:
+            ipaddress.ip_network(cidr, strict=False)
+        except ValueError as exc:
+            raise ImproperlyConfiguredEnv(f"{name}: {cidr!r} is not an address or network") from exc
+    return cidrs
 
 
 def mqtt_endpoint(url: str) -> tuple[str, int, bool]:

@@ -11,9 +11,10 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import csp.constants as csp
 import dj_database_url
 
-from virtualward.env import ImproperlyConfiguredEnv, env_bool, env_int, env_list, env_str
+from virtualward.env import ImproperlyConfiguredEnv, env_bool, env_cidrs, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VW_VAR_DIR", str(BASE_DIR / "var")))
@@ -42,6 +43,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "channels",
     "axes",
+    "csp",
     "virtualward",
     "accounts",
     "patients",
@@ -54,6 +56,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "virtualward.http_headers.NoStoreMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -196,6 +200,9 @@ VW_PAIRING_CODE_MINUTES = env_int("VW_PAIRING_CODE_MINUTES", 15)
 # minutes before the waiting page offers help, and the broker address handed to devices.
 VW_PAIRING_MAX_FAILURES = env_int("VW_PAIRING_MAX_FAILURES", 8)
 VW_PAIRING_HELP_AFTER_S = env_int("VW_PAIRING_HELP_AFTER_S", 180)
+# An open websocket re-checks its user's session, role and wards at least this often, besides at
+# once on log-out and on a role or ward change (docs/security.md).
+VW_SOCKET_RECHECK_SECONDS = env_int("VW_SOCKET_RECHECK_SECONDS", 30)
 MQTT_PUBLIC_URL = env_str("MQTT_PUBLIC_URL") or MQTT_URL or "mqtt://127.0.0.1:1883"
 # The OS user a broker started by the platform runs as (Mosquitto drops root to this user).
 VW_MQTT_BROKER_USER = env_str("VW_MQTT_BROKER_USER")
@@ -273,6 +280,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 AUTHENTICATION_BACKENDS = [
+    "frontend.login_limits.SourceLimitBackend",
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
@@ -281,8 +289,17 @@ LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
 AXES_FAILURE_LIMIT = env_int("VW_LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("VW_LOGIN_COOLOFF_MINUTES", 15))
+# A clinician is locked out only from the source that failed (username and address together):
+# a stranger elsewhere cannot lock them out. The address is virtualward/client_ip.py's, so a
+# forged X-Forwarded-For cannot pick someone else's, and behind a proxy every user is not one.
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "virtualward.client_ip.client_ip"
 AXES_RESET_ON_SUCCESS = True
+# Failed log-ins one source may make across all usernames (password spraying) before it must
+# wait VW_LOGIN_SOURCE_COOLOFF_MINUTES: higher than the per-user limit, since a hospital's staff
+# can share one address (frontend/login_limits.py).
+VW_LOGIN_SOURCE_FAILURE_LIMIT = env_int("VW_LOGIN_SOURCE_FAILURE_LIMIT", 20)
+VW_LOGIN_SOURCE_COOLOFF_MINUTES = env_int("VW_LOGIN_SOURCE_COOLOFF_MINUTES", 15)
 AXES_VERBOSE = False  # else every process logs "AXES: BEGIN" at start: eight lines of noise in `make run`
 
 # --- REST API -------------------------------------------------------------------------------
@@ -342,10 +359,30 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 31536000 if SECURE_SSL_REDIRECT else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
 SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
+# Proxies whose X-Forwarded-For is believed (CIDRs, comma-separated; none by default): the
+# compose proxy's network in deployment. Anyone else's forwarded header is ignored.
+VW_TRUSTED_PROXIES = env_cidrs("VW_TRUSTED_PROXIES")
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("DJANGO_BEHIND_PROXY") else None
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = env_int("VW_SESSION_SECONDS", 12 * 60 * 60)  # one twelve-hour shift
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy (django-csp): scripts, styles, images, fonts and websockets from this
+# origin only; no inline script or style, no plugins, no framing, forms post only here. The
+# pages keep every script and style in static files for this (docs/security.md).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [csp.SELF],
+        "script-src": [csp.SELF],
+        "style-src": [csp.SELF],
+        "img-src": [csp.SELF, "data:"],
+        "font-src": [csp.SELF],
+        "connect-src": [csp.SELF],
+        "object-src": [csp.NONE],
+        "base-uri": [csp.NONE],
+        "frame-ancestors": [csp.NONE],
+        "form-action": [csp.SELF],
+    },
+}
 
 LOGGING = {
     "version": 1,

@@ -3,7 +3,11 @@ from __future__ import annotations
 import pytest
 from django.core.cache import cache
 
+from devices.credentials import claim_key_hash
 from tests.factories import DeviceFactory, PatientFactory, UserFactory
+
+# The factory key the stock device was supplied with (what its firmware holds).
+STOCK_CLAIM_KEY = "factory-key-of-the-stock-device"
 
 
 @pytest.fixture(autouse=True)
@@ -32,8 +36,8 @@ def clinician(patient):
 
 @pytest.fixture
 def stock_device(db):
-    """A device registered in stock by its serial, not yet paired with anyone."""
-    return DeviceFactory(patient=None, paired_at=None, secret_hash="")
+    """A device registered in stock by its serial and factory key, not yet paired with anyone."""
+    return DeviceFactory(patient=None, paired_at=None, secret_hash="", claim_key_hash=claim_key_hash(STOCK_CLAIM_KEY))
 
 
 @pytest.fixture(autouse=True)

@@ -12,6 +12,7 @@ import pytest
 from django.utils import timezone
 
 from devices import broker_auth
+from devices.credentials import claim_key_hash
 from devices.ingest.batch import handle_message
 from devices.pairing import pairing_code_issue
 from tests.factories import DeviceFactory, PatientFactory, UserFactory
@@ -77,7 +78,13 @@ def test_a_patient_pairs_a_device_on_a_phone_and_sees_the_first_reading_confirme
     # given a patient whose nurse has issued a code, and a device in stock
     clinician, patient = UserFactory(), PatientFactory()
     patient.ward.staff.add(clinician)
-    device = DeviceFactory(patient=None, paired_at=None, secret_hash="", serial="OX-448812")
+    device = DeviceFactory(
+        patient=None,
+        paired_at=None,
+        secret_hash="",
+        serial="OX-448812",
+        claim_key_hash=claim_key_hash("ox-factory-key"),
+    )
     code = pairing_code_issue(patient=patient, user=clinician).code
 
     with sync_api.sync_playwright() as playwright:
@@ -95,7 +102,10 @@ def test_a_patient_pairs_a_device_on_a_phone_and_sees_the_first_reading_confirme
             sync_api.expect(page.locator("#status-title")).to_have_text("Setting up your device…")
 
             # and the device collects its credentials and sends its first reading
-            collected = page.request.post(f"{live_server.url}/api/v1/pairing/collect/", data={"serial": device.serial})
+            collected = page.request.post(
+                f"{live_server.url}/api/v1/pairing/collect/",
+                data={"serial": device.serial, "claim_key": "ox-factory-key"},
+            )
             assert collected.status == 200
             deliver_first_reading(collected.json(), maybe_broker)
 

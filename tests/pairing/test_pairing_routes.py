@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 from devices.models import Device
 from devices.pairing import pairing_code_issue, status_token
 from tests.factories import ObservationFactory, UserFactory
+from tests.pairing.conftest import STOCK_CLAIM_KEY
 
 
 @pytest.fixture
@@ -64,7 +65,14 @@ def test_a_patient_pairs_through_the_pages_and_sees_the_first_reading(client, is
 
     # when the device collects its credentials and its first reading arrives
     assert (
-        APIClient().post("/api/v1/pairing/collect/", {"serial": stock_device.serial}, format="json").status_code == 200
+        APIClient()
+        .post(
+            "/api/v1/pairing/collect/",
+            {"serial": stock_device.serial, "claim_key": STOCK_CLAIM_KEY},
+            format="json",
+        )
+        .status_code
+        == 200
     )
     assert client.get(status_url).json()["state"] == "waiting"
     ObservationFactory(patient=patient, device=Device.objects.get(pk=stock_device.pk))

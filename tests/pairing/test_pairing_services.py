@@ -22,6 +22,7 @@ from devices.pairing import (
     pairing_complete,
 )
 from tests.factories import DeviceFactory, PatientFactory, UserFactory
+from tests.pairing.conftest import STOCK_CLAIM_KEY
 
 
 def reason_of(call) -> str:
@@ -109,15 +110,6 @@ def test_guessing_is_rate_limited_per_address(settings, patient, clinician, stoc
     assert pairing_complete(code=issued.code, serial=stock_device.serial, client_ip="198.51.100.7").secret
 
 
-def test_guessing_one_code_from_many_addresses_is_rate_limited_by_its_prefix(settings, stock_device):
-    settings.VW_PAIRING_MAX_FAILURES = 3
-    for n in range(3):
-        reason_of(lambda n=n: pairing_complete(code=f"QQQQ-222{n + 2}", serial="x", client_ip=f"192.0.2.{n}"))
-    assert reason_of(lambda: pairing_complete(code="QQQQ-7777", serial="x", client_ip="192.0.2.200")) == (
-        "too_many_attempts"
-    )
-
-
 def test_pairing_gives_the_device_a_secret_only_its_hash_is_kept(patient, clinician, stock_device):
     # when a gateway pairs with a code and serial
     issued = pairing_code_issue(patient=patient, user=clinician)
@@ -156,12 +148,13 @@ def test_a_device_paired_from_the_page_collects_its_secret_once(patient, clinici
     paired = pairing_complete(code=issued.code, serial=stock_device.serial, issue_credentials=False)
     assert paired.secret is None
 
-    # when the device collects its credentials, twice
-    collected = device_credentials_collect(serial=stock_device.serial)
+    # when the device collects its credentials with its factory key, twice
+    collected = device_credentials_collect(serial=stock_device.serial, claim_key=STOCK_CLAIM_KEY)
 
-    # then the first collection gets a working secret and the second gets nothing
+    # then the first collection gets a working secret and the second is refused
     assert secret_verify(collected.secret, Device.objects.get(pk=stock_device.pk).secret_hash)
-    assert reason_of(lambda: device_credentials_collect(serial=stock_device.serial)) == "nothing_to_collect"
+    second = lambda: device_credentials_collect(serial=stock_device.serial, claim_key=STOCK_CLAIM_KEY)  # noqa: E731
+    assert reason_of(second) == "already_collected"
 
 
 def test_pairing_rewrites_the_broker_password_file_after_commit(

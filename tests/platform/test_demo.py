@@ -14,9 +14,9 @@ from accounts.models import Role
 from alerts.models import Alert, AlertState
 from devices.credentials import secret_verify
 from devices.models import ConnectivityGap, Device
-from devices.pairing import pairing_code_issue, pairing_complete
+from devices.pairing import PairingError, device_credentials_collect, pairing_code_issue, pairing_complete
 from fixtures import demo_plan
-from fixtures.demo import demo_logins_text, load_demo
+from fixtures.demo import FACTORY_KEYS_FILE, demo_logins_text, load_demo
 from fixtures.demo_plan import DEMO_PASSWORD, DEMO_USERS, demo_patients
 from patients.models import Observation, Pathway, Patient, Ward
 from patients.nhs_number import is_valid_nhs_number
@@ -171,3 +171,10 @@ def test_a_stock_device_of_the_demo_pairs_through_the_phone_flow(demo):
     # then that device now belongs to the patient
     device = Device.objects.get(serial=demo_plan.STOCK_DEVICES[0].serial)
     assert device.patient_id == patient.pk and device.paired_at is not None
+    # and it collects its credentials with the factory key the demo wrote for it, never without
+    keys = json.loads(demo.credentials_path.with_name(FACTORY_KEYS_FILE).read_text())
+    assert demo.credentials_path.with_name(FACTORY_KEYS_FILE).stat().st_mode & 0o077 == 0
+    with pytest.raises(PairingError):
+        device_credentials_collect(serial=device.serial, claim_key="")
+    collected = device_credentials_collect(serial=device.serial, claim_key=keys[device.serial])
+    assert secret_verify(collected.secret, Device.objects.get(pk=device.pk).secret_hash)

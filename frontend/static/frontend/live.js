@@ -54,6 +54,11 @@
     socket.onclose = function (closing) {
       if (state.socket !== socket) return;
       state.socket = null;
+      if (closing.code === 4401) {
+        /* Signed out (here or elsewhere) or the session expired: leave the patient data behind. */
+        location.assign("/accounts/login/?next=" + encodeURIComponent(location.pathname));
+        return;
+      }
       if (closing.code === 4403) {
         setStatus("stale", "You no longer have access to this screen. Reload or sign in again.");
         return;
