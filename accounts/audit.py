@@ -1,7 +1,9 @@
 """The audit trail: who viewed which patient's record and who acted on what. Append-only.
 
 Rows are only ever inserted (``AuditEvent.save`` refuses updates; on PostgreSQL a trigger
-refuses UPDATE and DELETE too, see migration 0003). Call :func:`audit_record` inside the
+refuses UPDATE and DELETE too, see migration 0003, and the application's database role may only
+INSERT and SELECT, see ``manage.py db_roles``). Every event is a link of a hash chain
+(``accounts.audit_chain``), so rows changed or removed by someone with more rights are detected. Call :func:`audit_record` inside the
 transaction of the action it describes, so an action and its record commit or roll back together.
 """
 
@@ -17,6 +19,7 @@ from django.db import models
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from accounts.audit_chain import audit_chain_append, json_normalised
 from accounts.models import AuditEvent
 
 CSV_COLUMNS = [
@@ -42,19 +45,37 @@ def audit_record(
     detail: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Append one event. ``actor`` may be anonymous or None (a device, the system)."""
+    return audit_record_each(actor=actor, action=action, patients=[patient], obj=obj, route=route, detail=detail)[0]
+
+
+def audit_record_each(
+    *,
+    actor: Any,
+    action: str,
+    patients: Iterable[Any],
+    obj: models.Model | None = None,
+    route: str = "",
+    detail: dict[str, Any] | None = None,
+) -> list[AuditEvent]:
+    """Append one event per patient (a list seen at once), as consecutive links of the chain."""
     if not action or len(action) > AuditEvent._meta.get_field("action").max_length:
         raise ValueError(f"audit action {action!r} must be 1-40 characters")
     user = actor if actor is not None and getattr(actor, "is_authenticated", False) else None
-    return AuditEvent.objects.create(
-        at=timezone.now(),
-        actor=user,
-        action=action,
-        patient=patient,
-        object_type=obj._meta.label_lower if obj is not None else "",
-        object_id=str(obj.pk) if obj is not None else "",
-        route=route[:200],
-        detail=detail or {},
-    )
+    at, stored_detail = timezone.now(), json_normalised(detail or {})
+    events = [
+        AuditEvent(
+            at=at,
+            actor=user,
+            action=action,
+            patient_id=getattr(patient, "pk", patient),
+            object_type=obj._meta.label_lower if obj is not None else "",
+            object_id=str(obj.pk) if obj is not None else "",
+            route=route[:200],
+            detail=stored_detail,
+        )
+        for patient in patients
+    ]
+    return audit_chain_append(events) if events else []
 
 
 def audit_events(*, since: dt.datetime | None = None, until: dt.datetime | None = None) -> QuerySet[AuditEvent]:
