@@ -3,8 +3,9 @@
 Rows are only ever inserted (``AuditEvent.save`` refuses updates; on PostgreSQL a trigger
 refuses UPDATE and DELETE too, see migration 0003, and the application's database role may only
 INSERT and SELECT, see ``manage.py db_roles``). Every event is a link of a hash chain
-(``accounts.audit_chain``), so rows changed or removed by someone with more rights are detected. Call :func:`audit_record` inside the
-transaction of the action it describes, so an action and its record commit or roll back together.
+(``accounts.audit_chain``), so rows changed or removed by someone with more rights are detected.
+Call :func:`audit_record` inside the transaction of the action it describes, so an action and its
+record commit or roll back together.
 """
 
 from __future__ import annotations
