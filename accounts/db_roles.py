@@ -63,9 +63,7 @@ def _ensure_login_role(cursor, name: str, password: str | None) -> None:  # type
     cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [name])
     if cursor.fetchone() is None:
         cursor.execute(f"CREATE ROLE {_q(name)} LOGIN")
-    cursor.execute(
-        f"ALTER ROLE {_q(name)} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS"
-    )
+    cursor.execute(f"ALTER ROLE {_q(name)} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS")
     if password:
         cursor.execute(f"ALTER ROLE {_q(name)} PASSWORD %s", [password])
 
