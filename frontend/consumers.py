@@ -16,6 +16,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.core.serializers.json import DjangoJSONEncoder
 
 from accounts.access import can_view_patient, can_view_ward, role_of, sees_all_wards, visible_wards
+from accounts.audit_hooks import audit_socket_opened
 from frontend import live
 from frontend.events import ALL_WARDS_GROUP, patient_group, ward_group
 
@@ -45,6 +46,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_add(group, self.channel_name)
         self.joined = groups
         await self.accept()
+        await audit_socket_opened(self.scope, self.user)
 
     async def disconnect(self, code: int) -> None:
         # Events already queued for this socket are dropped quietly instead of being sent to a
