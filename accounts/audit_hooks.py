@@ -23,6 +23,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from django.http import HttpRequest, HttpResponse
 
+from accounts import access
 from accounts.audit import audit_record_each
 from accounts.permissions import patient_id_of
 
@@ -106,9 +107,55 @@ def audited(action: str) -> Callable[[Callable[..., HttpResponse]], Callable[...
 
 @database_sync_to_async
 def audit_socket_opened(scope: dict[str, Any], user: Any) -> None:
-    """A live socket on one patient is a read of that patient's record, audited when accepted."""
-    patient_id = scope.get("url_route", {}).get("kwargs", {}).get("patient_id")
-    if patient_id is not None:
-        audit_record_each(
-            actor=user, action="patient.live_opened", patients=[int(patient_id)], route=scope.get("path", "")
-        )
+    """An accepted live socket is a read of the patients its snapshots show, audited once.
+
+    Later snapshots on the same socket (after every event) are the same read kept fresh.
+    """
+    kwargs = scope.get("url_route", {}).get("kwargs", {})
+    path = scope.get("path", "")
+    patients = access.visible_patients(user)
+    if kwargs.get("patient_id") is not None:
+        action, shown = "patient.live_opened", [int(kwargs["patient_id"])]
+    elif path.startswith("/ws/alerts/"):
+        live = patients.filter(alerts__state__in=["open", "acknowledged"]).distinct()
+        action, shown = "alert.queue_live_opened", list(live.values_list("pk", flat=True))
+    else:
+        active = patients.filter(discharged_at__isnull=True)
+        if kwargs.get("ward_id") is not None:
+            active = active.filter(ward_id=int(kwargs["ward_id"]))
+        action, shown = "ward.board_live_opened", list(active.values_list("pk", flat=True))
+    audit_record_each(actor=user, action=action, patients=shown, route=path)
+
+
+class AdminReadAuditMiddleware:
+    """The Django admin (administrators only) audits the patients its pages show.
+
+    Admin pages answer with a TemplateResponse; before it renders, the records it is about to
+    show are in its context: ``cl.result_list`` on a change list, ``original`` on a change form,
+    ``object`` on the history and delete pages. The audit trail's own pages are left out: reading
+    the trail is audited when it is exported.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_template_response(self, request: HttpRequest, response: Any) -> Any:
+        context = getattr(response, "context_data", None) or {}
+        opts = context.get("opts")
+        if not request.path.startswith(_admin_prefix()) or opts is None or opts.label_lower == "accounts.auditevent":
+            return response
+        changelist = context.get("cl")
+        shown = context.get("original") or context.get("object")
+        audit_note(request, *(changelist.result_list if changelist is not None else [shown] if shown else []))
+        verb = "listed" if changelist is not None else "viewed"
+        audit_request(request, response, f"admin.{opts.model_name}_{verb}"[:40])
+        return response
+
+
+def _admin_prefix() -> str:
+    from django.urls import reverse
+
+    return reverse("admin:index")
