@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from accounts.audit_chain import audit_chain_append, json_normalised
 from accounts.models import AuditEvent
+from virtualward.datetimes import aware_datetime_problem
 
 CSV_COLUMNS = [
     "at",
@@ -135,4 +136,9 @@ def parse_bound(raw: str | None, name: str) -> dt.datetime | None:
         raise ValueError(f"{name}={raw!r} is not an ISO 8601 date or date-time") from exc
     if value.tzinfo is None:
         raise ValueError(f"{name}={raw!r} needs a time zone offset, e.g. {raw}Z")
+    # Checked before the export starts streaming: a database error mid-stream cannot become a
+    # 400 any more, and the client is left waiting on a broken download.
+    problem = aware_datetime_problem(value)
+    if problem:
+        raise ValueError(f"{name}={raw!r}: {problem}")
     return value

@@ -7,6 +7,7 @@ from rest_framework import serializers
 
 from alerts.models import AlertKind, AlertState, Outcome
 from alerts.services.actions import MAX_NOTE_CHARS
+from patients.serializers import AwareDateTimeField
 
 STATE_FILTERS = [*AlertState.values, "live", "all"]
 
@@ -37,6 +38,6 @@ class ResolveSerializer(serializers.Serializer):
 
 
 class SummaryQuerySerializer(serializers.Serializer):
-    since = serializers.DateTimeField(required=False, help_text="Default: 7 days before until. With offset or Z.")
-    until = serializers.DateTimeField(required=False, help_text="Default: now. With offset or Z.")
+    since = AwareDateTimeField(required=False, help_text="Default: 7 days before until. With offset or Z.")
+    until = AwareDateTimeField(required=False, help_text="Default: now. With offset or Z.")
     ward = serializers.IntegerField(required=False, min_value=1)

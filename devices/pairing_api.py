@@ -57,6 +57,14 @@ class _Anonymous(APIView):
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "pairing"
 
+    def handle_exception(self, exc: Exception) -> Response:
+        # A malformed request is refused in the documented shape of every refusal (reason,
+        # detail), with the field errors beside them.
+        if isinstance(exc, serializers.ValidationError) and isinstance(exc.detail, dict):
+            words = "; ".join(f"{field}: {' '.join(map(str, errors))}" for field, errors in exc.detail.items())
+            return Response({"reason": "invalid_request", "detail": words, **exc.detail}, status=400)
+        return super().handle_exception(exc)
+
 
 class PairingResponse(serializers.Serializer):
     device_id = serializers.CharField()

@@ -40,6 +40,7 @@ from patients.serializers import (
     lacks_offset,
 )
 from scoring.serializers import CurrentScoreSerializer, EarlyWarningScoreSerializer, current_score_data
+from virtualward.datetimes import aware_datetime_problem
 
 
 class FhirJSONRenderer(JSONRenderer):
@@ -76,7 +77,11 @@ class AwareIsoDateTimeField(IsoDateTimeField):
             # django-filter would place a naive time in the server's zone; we refuse to guess.
             if lacks_offset(value):
                 raise DjangoValidationError(self.error_messages["naive"], code="naive")
-        return super().to_python(value)
+        parsed = super().to_python(value)
+        problem = aware_datetime_problem(parsed) if parsed is not None else None
+        if problem:
+            raise DjangoValidationError(problem, code="out_of_range")
+        return parsed
 
 
 class AwareIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
