@@ -104,3 +104,17 @@ def test_a_good_export_still_streams(world):
     response = as_user(world["administrator"]).get(f"/api/v1/audit/export.csv?since={since}")
     assert response.status_code == 200 and response.streaming
     assert b"".join(response.streaming_content).startswith(b"at,actor,action")
+
+
+def test_a_malformed_or_throttled_pairing_request_is_refused_in_the_documented_shape(db, settings):
+    from django.core.cache import cache
+
+    cache.clear()
+    client = APIClient()
+    # a blank serial: the field error, inside the refusal's shape
+    body = client.post("/api/v1/pairing/", {"code": "ABCD-1234", "serial": ""}, format="json").json()
+    assert body["reason"] == "invalid_request" and "serial" in body and "serial" in body["detail"]
+    # past the rate limit: a 429 with the same shape, and Retry-After
+    responses = [client.post("/api/v1/pairing/collect/", {"serial": "SN-X"}, format="json") for _ in range(30)]
+    throttled = [r for r in responses if r.status_code == 429]
+    assert throttled and throttled[-1].json()["reason"] == "too_many_attempts" and throttled[-1]["Retry-After"]
