@@ -7,6 +7,7 @@ the range is [since, until). The CSV streams, so a year of records never sits in
 from __future__ import annotations
 
 import itertools
+from collections.abc import Generator, Iterator
 
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -47,6 +48,15 @@ class AuditExportView(APIView):
         # The query runs before the first byte is sent: a database error is then an error
         # response, not a download that stops half way and leaves the client waiting.
         first = list(itertools.islice(lines, 2))
-        response = StreamingHttpResponse(itertools.chain(first, lines), content_type="text/csv")
+        response = StreamingHttpResponse(_stream(first, lines), content_type="text/csv")
         response["Content-Disposition"] = 'attachment; filename="audit.csv"'
         return response
+
+
+def _stream(first: list[str], rest: Generator[str, None, None]) -> Iterator[str]:
+    """``first`` then ``rest``; the database cursor behind ``rest`` closes with the response."""
+    try:
+        yield from first
+        yield from rest
+    finally:
+        rest.close()

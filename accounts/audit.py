@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable
 from typing import Any
 
 from django.db import models
@@ -95,24 +95,32 @@ class _Echo:
         return value
 
 
-def audit_csv_lines(events: Iterable[AuditEvent]) -> Iterator[str]:
+def audit_csv_lines(events: Iterable[AuditEvent]) -> Generator[str, None, None]:
     """CSV text, one line at a time, for streaming a large export without holding it in memory."""
     writer = csv.writer(_Echo())
     yield writer.writerow(CSV_COLUMNS)
-    for event in events.iterator(chunk_size=2000) if isinstance(events, QuerySet) else events:
-        yield writer.writerow(
-            [
-                event.at.astimezone(dt.UTC).isoformat(),
-                event.actor.get_username() if event.actor else "",
-                event.action,
-                event.patient_id or "",
-                event.patient.nhs_number if event.patient else "",
-                event.object_type,
-                event.object_id,
-                event.route,
-                _json(event.detail),
-            ]
-        )
+    rows = events.iterator(chunk_size=2000) if isinstance(events, QuerySet) else iter(events)
+    try:
+        for event in rows:
+            yield writer.writerow(_csv_row(event))
+    finally:
+        close = getattr(rows, "close", None)  # an export stopped early closes its database cursor now
+        if close is not None:
+            close()
+
+
+def _csv_row(event: AuditEvent) -> list[Any]:
+    return [
+        event.at.astimezone(dt.UTC).isoformat(),
+        event.actor.get_username() if event.actor else "",
+        event.action,
+        event.patient_id or "",
+        event.patient.nhs_number if event.patient else "",
+        event.object_type,
+        event.object_id,
+        event.route,
+        _json(event.detail),
+    ]
 
 
 def _json(value: Any) -> str:

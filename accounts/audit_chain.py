@@ -18,7 +18,7 @@ import datetime as dt
 import hashlib
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,18 +110,24 @@ def parse_anchor(raw: str) -> tuple[int, str]:
 def audit_chain_verify(*, anchor: tuple[int, str] | None = None) -> ChainReport:
     """Walk the chain from its first link; report the first broken one, or the head if all hold."""
     expected_seq, prev_hash, count = 1, GENESIS, 0
-    for event in _events_in_chain_order():
-        problem = _link_problem(event, expected_seq, prev_hash, anchor)
-        if problem:
-            return ChainReport(count, expected_seq - 1, prev_hash, event.seq, event.pk, problem)
-        expected_seq, prev_hash, count = event.seq + 1, event.hash, count + 1
+    events = _events_in_chain_order()
+    try:
+        for event in events:
+            problem = _link_problem(event, expected_seq, prev_hash, anchor)
+            if problem:
+                return ChainReport(count, expected_seq - 1, prev_hash, event.seq, event.pk, problem)
+            expected_seq, prev_hash, count = event.seq + 1, event.hash, count + 1
+    finally:
+        # Stopping early leaves a server-side cursor open on PostgreSQL: close it now, not
+        # whenever the garbage collector gets to it (inside some later transaction).
+        events.close()
     if anchor is not None and anchor[0] >= expected_seq:
         problem = f"the chain ends at seq {expected_seq - 1}, before the anchor's seq {anchor[0]}: events removed"
         return ChainReport(count, expected_seq - 1, prev_hash, expected_seq, None, problem)
     return ChainReport(count, expected_seq - 1, prev_hash)
 
 
-def _events_in_chain_order() -> Iterable[AuditEvent]:
+def _events_in_chain_order() -> Generator[AuditEvent, None, None]:
     return AuditEvent.objects.order_by("seq").iterator(chunk_size=2000)
 
 
