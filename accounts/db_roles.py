@@ -45,6 +45,8 @@ def db_roles_apply(roles: DbRoles) -> None:
     if connection.vendor != "postgresql":
         raise ValueError("database roles apply to PostgreSQL only (DATABASE_URL)")
     with transaction.atomic(), connection.cursor() as cursor:
+        # Handing a table to the owner waits for every lock on it: fail with a reason, not hang.
+        cursor.execute("SET LOCAL lock_timeout = '60s'")
         cursor.execute("SELECT current_user, current_database()")
         current_user, database = cursor.fetchone()
         if roles.app == current_user:
