@@ -104,3 +104,26 @@ def _grant_statements(roles: DbRoles, database: str) -> list[str]:
         f"ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA public GRANT {APP_TABLE_PRIVILEGES} ON TABLES TO {app}",
         f"ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO {app}",
     ]
+
+
+def audit_trail_rights() -> list[str] | None:
+    """What the current role could do to the audit trail beyond reading and appending.
+
+    None when the database is not PostgreSQL (SQLite has no roles).
+    """
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT r.rolsuper, pg_has_role(current_user, t.tableowner, 'USAGE'), "
+            "has_table_privilege(%s, 'UPDATE'), has_table_privilege(%s, 'DELETE'), "
+            "has_table_privilege(%s, 'TRUNCATE') "
+            "FROM pg_roles r, pg_tables t WHERE r.rolname = current_user AND t.tablename = %s",
+            [AUDIT_TABLE] * 4,
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    superuser, owner, update, delete, truncate = row
+    names = ["act as superuser on", "alter or drop (as its owner)", "update", "delete from", "truncate"]
+    return [name for name, held in zip(names, (superuser, owner, update, delete, truncate), strict=True) if held]

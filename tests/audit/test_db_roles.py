@@ -133,3 +133,20 @@ def test_a_table_the_owner_migrates_in_later_is_usable_by_the_application_but_no
                     app.execute("TRUNCATE later_feature")
         finally:
             owner.execute("DROP TABLE later_feature")
+
+
+def test_the_deploy_check_warns_when_the_platform_runs_as_a_role_that_could_wipe_the_trail(postgresql, db_roles):
+    from django.core.checks import run_checks
+
+    # given the suite's own connection, a superuser: then the check warns
+    warnings = [
+        m for m in run_checks(include_deployment_checks=True, databases=["default"]) if m.id == "virtualward.W002"
+    ]
+    assert warnings and "truncate" in warnings[0].msg
+
+    # given the application role: then it is quiet
+    with connection.cursor() as cursor:
+        cursor.execute(f"SET LOCAL ROLE {connection.ops.quote_name(db_roles['app'])}")
+    assert not [
+        m for m in run_checks(include_deployment_checks=True, databases=["default"]) if m.id == "virtualward.W002"
+    ]
