@@ -13,17 +13,18 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
-from collections.abc import Generator, Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from django.db import models
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.audit_chain import audit_chain_append, json_normalised
 from accounts.models import AuditEvent
 from virtualward.datetimes import aware_datetime_problem
 
+EXPORT_PAGE_SIZE = 2000
 CSV_COLUMNS = [
     "at",
     "actor",
@@ -95,18 +96,29 @@ class _Echo:
         return value
 
 
-def audit_csv_lines(events: Iterable[AuditEvent]) -> Generator[str, None, None]:
+def audit_csv_lines(events: Iterable[AuditEvent]) -> Iterator[str]:
     """CSV text, one line at a time, for streaming a large export without holding it in memory."""
     writer = csv.writer(_Echo())
     yield writer.writerow(CSV_COLUMNS)
-    rows = events.iterator(chunk_size=2000) if isinstance(events, QuerySet) else iter(events)
-    try:
-        for event in rows:
-            yield writer.writerow(_csv_row(event))
-    finally:
-        close = getattr(rows, "close", None)  # an export stopped early closes its database cursor now
-        if close is not None:
-            close()
+    for event in _in_pages(events) if isinstance(events, QuerySet) else events:
+        yield writer.writerow(_csv_row(event))
+
+
+def _in_pages(events: QuerySet[AuditEvent]) -> Iterator[AuditEvent]:
+    """Events oldest first, fetched a page at a time after the last one seen (keyset pages).
+
+    Plain queries rather than a server-side cursor: an export abandoned half way (the client
+    went away) leaves nothing open on the database to be closed later, inside someone else's
+    transaction.
+    """
+    events, size = events.order_by("at", "id"), EXPORT_PAGE_SIZE
+    page = list(events[:size])
+    while page:
+        yield from page
+        if len(page) < size:
+            return
+        last = page[-1]
+        page = list(events.filter(Q(at__gt=last.at) | Q(at=last.at, id__gt=last.pk))[:size])
 
 
 def _csv_row(event: AuditEvent) -> list[Any]:

@@ -163,9 +163,6 @@ class PatientViewSet(AuditedReadsMixin, mixins.CreateModelMixin, viewsets.ReadOn
     def get_queryset(self) -> QuerySet[Patient]:
         return selectors.patient_list(user=self.request.user)
 
-    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return Response(self.get_serializer(self.get_object()).data)
-
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         given = PatientAdmitSerializer(data=request.data, context=self.get_serializer_context())
         given.is_valid(raise_exception=True)

@@ -39,7 +39,6 @@ class Case:
     about_the_patient: bool = True  # False: the event names another patient (an admission)
 
 
-NOW = "{now}"
 READS = {
     "patient-list": Case("GET", "/api/v1/patients/", "patient.listed"),
     "patient-detail": Case("GET", "/api/v1/patients/{patient}/", "patient.viewed"),
@@ -64,7 +63,7 @@ READS = {
 WRITES = {
     "observation-list:post": Case(
         "POST", "/api/v1/observations/", "observation.recorded", status=201,
-        data={"patient": "{patient}", "type": "heart_rate", "value": 88, "measured_at": NOW},
+        data={"patient": "{patient}", "type": "heart_rate", "value": 88, "measured_at": "{now}"},
     ),
     "frontend:patient-observation": Case(
         "POST", "/patients/{patient}/observations/", "observation.recorded", status=302,
@@ -215,7 +214,7 @@ def ids(world) -> dict[str, Any]:
 def fill(value: Any, values: dict[str, Any]) -> Any:
     if isinstance(value, str):
         whole = re.fullmatch(r"\{(\w+)\}", value)
-        return values[whole.group(1)] if whole and not value.startswith("{now") else value.format(**values)
+        return values[whole.group(1)] if whole else value.format(**values)
     return value
 
 
