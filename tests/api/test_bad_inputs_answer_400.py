@@ -49,12 +49,14 @@ def test_an_impossible_time_for_a_manual_reading_is_a_400_naming_the_field(world
         "/api/v1/patients/{patient}/scores/?since=2026-12-04T00:00:00%2B19:00",
         "/api/v1/alerts/summary/?since=2026-12-04T00:00:00%2B19:00",
         "/api/v1/alerts/summary/?since=2026-12-04T12:99:00Z",
+        "/api/v1/alerts/summary/?ward=389121134196100031315968",
+        "/api/v1/alerts/?ward=389121134196100031315968",
     ],
 )
-def test_an_offset_no_time_zone_has_or_an_impossible_time_in_a_query_is_a_400(world, path):
+def test_an_offset_no_time_zone_has_an_impossible_time_or_an_id_past_64_bits_in_a_query_is_a_400(world, path):
     response = as_user(world["clinician"]).get(path.format(patient=world["patient"].pk))
     assert response.status_code == 400
-    assert any(name in response.json() for name in ("since", "until"))
+    assert any(name in response.json() for name in ("since", "until", "ward"))
 
 
 def test_real_offsets_at_both_ends_of_the_world_are_accepted(world):

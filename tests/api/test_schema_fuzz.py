@@ -24,7 +24,7 @@ from tests.db_roles import db_roles  # noqa: F401  (a fixture)
 from tests.factories import ObservationFactory, UserFactory, WardFactory
 from tests.frontend.conftest import make_patient
 
-FUZZ_EXAMPLES = 20
+FUZZ_EXAMPLES = 50
 SCHEMA_URL = "/api/v1/schema/?format=json"
 
 
