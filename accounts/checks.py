@@ -36,3 +36,26 @@ def broker_credentials_from_environment(app_configs, **kwargs):  # type: ignore[
             )
         ]
     return []
+
+
+@register(Tags.security, Tags.database, deploy=True)
+def audit_trail_protected_from_the_application(app_configs, databases=None, **kwargs):  # type: ignore[no-untyped-def]
+    """The role the platform connects as must not be able to empty or rewrite the audit trail.
+
+    Needs the database, so it runs with ``manage.py check --deploy --database default``.
+    """
+    from accounts.db_roles import audit_trail_rights
+
+    if not databases or "default" not in databases:
+        return []
+    rights = audit_trail_rights()
+    if rights is None or not rights:
+        return []
+    return [
+        Warning(
+            f"The database role in use can {', '.join(rights)} the audit trail (accounts_auditevent).",
+            hint="Run the platform as the application role that `manage.py db_roles` creates; keep the "
+            "owner role for `manage.py migrate` (docs/security.md, 'Two database roles').",
+            id="virtualward.W002",
+        )
+    ]

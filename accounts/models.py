@@ -21,7 +21,12 @@ class StaffProfile(models.Model):
 
 
 class AuditEvent(models.Model):
-    """Who viewed which patient's record and who acted on which alert. Rows are never changed."""
+    """Who viewed which patient's record and who acted on which alert. Rows are never changed.
+
+    Each event is a link of a SHA-256 hash chain (``accounts.audit_chain``): ``seq`` counts from
+    1 without gaps and ``hash`` covers the event's content and the previous event's hash, so a
+    changed, removed or inserted row breaks the chain where it happened (``manage.py audit_verify``).
+    """
 
     at = models.DateTimeField(db_index=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
@@ -31,6 +36,9 @@ class AuditEvent(models.Model):
     object_id = models.CharField(max_length=64, blank=True)
     route = models.CharField(max_length=200, blank=True, help_text="Page, API path or websocket.")
     detail = models.JSONField(default=dict, blank=True)
+    seq = models.PositiveBigIntegerField(unique=True, help_text="Position in the hash chain, from 1, no gaps.")
+    prev_hash = models.CharField(max_length=64, help_text="SHA-256 (hex) of the previous event in the chain.")
+    hash = models.CharField(max_length=64, help_text="SHA-256 (hex) of prev_hash and this event's content.")
 
     class Meta:
         ordering = ["-at", "-id"]

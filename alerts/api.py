@@ -20,6 +20,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.audit_hooks import AuditedReadsMixin
 from alerts import reports, selectors, services
 from alerts.models import Alert
 from alerts.serializers import (
@@ -53,7 +54,7 @@ def _valid(serializer_class: type[drf_serializers.Serializer], data: Any) -> dic
     return serializer.validated_data
 
 
-class AlertViewSet(viewsets.GenericViewSet):
+class AlertViewSet(AuditedReadsMixin, viewsets.GenericViewSet):
     """Alerts visible to the user: clinicians their wards', operators and administrators all."""
 
     serializer_class = NoteSerializer  # for the schema only; responses are alert_to_dict

@@ -7,14 +7,17 @@ from rest_framework import serializers
 
 from alerts.models import AlertKind, AlertState, Outcome
 from alerts.services.actions import MAX_NOTE_CHARS
+from patients.serializers import AwareDateTimeField
 
 STATE_FILTERS = [*AlertState.values, "live", "all"]
+# The largest id a database column holds: a bigger one is a 400, not an overflow in the database.
+MAX_ID = 2**63 - 1
 
 
 class AlertFilterSerializer(serializers.Serializer):
     state = serializers.ChoiceField(choices=STATE_FILTERS, required=False, help_text="Default: live (the queue).")
     kind = serializers.ChoiceField(choices=AlertKind.values, required=False)
-    ward = serializers.IntegerField(required=False, min_value=1)
+    ward = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
 
 
 class AssignSerializer(serializers.Serializer):
@@ -37,6 +40,6 @@ class ResolveSerializer(serializers.Serializer):
 
 
 class SummaryQuerySerializer(serializers.Serializer):
-    since = serializers.DateTimeField(required=False, help_text="Default: 7 days before until. With offset or Z.")
-    until = serializers.DateTimeField(required=False, help_text="Default: now. With offset or Z.")
-    ward = serializers.IntegerField(required=False, min_value=1)
+    since = AwareDateTimeField(required=False, help_text="Default: 7 days before until. With offset or Z.")
+    until = AwareDateTimeField(required=False, help_text="Default: now. With offset or Z.")
+    ward = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)

@@ -12,6 +12,7 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers, viewsets
 
 from accounts.access import visible_patients
+from accounts.audit_hooks import AuditedReadsMixin
 from devices.models import Device, IngestRejection
 from patients import selectors
 from patients.models import Patient
@@ -65,7 +66,7 @@ class RejectionFilter(django_filters.FilterSet):
 
 @extend_schema_view(list=extend_schema(summary="Devices you can see"), retrieve=extend_schema(summary="One device"))
 @extend_schema(tags=["Devices"])
-class DeviceViewSet(viewsets.ReadOnlyModelViewSet):
+class DeviceViewSet(AuditedReadsMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = DeviceSerializer
     filterset_class = DeviceFilter
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
+from rest_framework.exceptions import Throttled
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -59,6 +60,17 @@ class _Anonymous(APIView):
     permission_classes = [AllowAny]
     throttle_classes = [PairingThrottle]
     throttle_scope = "pairing"
+
+    def handle_exception(self, exc: Exception) -> Response:
+        # A malformed or throttled request is refused in the documented shape of every refusal
+        # (reason, detail); field errors stay beside them, Retry-After stays on a 429.
+        if isinstance(exc, serializers.ValidationError) and isinstance(exc.detail, dict):
+            words = "; ".join(f"{field}: {' '.join(map(str, errors))}" for field, errors in exc.detail.items())
+            return Response({"reason": "invalid_request", "detail": words, **exc.detail}, status=400)
+        response = super().handle_exception(exc)
+        if isinstance(exc, Throttled):
+            response.data = {"reason": "too_many_attempts", "detail": str(exc.detail)}
+        return response
 
 
 class PairingResponse(serializers.Serializer):

@@ -24,6 +24,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 
 from accounts.access import can_view_patient, can_view_ward, role_of, sees_all_wards, visible_wards
+from accounts.audit_hooks import audit_socket_opened
 from frontend import live
 from frontend.events import ALL_WARDS_GROUP, patient_group, user_group, ward_group
 from frontend.socket_access import session_expires_at, socket_user_now
@@ -61,6 +62,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         expires_at = await database_sync_to_async(session_expires_at)(self.session_key)
         self.watcher = asyncio.ensure_future(self._watch(expires_at))
         await self.accept()
+        await audit_socket_opened(self.scope, self.user)
 
     async def disconnect(self, code: int) -> None:
         # Events already queued for this socket are dropped quietly instead of being sent to a

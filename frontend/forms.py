@@ -13,6 +13,7 @@ from django import forms
 from django.utils import timezone
 
 from alerts.models import Outcome
+from virtualward.datetimes import aware_datetime_problem
 
 MANUAL_TYPES = [
     ("respiratory_rate", "Respiratory rate (/min, counted by a clinician)"),
@@ -46,7 +47,11 @@ class ManualObservationForm(forms.Form):
     def clean_measured_at(self) -> datetime:
         moment = self.cleaned_data["measured_at"]
         # A datetime-local field has no offset: it is the ward's local time (Europe/London).
-        return timezone.make_aware(moment) if timezone.is_naive(moment) else moment
+        moment = timezone.make_aware(moment) if timezone.is_naive(moment) else moment
+        problem = aware_datetime_problem(moment)
+        if problem:
+            raise forms.ValidationError(problem)
+        return moment
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -130,4 +135,8 @@ def _aware(raw: str) -> datetime:
         moment = datetime.fromisoformat(raw)
     except ValueError:
         raise ValueError(f"{raw!r} is not a date and time (use e.g. 2026-11-23T10:30:00Z).") from None
-    return timezone.make_aware(moment) if timezone.is_naive(moment) else moment
+    moment = timezone.make_aware(moment) if timezone.is_naive(moment) else moment
+    problem = aware_datetime_problem(moment)
+    if problem:
+        raise ValueError(problem)
+    return moment

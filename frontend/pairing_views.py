@@ -17,6 +17,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.access import visible_patients
+from accounts.audit_hooks import audit_note, audited
 from accounts.permissions import patient_for, staff_required
 from devices.models import Device
 from devices.pairing import (
@@ -120,8 +121,10 @@ def _status_payload(device: Device) -> dict:
 
 @staff_required
 @require_http_methods(["GET", "POST"])
+@audited("patient.pairing_viewed")
 def pairing_code(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = patient_for(request.user, patient_id)
+    audit_note(request, patient)
     issued = None
     if request.method == "POST":
         try:

@@ -1,4 +1,4 @@
-"""The dashboard's own writes: the audit of who viewed a patient, and routing a triage click.
+"""The dashboard's own writes: routing a triage click.
 
 Triage actions themselves belong to ``alerts.services``; this module only picks the service a
 button names, so the views stay a thin translation from HTTP.
@@ -11,17 +11,10 @@ from typing import Any
 from django.contrib.auth import get_user_model
 
 from accounts.access import AnyUser
-from accounts.audit import audit_record
 from alerts import services as alerts_services
 from alerts.models import Alert
-from patients.models import Patient
 
 ALERT_ACTIONS = ("acknowledge", "assign", "note", "escalate", "resolve")
-
-
-def patient_view_record(*, user: AnyUser, patient: Patient, route: str) -> None:
-    """Every opening of a patient's record is audited (who, when, which screen)."""
-    audit_record(actor=user, action="patient.viewed", patient=patient, obj=patient, route=route)
 
 
 def alert_action_run(*, alert: Alert, user: AnyUser, action: str, data: dict[str, Any]) -> None:

@@ -21,6 +21,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.access import can_triage, sees_all_wards, visible_wards
+from accounts.audit_hooks import audit_note, audited
 from accounts.permissions import staff_required
 from alerts.reports import ReportPeriodError
 from alerts.services import AlertActionError
@@ -43,19 +44,23 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @staff_required
 @require_GET
+@audited("ward.board_viewed")
 def board(request: HttpRequest, ward_id: int | None = None) -> HttpResponse:
     scope = selectors.board_scope(user=request.user, ward_id=ward_id)
     if scope is None:
         raise Http404("No such ward.")
     snapshot = live.board_snapshot(user=request.user, ward_id=ward_id)
+    audit_note(request, *(row["id"] for row in snapshot["rows"]))
     socket = f"/ws/ward/{ward_id}/" if ward_id else "/ws/wards/"
     return render(request, "frontend/board.html", {"scope": scope, "snapshot": snapshot, "socket": socket})
 
 
 @staff_required
 @require_GET
+@audited("alert.queue_viewed")
 def triage(request: HttpRequest) -> HttpResponse:
     alerts = selectors.triage_queue(user=request.user)
+    audit_note(request, *alerts)
     context = live.triage_context(user=request.user, alerts=alerts)
     return render(request, "frontend/triage.html", {**context, "socket": "/ws/alerts/"})
 
@@ -128,14 +133,15 @@ def _patient_or_404(request: HttpRequest, patient_id: int) -> Any:
     patient = selectors.patient_for_page(user=request.user, patient_id=patient_id)
     if patient is None:
         raise Http404("No such patient.")
+    audit_note(request, patient)  # recorded by @audited once the answer is a success
     return patient
 
 
 @staff_required
 @require_GET
+@audited("patient.viewed")
 def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = _patient_or_404(request, patient_id)
-    services.patient_view_record(user=request.user, patient=patient, route=request.path)
     return render(request, "frontend/patient.html", _patient_context(request, patient))
 
 
@@ -153,6 +159,7 @@ def _patient_context(request: HttpRequest, patient: Any, **forms: Any) -> dict[s
 
 @staff_required
 @require_GET
+@audited("patient.chart_viewed")
 def patient_series(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = _patient_or_404(request, patient_id)
     since, until, error = parse_period(request.GET)

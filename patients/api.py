@@ -24,7 +24,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.access import visible_patients, visible_wards
-from accounts.audit import audit_record
+from accounts.audit_hooks import AuditedReadsMixin
 from patients import fhir, selectors, services
 from patients.models import Observation, Patient, VitalType, Ward
 from patients.serializers import (
@@ -40,6 +40,7 @@ from patients.serializers import (
     lacks_offset,
 )
 from scoring.serializers import CurrentScoreSerializer, EarlyWarningScoreSerializer, current_score_data
+from virtualward.datetimes import aware_datetime_problem
 
 
 class FhirJSONRenderer(JSONRenderer):
@@ -76,7 +77,11 @@ class AwareIsoDateTimeField(IsoDateTimeField):
             # django-filter would place a naive time in the server's zone; we refuse to guess.
             if lacks_offset(value):
                 raise DjangoValidationError(self.error_messages["naive"], code="naive")
-        return super().to_python(value)
+        parsed = super().to_python(value)
+        problem = aware_datetime_problem(parsed) if parsed is not None else None
+        if problem:
+            raise DjangoValidationError(problem, code="out_of_range")
+        return parsed
 
 
 class AwareIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
@@ -144,17 +149,19 @@ class WardViewSet(viewsets.ReadOnlyModelViewSet):
     create=extend_schema(summary="Admit a patient", request=PatientAdmitSerializer, responses={201: PatientSerializer}),
 )
 @extend_schema(tags=["Patients"])
-class PatientViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+class PatientViewSet(AuditedReadsMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = PatientSerializer
     filterset_class = PatientFilter
+    audit_actions = {
+        "score": "patient.score_viewed",
+        "scores": "patient.scores_viewed",
+        "spo2_scale": "patient.spo2_scale_viewed",
+        # Sharing a record outside the platform is the access most worth tracing.
+        "fhir": "patient.fhir_exported",
+    }
 
     def get_queryset(self) -> QuerySet[Patient]:
         return selectors.patient_list(user=self.request.user)
-
-    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        patient = self.get_object()
-        audit_record(actor=request.user, action="patient.viewed", patient=patient, obj=patient, route=request.path)
-        return Response(self.get_serializer(patient).data)
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         given = PatientAdmitSerializer(data=request.data, context=self.get_serializer_context())
@@ -227,12 +234,7 @@ class PatientViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     @extend_schema(summary="The patient as a FHIR R4 Patient resource", responses=OpenApiTypes.OBJECT, filters=False)
     @action(detail=True, methods=["get"], renderer_classes=FHIR_RENDERERS)
     def fhir(self, request: Request, pk: str | None = None) -> Response:
-        patient = self.get_object()
-        # Sharing a record outside the platform is the access most worth tracing.
-        audit_record(
-            actor=request.user, action="patient.fhir_exported", patient=patient, obj=patient, route=request.path
-        )
-        return Response(fhir.patient_resource(patient))
+        return Response(fhir.patient_resource(self.get_object()))
 
 
 @extend_schema_view(
@@ -247,9 +249,10 @@ class PatientViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     ),
 )
 @extend_schema(tags=["Observations"])
-class ObservationViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+class ObservationViewSet(AuditedReadsMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = ObservationSerializer
     filterset_class = ObservationFilter
+    audit_actions = {"fhir": "observation.fhir_exported"}
 
     def get_queryset(self) -> QuerySet[Observation]:
         return selectors.observation_list(user=self.request.user)
@@ -264,9 +267,4 @@ class ObservationViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet)
     @extend_schema(summary="The observation as a FHIR R4 Observation", responses=OpenApiTypes.OBJECT, filters=False)
     @action(detail=True, methods=["get"], renderer_classes=FHIR_RENDERERS)
     def fhir(self, request: Request, pk: str | None = None) -> Response:
-        observation = self.get_object()
-        audit_record(
-            actor=request.user, action="observation.fhir_exported", patient=observation.patient, obj=observation,
-            route=request.path,
-        )  # fmt: skip
-        return Response(fhir.observation_resource(observation))
+        return Response(fhir.observation_resource(self.get_object()))

@@ -19,13 +19,21 @@ from rest_framework import serializers
 from accounts.access import visible_patients, visible_wards
 from patients.models import Observation, Patient, SpO2Scale, SpO2ScaleChange, VitalType, Ward
 from patients.nhs_number import normalise_nhs_number
+from virtualward.datetimes import aware_datetime_problem
 
 # --- strict fields -------------------------------------------------------------------------
 
 
 def lacks_offset(raw: str) -> bool:
-    """True for readable ISO 8601 text without a UTC offset, which we refuse to guess at."""
-    parsed = parse_datetime(raw.strip())
+    """True for readable ISO 8601 text without a UTC offset, which we refuse to guess at.
+
+    Text shaped like a time but impossible (12:99) is not "lacking an offset": the field's own
+    parsing then refuses it as invalid.
+    """
+    try:
+        parsed = parse_datetime(raw.strip())
+    except ValueError:
+        return False
     return parsed is not None and timezone.is_naive(parsed)
 
 
@@ -41,7 +49,19 @@ class AwareDateTimeField(serializers.DateTimeField):
             self.fail("naive")
         if isinstance(value, datetime) and timezone.is_naive(value):
             self.fail("naive")
+        # Checked as given, before DRF moves it to London time and the offset is lost.
+        given = _parsed_or_none(value) if isinstance(value, str) else value
+        problem = aware_datetime_problem(given) if isinstance(given, datetime) else None
+        if problem:
+            raise serializers.ValidationError(problem, code="out_of_range")
         return super().to_internal_value(value)
+
+
+def _parsed_or_none(raw: str) -> datetime | None:
+    try:
+        return parse_datetime(raw.strip())
+    except ValueError:
+        return None
 
 
 class StrictFloatField(serializers.FloatField):
@@ -125,7 +145,9 @@ class ScoreSummarySerializer(serializers.Serializer):
 class PatientSerializer(serializers.ModelSerializer):
     ward_name = serializers.CharField(source="ward.name", read_only=True)
     active = serializers.BooleanField(source="is_active", read_only=True)
-    spo2_scale_set_by = serializers.CharField(source="spo2_scale_set_by.get_username", read_only=True, default=None)
+    spo2_scale_set_by = serializers.CharField(
+        source="spo2_scale_set_by.get_username", read_only=True, default=None, allow_null=True
+    )
     current_score = ScoreSummarySerializer(read_only=True, allow_null=True)
 
     class Meta:
@@ -183,7 +205,9 @@ class ObservationSerializer(serializers.ModelSerializer):
     value = VitalValueField(source="display_value")
     source = serializers.SerializerMethodField()
     device = serializers.CharField(source="device.device_id", read_only=True, default=None)
-    entered_by = serializers.CharField(source="entered_by.get_username", read_only=True, default=None)
+    entered_by = serializers.CharField(
+        source="entered_by.get_username", read_only=True, default=None, allow_null=True
+    )
 
     class Meta:
         model = Observation

@@ -153,6 +153,9 @@ def observation_record_manual(
             entered_by=user,
             is_late=now - measured_at > timedelta(seconds=settings.VW_LATE_READING_SECONDS),
         )
+        audit_record(
+            actor=user, action="observation.recorded", patient=patient, obj=observation, detail={"type": type}
+        )
         publish("observation.added", ward_id=patient.ward_id, patient_id=patient.pk, data=_event_data(observation))
         request_rescore([patient.pk])
     return observation

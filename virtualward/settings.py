@@ -384,6 +384,14 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 
+# --- Audit trail and API limits (docs/security.md, docs/api.md) -------------------------------
+# Django admin pages audit the patients they show (accounts.audit_hooks); API, pages and sockets
+# audit through their own adapters. VW_DB_OWNER_ROLE and VW_DB_APP_ROLE name the two database
+# roles `manage.py db_roles` makes (defaults vw_owner, vw_app).
+MIDDLEWARE += ["accounts.audit_hooks.AdminReadAuditMiddleware"]
+# API lists: 100 items a page by default, at most 500; a bad limit or offset is a 400 (docs/api.md).
+REST_FRAMEWORK["DEFAULT_PAGINATION_CLASS"] = "virtualward.pagination.BoundedLimitOffsetPagination"
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -87,3 +88,20 @@ def test_the_export_command_writes_csv_for_an_administrator_only(world, tmp_path
     assert "device.paired" in out.read_text()
     with pytest.raises(CommandError, match="not an administrator"):
         call_command("export_audit", "--as", "clin-a")
+
+
+def test_an_export_longer_than_one_page_keeps_every_event_once_in_order(world, monkeypatch):
+    # given more events than one page of the export, several sharing one instant
+    from accounts import audit
+
+    monkeypatch.setattr(audit, "EXPORT_PAGE_SIZE", 3)
+    for n in range(8):
+        audit_record(actor=None, action="device.paired", patient=world["patient"], detail={"n": n})
+
+    # when exported
+    rows = list(
+        csv.DictReader(io.StringIO(b"".join(export(world["actors"]["administrator"]).streaming_content).decode()))
+    )
+
+    # then every event is there once, oldest first
+    assert [json.loads(r["detail"])["n"] for r in rows if r["action"] == "device.paired"] == list(range(8))
