@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 
 import paho.mqtt.client as mqtt
 
+from devices.mqtt_tls import ClientTls, broker_verify, client_tls_configure
 from devices.protocol import MAX_OBSERVATIONS, ack_topic, config_topic, obs_topic, status_topic
 from fixtures import demo_plan
 from fixtures.demo_plan import DemoDevice, DemoPatient
@@ -236,8 +237,8 @@ class DeviceLink:
         device_id = self.device.device_id
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=device_id, protocol=mqtt.MQTTv311)
         client.username_pw_set(device_id, self.password)
-        if tls:
-            client.tls_set()
+        if tls:  # the broker verified against MQTT_CA_FILE, never plain text (devices/mqtt_tls.py)
+            client_tls_configure(client, ClientTls.from_environ())
         client.will_set(status_topic(device_id), status_payload("offline"), qos=1, retain=True)
         client.on_connect = self._on_connect
         client.on_message = self._on_message
@@ -306,6 +307,8 @@ class Simulator:
         self.published = 0
 
     def run(self, stop: threading.Event, *, duration: float | None = None, tick_s: float = 0.25) -> None:
+        if self.links:
+            broker_verify(next(iter(self.links.values())).url)
         for link in self.links.values():
             link.device.first_due(self.speed)
             link.connect()
