@@ -82,6 +82,13 @@ def pairing_certificate_fields(issued: pki.Issued | None) -> dict[str, Any]:
     return {"certificate": issued.pem.decode(), "ca_certificate": authority().pem.decode()}
 
 
+def device_port(public_port: int, *, certified: bool) -> int:
+    """The broker port a newly paired device is told: the password listener when it has no certificate."""
+    if settings.VW_MQTT_REQUIRE_CERTIFICATE and not certified and settings.VW_MQTT_PASSWORD_PORT:
+        return settings.VW_MQTT_PASSWORD_PORT
+    return public_port
+
+
 # --- The certificate revocation list ----------------------------------------------------------
 
 
