@@ -68,8 +68,17 @@ def database_url(db: None) -> str:
 class Ingest:
     """`manage.py ingest` as a separate process, stopped by its own pid."""
 
-    def __init__(self, *, mqtt_url: str, database_url: str, client_id: str, share_group: str, tmp: Path) -> None:
-        self.mqtt_url, self.database_url = mqtt_url, database_url
+    def __init__(
+        self,
+        *,
+        mqtt_url: str,
+        database_url: str,
+        client_id: str,
+        share_group: str,
+        tmp: Path,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.mqtt_url, self.database_url, self.env = mqtt_url, database_url, env or {}
         self.client_id, self.share_group = client_id, share_group
         self.log_path = tmp / f"{client_id}-{uuid.uuid4().hex[:6]}.log"
         self.process: subprocess.Popen | None = None
@@ -83,6 +92,7 @@ class Ingest:
             VW_LOG_LEVEL="INFO",
             MQTT_SESSION_EXPIRY_S="120",
         )
+        env.update(self.env)  # the broker's TLS and account settings, when the test runs its own
         if crash_before_ack:
             env["VW_INGEST_CRASH_BEFORE_ACK"] = "1"
         share = ["--no-share"] if not self.share_group else ["--share-group", self.share_group]
