@@ -230,7 +230,7 @@ def _tls_broker(test_settings: Any, tmp_path: Path) -> Iterator[Wire]:
 
 
 @pytest.fixture
-def ingests(wire: Wire, database_url: str, tmp_path: Path) -> Iterator[Launcher]:
+def ingests(database_url: str, wire: Wire, tmp_path: Path) -> Iterator[Launcher]:
     launcher = Launcher(wire, database_url, tmp_path)
     yield launcher
     for ingest in launcher.started:

@@ -70,9 +70,10 @@ def test_every_platform_process_is_pointed_at_the_real_services_and_a_real_secre
     assert env["DATABASE_URL"].startswith("postgres://") and "@postgres:5432/" in env["DATABASE_URL"]
     assert env["REDIS_URL"] == "redis://redis:6379/0"
     assert env["MQTT_URL"] == "mqtts://mosquitto:8883"
-    # and the secrets must come from the operator: compose refuses to start without them
-    for key in ("DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "MQTT_PASSWORD"):
-        assert ":?" in env[key], key
+    # and the secrets come from the operator's files (Docker secrets), the rest from .env
+    for key in ("DJANGO_SECRET_KEY", "MQTT_PASSWORD", "DATABASE_PASSWORD"):
+        assert env[f"{key}_FILE"].startswith("/run/secrets/"), key
+    assert ":?" in env["DJANGO_ALLOWED_HOSTS"]
     assert "DJANGO_DEBUG" not in env
 
 
