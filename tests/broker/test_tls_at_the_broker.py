@@ -14,6 +14,7 @@ import os
 import ssl
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -332,3 +333,19 @@ def _stop(process: subprocess.Popen, tmp_path: Path) -> str:
         process.kill()
         process.wait(5)
     return (tmp_path / "ingest.log").read_text(errors="replace")
+
+
+def test_the_simulator_refuses_to_start_against_a_broker_it_does_not_trust(tls_broker, tmp_path, monkeypatch):
+    # given the simulator's devices, told to trust another CA
+    from devices.simulator import Simulator, build_devices
+    from fixtures import demo_plan
+
+    other = pki.authority_create("Another CA")
+    (tmp_path / "wrong-ca.crt").write_bytes(other.pem)
+    monkeypatch.setenv("MQTT_CA_FILE", str(tmp_path / "wrong-ca.crt"))
+    devices = build_devices(demo_plan.demo_patients(), seed=1)[:1]
+    simulator = Simulator(devices, f"mqtts://localhost:{tls_broker.password_port}", speed=60, credentials={})
+    # when it starts, then it stops with the reason, before any device connects
+    with pytest.raises(BrokerTrustError, match="not trusted"):
+        simulator.run(threading.Event(), duration=1)
+    assert all(link.client is None for link in simulator.links.values())
