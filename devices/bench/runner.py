@@ -350,40 +350,8 @@ def run_bench(config: BenchConfig, say: Say) -> list[StepResult]:
         _check_alive(platform)
         results = _steps(run, platform)
         if config.tls:
-            results += _tls_steps(run, platform, cleanup)
+            results += bench_tls.tls_ladder(run, platform, cleanup)
         return results
-
-
-def _tls_steps(run: _Run, plain: stack.Stack, cleanup: contextlib.ExitStack) -> list[StepResult]:
-    """The platform's ladder again, its processes and the fleet now connected over TLS."""
-    services = run.config.services
-    plain.stop()
-    config = replace(
-        run.config,
-        services=replace(services, mqtt_url=services.tls_mqtt_url, fleet_mqtt_url=services.tls_fleet_mqtt_url),
-        with_baseline=False,
-    )
-    run.say(f"TLS: restarting the platform against {config.services.mqtt_url}")
-    platform = _start_stack(config, run.say)
-    cleanup.callback(platform.stop)
-    tls_run = replace(run, config=config)
-    platform.wait_ready(timeout_s=60.0)
-    _warm_up(tls_run, "platform", TOPIC_PREFIX)
-
-    def tls_step(step_run: _Run, index: int, rate: float, stage: str) -> StepResult:
-        result = _platform_step(step_run, index, rate, stage)
-        result.system = bench_tls.SYSTEM
-        return result
-
-    results: list[StepResult] = []
-    # Numbered past every plain step, so the TLS steps' tags stay unique in the database.
-    first = len(run.config.rates) + run.config.refine + 1
-    for index, rate in enumerate(run.config.rates, start=first):
-        result = _measured(tls_run, platform, tls_step, index, rate, report.LADDER)
-        results.append(result)
-        if not result.keeps_up:
-            break
-    return results
 
 
 def _publishers(config: BenchConfig, say: Say) -> ProcessPoolExecutor:

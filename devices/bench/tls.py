@@ -13,13 +13,16 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from django.test.utils import override_settings
 
 from devices import pki
 from devices.bench import report
+from devices.protocol import TOPIC_PREFIX
 
 SYSTEM = report.TLS_SYSTEM
 
@@ -58,3 +61,40 @@ def tls_listener(directory: Path, loopback_port: int) -> Iterator[str]:
             os.environ.pop("MQTT_CA_FILE", None)
         else:
             os.environ["MQTT_CA_FILE"] = previous
+
+
+def tls_ladder(run: Any, plain: Any, cleanup: contextlib.ExitStack) -> list[report.StepResult]:
+    """The platform's ladder again, its processes and the fleet now connected over TLS.
+
+    ``run`` and ``plain`` are the runner's run and the plain platform's stack, which stops here.
+    """
+    from devices.bench import runner  # the runner imports this module
+
+    services = run.config.services
+    plain.stop()
+    config = replace(
+        run.config,
+        services=replace(services, mqtt_url=services.tls_mqtt_url, fleet_mqtt_url=services.tls_fleet_mqtt_url),
+        with_baseline=False,
+    )
+    run.say(f"TLS: restarting the platform against {config.services.mqtt_url}")
+    platform = runner._start_stack(config, run.say)
+    cleanup.callback(platform.stop)
+    tls_run = replace(run, config=config)
+    platform.wait_ready(timeout_s=60.0)
+    runner._warm_up(tls_run, "platform", TOPIC_PREFIX)
+
+    def tls_step(step_run: Any, index: int, rate: float, stage: str) -> report.StepResult:
+        result = runner._platform_step(step_run, index, rate, stage)
+        result.system = SYSTEM
+        return result
+
+    results: list[report.StepResult] = []
+    # Numbered past every plain step, so the TLS steps' tags stay unique in the database.
+    first = len(run.config.rates) + run.config.refine + 1
+    for index, rate in enumerate(run.config.rates, start=first):
+        result = runner._measured(tls_run, platform, tls_step, index, rate, report.LADDER)
+        results.append(result)
+        if not result.keeps_up:
+            break
+    return results
