@@ -27,5 +27,5 @@ RUN python manage.py collectstatic --noinput \
     && chown -R virtualward:virtualward /var/lib/virtualward /var/lib/mosquitto-vw
 
 USER virtualward
-EXPOSE 8000 8883
+EXPOSE 8000 8883 8884
 CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "--proxy-headers", "virtualward.asgi:application"]

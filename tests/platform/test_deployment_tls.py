@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.access.test_production_settings import PRODUCTION, run_check
 from virtualward.env import ImproperlyConfiguredEnv, env_secret
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -131,3 +132,26 @@ def test_production_settings_read_the_secret_key_and_database_password_from_file
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     # then both come from their files, and a real key switches the HTTPS redirect on
     assert done.stdout.split() == ["True", "s3cret-db", "True"], done.stderr[-2000:]
+
+
+def test_the_deploy_check_passes_with_every_secret_from_a_file_as_compose_gives_them(tmp_path):
+    (tmp_path / "key").write_text("a-production-secret-" + "x7Q2p9Lk" * 8)
+    (tmp_path / "mqtt").write_text("a-broker-password")
+    result = run_check(
+        DJANGO_SECRET_KEY_FILE=str(tmp_path / "key"),
+        DJANGO_DEBUG="false",
+        DJANGO_ALLOWED_HOSTS="ward.example.nhs.uk",
+        MQTT_URL="mqtts://mosquitto:8883",
+        MQTT_PASSWORD_FILE=str(tmp_path / "mqtt"),
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_deploy_check_warns_of_plain_mqtt_to_another_machine(tmp_path):
+    (tmp_path / "mqtt").write_text("a-broker-password")
+    result = run_check(
+        **PRODUCTION, MQTT_URL="mqtt://broker.example.nhs.uk:1883", MQTT_PASSWORD_FILE=str(tmp_path / "mqtt")
+    )
+    assert result.returncode != 0 and "virtualward.W002" in result.stderr
+    on_loopback = run_check(**PRODUCTION, MQTT_URL="mqtt://127.0.0.1:1883", MQTT_PASSWORD_FILE=str(tmp_path / "mqtt"))
+    assert on_loopback.returncode == 0, on_loopback.stderr
