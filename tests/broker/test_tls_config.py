@@ -8,6 +8,7 @@ import stat
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -180,11 +181,20 @@ def test_a_csr_is_certified_for_the_platforms_name_not_the_one_it_asks_for(certs
     [
         (b"not a request", "not a PEM-encoded PKCS#10 request"),
         ("small-rsa", "at least 2048 bits"),
+        ("tampered", "signature does not match its key"),
     ],
 )
 def test_an_unusable_csr_is_refused_with_its_reason(request_pem, reason):
+    if request_pem == "tampered":  # a request whose signature was not made by its key's holder
+        import base64
+
+        _, pem = device_key_and_csr()
+        der = bytearray(x509.load_pem_x509_csr(pem.encode()).public_bytes(serialization.Encoding.DER))
+        der[-5] ^= 0x01
+        body = base64.encodebytes(bytes(der)).decode()
+        request_pem = f"-----BEGIN CERTIFICATE REQUEST-----\n{body}-----END CERTIFICATE REQUEST-----\n".encode()
     if request_pem == "small-rsa":
-        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives import hashes
         from cryptography.hazmat.primitives.asymmetric import rsa
 
         key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
