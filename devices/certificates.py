@@ -20,6 +20,7 @@ from typing import Any
 
 from cryptography import x509
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from devices import pki
@@ -93,9 +94,22 @@ def device_port(public_port: int, *, certified: bool) -> int:
 
 
 def revoked_serials(now: dt.datetime | None = None) -> list[tuple[int, dt.datetime]]:
-    """(serial, revoked at) of every revoked certificate that has not expired yet."""
-    rows = DeviceCertificate.objects.filter(revoked_at__isnull=False, not_after__gt=now or timezone.now())
-    return [(int(serial, 16), at) for serial, at in rows.values_list("serial_number", "revoked_at")]
+    """(serial, revoked at) of every unexpired certificate that no longer speaks for a patient.
+
+    Revoked ones, and those of a device unpaired or revoked by any route or whose patient was
+    discharged: with mutual TLS the password file, which leaves such devices out, is not asked.
+    """
+    now = now or timezone.now()
+    revoked = (
+        Q(revoked_at__isnull=False)
+        | Q(device__revoked_at__isnull=False)
+        | Q(device__patient__isnull=True)
+        | Q(device__patient__discharged_at__isnull=False)
+    )
+    rows = DeviceCertificate.objects.filter(revoked, not_after__gt=now).values_list(
+        "serial_number", "revoked_at", "device__revoked_at", "device__patient__discharged_at"
+    )
+    return [(int(serial, 16), at or device_at or discharged_at or now) for serial, at, device_at, discharged_at in rows]
 
 
 def crl_refresh(path: Path, ca: pki.Authority | None = None) -> bool:

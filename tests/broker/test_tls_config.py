@@ -142,6 +142,26 @@ def test_the_crl_lists_revoked_unexpired_certificates_only(tls_settings, tmp_pat
     assert crl.next_update_utc - crl.last_update_utc >= dt.timedelta(days=pki.CRL_DAYS)
 
 
+@pytest.mark.django_db
+def test_a_discharged_patients_device_certificate_goes_on_the_crl(tls_settings, tmp_path):
+    # given a live certificate of a device whose patient is then discharged
+    device = DeviceFactory()
+    now = timezone.now()
+    live = DeviceCertificate.objects.create(
+        device=device, common_name=device.device_id, serial_number="d4", fingerprint_sha256="0" * 64,
+        issued_at=now, not_after=now + dt.timedelta(days=30),
+    )  # fmt: skip
+    path = tmp_path / "crl.pem"
+    certificates.crl_refresh(path)
+    assert not list(x509.load_pem_x509_crl(path.read_bytes()))
+    device.patient.discharged_at = now
+    device.patient.save(update_fields=["discharged_at"])
+    # when the CRL is refreshed (broker_config --run does so every few seconds)
+    assert certificates.crl_refresh(path)
+    # then the certificate is on it
+    assert {entry.serial_number for entry in x509.load_pem_x509_crl(path.read_bytes())} == {int(live.serial_number, 16)}
+
+
 # --- the CA command ---------------------------------------------------------------------------------
 
 
