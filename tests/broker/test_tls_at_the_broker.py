@@ -81,6 +81,9 @@ def tls_broker(db, tmp_path, settings, certs) -> Iterator[TlsBroker]:
     settings.MQTT_CA_FILE = certs.ca
     settings.MQTT_CERT_FILE, settings.MQTT_KEY_FILE = certs.cert("vw-platform"), certs.key("vw-platform")
     with broker_auth.mosquitto_run(settings.MQTT_BROKER_DIR, host="127.0.0.1", port=port) as running:
+        # A handshake is served from Mosquitto's main loop, which starts after its signal
+        # handlers: only then may a test send SIGHUP (before, it would end the broker).
+        broker_check("localhost", port, certs.client("vw-platform"))
         yield TlsBroker(running, port, password_port)
 
 
