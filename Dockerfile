@@ -27,7 +27,7 @@ RUN python manage.py collectstatic --noinput \
     && chown -R virtualward:virtualward /var/lib/virtualward /var/lib/mosquitto-vw
 
 USER virtualward
-EXPOSE 8000 8883
+EXPOSE 8000 8883 8884
 # No --proxy-headers: daphne would take the client's address from the left of X-Forwarded-For,
 # which the client writes. The platform reads it itself, from VW_TRUSTED_PROXIES only.
 CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "virtualward.asgi:application"]

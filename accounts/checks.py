@@ -7,11 +7,15 @@ import os
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 
+from devices.broker_tls import is_loopback
+from virtualward.env import mqtt_endpoint
+
 
 @register(Tags.security, deploy=True)
 def secret_key_from_environment(app_configs, **kwargs):  # type: ignore[no-untyped-def]
-    """Production must take its secret key from DJANGO_SECRET_KEY, never the development key."""
-    if not os.environ.get("DJANGO_SECRET_KEY") or settings.SECRET_KEY == settings.DEV_SECRET_KEY:
+    """Production must take its secret key from DJANGO_SECRET_KEY(_FILE), never the development key."""
+    configured = os.environ.get("DJANGO_SECRET_KEY") or os.environ.get("DJANGO_SECRET_KEY_FILE")
+    if not configured or settings.SECRET_KEY == settings.DEV_SECRET_KEY:
         return [
             Error(
                 "DJANGO_SECRET_KEY is not set: the built-in development key is in use.",
@@ -56,6 +60,24 @@ def audit_trail_protected_from_the_application(app_configs, databases=None, **kw
             f"The database role in use can {', '.join(rights)} the audit trail (accounts_auditevent).",
             hint="Run the platform as the application role that `manage.py db_roles` creates; keep the "
             "owner role for `manage.py migrate` (docs/security.md, 'Two database roles').",
+            id="virtualward.W003",
+        )
+    ]
+
+
+@register(Tags.security, deploy=True)
+def broker_reached_over_tls(app_configs, **kwargs):  # type: ignore[no-untyped-def]
+    """Plain MQTT carries vital signs in clear text: only to a broker on this machine."""
+    if not settings.MQTT_URL:
+        return []
+    host, _, tls = mqtt_endpoint(settings.MQTT_URL)
+    if tls or is_loopback(host):
+        return []
+    return [
+        Warning(
+            f"MQTT_URL={settings.MQTT_URL} is plain MQTT to another machine: readings would cross the network "
+            "unencrypted.",
+            hint="Use mqtts://host:8883 with MQTT_CA_FILE (docs/security.md).",
             id="virtualward.W002",
         )
     ]

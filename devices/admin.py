@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 
-from devices.models import ConnectivityGap, Device, IngestRejection, PairingCode, ReceivedMessage
+from devices.models import (
+    ConnectivityGap,
+    Device,
+    DeviceCertificate,
+    IngestRejection,
+    PairingCode,
+    ReceivedMessage,
+)
 from devices.registry import device_claim_key_set
 from patients.admin import ReadOnlyAdmin
 
@@ -65,3 +72,13 @@ class ConnectivityGapAdmin(ReadOnlyAdmin):
     list_filter = ["cause", ("ended_at", admin.EmptyFieldListFilter)]
     search_fields = ["device__device_id", "patient__nhs_number"]
     list_select_related = ["device", "patient"]
+
+
+@admin.register(DeviceCertificate)
+class DeviceCertificateAdmin(ReadOnlyAdmin):
+    """Issued at pairing, revoked by unpairing: never edited here (the CRL follows the registry)."""
+
+    list_display = ["common_name", "device", "serial_number", "issued_at", "not_after", "revoked_at"]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["common_name", "serial_number", "fingerprint_sha256", "device__serial"]
+    list_select_related = ["device"]

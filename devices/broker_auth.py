@@ -31,8 +31,10 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 from django.conf import settings
 
+from devices import broker_tls
 from devices.credentials import is_broker_hash, secret_generate, secret_hash
 from devices.models import Device
+from devices.mqtt_tls import ClientTls, client_tls_configure
 from devices.protocol import MAX_PAYLOAD_BYTES
 from virtualward.embedded import wait_for_port
 from virtualward.env import mqtt_endpoint
@@ -159,6 +161,7 @@ def broker_refresh(directory: Path | str | None = None) -> bool:
         logger.info("broker config not managed here (%s missing); nothing to refresh", target / CONF_NAME)
         return False
     broker_credentials_write(target)
+    broker_tls.broker_crl_refresh(target)  # a revoked certificate goes on the CRL
     return broker_reload(target)
 
 
@@ -237,15 +240,13 @@ def _conf_text(target: Path, host: str, port: int, device_port: int = 0) -> str:
         f"acl_file {target / ACL_NAME}",
         f"listener {port} {host}",
     ]
-    tls = []
-    if settings.VW_MQTT_TLS_CERTFILE and settings.VW_MQTT_TLS_KEYFILE:
-        tls = [f"certfile {settings.VW_MQTT_TLS_CERTFILE}", f"keyfile {settings.VW_MQTT_TLS_KEYFILE}"]
-    lines += tls
+    lines += broker_tls.listener_tls_lines(target, host)
     if device_port:
         # Devices only: the broker takes the username (the device id) as the client id, so no
         # device can knock another offline by connecting under its id. Not on the platform's
         # listener, whose processes share one account and each keep a session of their own.
-        lines += [f"listener {device_port} {host}", "use_username_as_clientid true", *tls]
+        lines += [f"listener {device_port} {host}", "use_username_as_clientid true"]
+        lines += broker_tls.device_listener_options(target)
     (target / "data").mkdir(exist_ok=True)
     return "\n".join(lines) + "\n"
 
@@ -344,7 +345,8 @@ def mosquitto_run(
     process = subprocess.Popen([binary, "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
     try:
         wait_for_port(host, port, timeout=10)
-        yield RunningBroker(f"mqtt://{host}:{port}", conf.parent, process)
+        scheme = "mqtts" if broker_tls.tls_configured() else "mqtt"
+        yield RunningBroker(f"{scheme}://{host}:{port}", conf.parent, process)
     finally:
         process.terminate()
         try:
@@ -371,10 +373,10 @@ def config_publish(topic: str, config: dict | None, *, timeout: float = 5.0) -> 
     account = platform_mqtt_account()
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"vw-config-{os.getpid()}-{secret_generate()[:8]}")
     client.username_pw_set(account.username, account.password)
-    if tls:
-        client.tls_set(ca_certs=settings.MQTT_CA_FILE or None)
     payload = json.dumps(config, separators=(",", ":")) if config is not None else b""
     try:
+        if tls:
+            client_tls_configure(client, ClientTls.from_settings())
         client.connect(host, port, keepalive=30)
         client.loop_start()
         info = client.publish(topic, payload, qos=1, retain=True)

@@ -161,3 +161,26 @@ class ConnectivityGap(models.Model):
 
     def __str__(self) -> str:
         return f"Gap on device {self.device_id} from {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class DeviceCertificate(models.Model):
+    """A client certificate the platform's CA issued to a device (mutual TLS, docs/security.md).
+
+    Only the certificate's identity is kept, never a key: the device made its own. Revoking
+    (unpairing, a new pairing of the same device) puts the serial number on the CRL the broker
+    checks, until the certificate would have expired anyway.
+    """
+
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="certificates")
+    common_name = models.CharField(max_length=64)  # the device id it was issued for
+    serial_number = models.CharField(max_length=40, unique=True)  # hex
+    fingerprint_sha256 = models.CharField(max_length=64)
+    issued_at = models.DateTimeField()
+    not_after = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ["-issued_at"]
+
+    def __str__(self) -> str:
+        return f"Certificate {self.serial_number} for {self.common_name}"

@@ -16,7 +16,6 @@ the socket in bulk: the same protocol code, a fraction of the system calls (docs
 from __future__ import annotations
 
 import logging
-import ssl
 import threading
 import uuid
 from collections.abc import Callable
@@ -31,6 +30,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from devices.mqtt_client import IngestClient, set_publish_window
+from devices.mqtt_tls import ClientTls, broker_check, client_tls_configure
 from virtualward.env import mqtt_endpoint
 
 logger = logging.getLogger(__name__)
@@ -68,7 +68,13 @@ class TransportConfig:
     # Receive Maximum the broker's CONNACK states (publish_window_for).
     publish_window: int = 1000
     ca_file: str = ""
+    cert_file: str = ""  # mutual TLS: the platform's client certificate and key
+    key_file: str = ""
     keepalive_s: int = 30
+
+    @property
+    def tls(self) -> ClientTls:
+        return ClientTls(self.ca_file, self.cert_file, self.key_file)
 
 
 def subscriptions(share_group: str) -> list[str]:
@@ -102,6 +108,11 @@ class MqttTransport:
     # --- lifecycle ----------------------------------------------------------------------------
 
     def start(self, *, negotiate_timeout_s: float = 10.0) -> None:
+        if self._tls:
+            # A wrong CA, host name or certificate stops start-up here (BrokerTrustError), rather
+            # than as reconnect attempts failing quietly in paho's thread.
+            version = broker_check(self._host, self._port, self.config.tls, timeout_s=negotiate_timeout_s)
+            logger.info("MQTT broker at %s:%s verified over %s", self._host, self._port, version)
         if self.protocol == "auto":
             self.protocol = negotiate_protocol(self.config, timeout_s=negotiate_timeout_s)
         if self.protocol not in PROTOCOLS:
@@ -239,7 +250,7 @@ def _configure_common(client: mqtt.Client, config: TransportConfig, *, tls: bool
     if config.username:
         client.username_pw_set(config.username, config.password or None)
     if tls:
-        client.tls_set(ca_certs=config.ca_file or None, cert_reqs=ssl.CERT_REQUIRED)
+        client_tls_configure(client, config.tls)
     client.reconnect_delay_set(min_delay=1, max_delay=30)
 
 

@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from accounts.access import can_act_on_patient
 from accounts.audit import audit_record
-from devices import broker_auth
+from devices import broker_auth, certificates, pki
 from devices.credentials import claim_key_verify, secret_generate, secret_hash
 from devices.models import Connectivity, Device, PairingCode, new_device_id
 from devices.pairing_limits import source_failed, source_over_limit
@@ -71,6 +71,8 @@ def _refused(reason: str, patient: Patient | None = None) -> PairingError:
         "nothing_to_collect": "This device has no set-up waiting. Ask the patient to enter their code again.",
         "device_not_recognised": "We do not recognise that device number and factory key.",
         "already_collected": f"This device has already collected its set-up. Please call the ward on {phone}.",
+        "certificate_request_invalid": "The device's certificate request cannot be used. Please call the ward.",
+        "certificates_unavailable": "This service cannot issue device certificates. Pair without one.",
     }
     return PairingError(reason, messages[reason])
 
@@ -100,6 +102,7 @@ class PairingResult:
             "mqtt": self.mqtt,
             "topics": self.topics,
             "config": self.config,
+            **self.extra,  # a device certificate and its CA, when the device sent a CSR
         }
 
 
@@ -191,15 +194,24 @@ def _guard(client_ip: str | None) -> None:
 
 
 def pairing_complete(
-    *, code: str, serial: str, client_ip: str | None = None, issue_credentials: bool = True, via: str = "api"
+    *,
+    code: str,
+    serial: str,
+    client_ip: str | None = None,
+    issue_credentials: bool = True,
+    via: str = "api",
+    csr: str = "",
 ) -> PairingResult:
     """Pair the device with serial ``serial`` to the patient the code was issued for.
 
     With ``issue_credentials`` (a gateway calling the API) the result carries the secret. The
     patient page passes False: the device then collects its own secret once, with its serial and
     factory key, through :func:`device_credentials_collect`, so no secret is ever shown on a phone.
+    A ``csr`` (PEM) gets the device a client certificate for its own key as well (mutual TLS,
+    docs/security.md).
     """
     _guard(client_ip)
+    csr_pem = _csr_checked(csr)
     try:
         with transaction.atomic():
             row = _code_usable(
@@ -210,10 +222,25 @@ def pairing_complete(
             )
             device = _device_for_pairing(serial, row.patient)
             secret = _pair(device, row, via=via, issue_credentials=issue_credentials)
+            certificate = certificates.device_certificate_issue(device, csr_pem=csr_pem) if csr_pem else None
     except PairingError:
         source_failed(client_ip)
         raise
-    return _result(device, secret)
+    return _result(device, secret, certificate)
+
+
+def _csr_checked(csr: str) -> bytes | None:
+    # Checked before the code is used up: a device's bad request is not a guess at a code.
+    if not csr:
+        return None
+    if not certificates.certificates_enabled():
+        raise _refused("certificates_unavailable")
+    try:
+        pki.csr_public_key(csr.encode())
+    except pki.CertificateRequestError as exc:
+        refusal = _refused("certificate_request_invalid")
+        raise PairingError(refusal.reason, f"{refusal.message} ({exc})") from exc
+    return csr.encode()
 
 
 def _device_for_pairing(serial: str, patient: Patient) -> Device:
@@ -245,6 +272,7 @@ def _pair(device: Device, row: PairingCode, *, via: str, issue_credentials: bool
     device.connectivity, device.last_seen_at, device.last_reading_at = Connectivity.UNKNOWN, None, None
     device.offline_since = device.overdue_at = device.battery = device.battery_at = None
     device.save()
+    certificates.device_certificates_revoke(device, at=now)  # no certificate outlives its pairing
     if issue_credentials:
         secret = device_credentials_issue(device)
     else:
@@ -317,8 +345,9 @@ def _collectable(device: Device, *, issued: bool) -> bool:
     )
 
 
-def _result(device: Device, secret: str | None) -> PairingResult:
+def _result(device: Device, secret: str | None, certificate: pki.Issued | None = None) -> PairingResult:
     host, port, tls = mqtt_endpoint(settings.MQTT_PUBLIC_URL)
+    port = certificates.device_port(port, certified=certificate is not None)
     return PairingResult(
         device_id=device.device_id,
         secret=secret,
@@ -327,6 +356,7 @@ def _result(device: Device, secret: str | None) -> PairingResult:
         config=device_config(device),
         device_pk=device.pk,
         status_token=status_token(device),
+        extra=certificates.pairing_certificate_fields(certificate),
     )
 
 
@@ -356,6 +386,7 @@ def device_unpair(*, device: Device, user: Any, reason: str, route: str = "") ->
             raise PermissionDenied("You cannot unpair this device.")
         if locked.revoked_at is None:
             Device.objects.filter(pk=locked.pk).update(revoked_at=now, secret_hash="", overdue_at=None)
+            certificates.device_certificates_revoke(locked, at=now)  # onto the CRL at broker_refresh
             audit_record(
                 actor=user,
                 action="device.unpaired",

@@ -32,6 +32,14 @@ from virtualward.client_ip import client_ip, source_key
 class PairingRequest(serializers.Serializer):
     code = serializers.CharField(max_length=32)
     serial = serializers.CharField(max_length=64)
+    csr = serializers.CharField(
+        max_length=16_000,
+        required=False,
+        default="",
+        trim_whitespace=False,
+        help_text="Optional PEM certificate signing request for the device's own key: the response then "
+        "carries a client certificate for mutual TLS (its subject is set to the device id).",
+    )
 
 
 class CollectRequest(serializers.Serializer):
@@ -79,6 +87,8 @@ class PairingResponse(serializers.Serializer):
     mqtt = serializers.DictField(help_text="host, port, tls")
     topics = serializers.DictField(child=serializers.CharField())
     config = serializers.DictField()
+    certificate = serializers.CharField(required=False, help_text="PEM client certificate, when a CSR was sent.")
+    ca_certificate = serializers.CharField(required=False, help_text="PEM CA that signs the broker's certificate.")
 
 
 class RefusalResponse(serializers.Serializer):
@@ -96,7 +106,10 @@ class PairingView(_Anonymous):
         body.is_valid(raise_exception=True)
         try:
             result = pairing_complete(
-                code=body.validated_data["code"], serial=body.validated_data["serial"], client_ip=client_ip(request)
+                code=body.validated_data["code"],
+                serial=body.validated_data["serial"],
+                client_ip=client_ip(request),
+                csr=body.validated_data["csr"],
             )
         except PairingError as error:
             return refused(error)

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
+from devices.mqtt_tls import ClientTls, broker_verify, client_tls_configure
 from devices.outbox import ACK_TIMEOUT_S, Outbox, outboxes_load, outboxes_save, publish_due
 from devices.protocol import MAX_OBSERVATIONS, ack_topic, config_topic, obs_topic, status_topic
 from fixtures import demo_plan
@@ -249,8 +250,8 @@ class DeviceLink:
         device_id = self.device.device_id
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=device_id, protocol=mqtt.MQTTv311)
         client.username_pw_set(device_id, self.password)
-        if tls:
-            client.tls_set()
+        if tls:  # the broker verified against MQTT_CA_FILE, never plain text (devices/mqtt_tls.py)
+            client_tls_configure(client, ClientTls.from_environ())
         client.will_set(status_topic(device_id), status_payload("offline"), qos=1, retain=True)
         client.on_connect = self._on_connect
         client.on_subscribe = self._on_subscribe
@@ -351,6 +352,8 @@ class Simulator:
         outboxes = {device_id: link.outbox for device_id, link in self.links.items()}
         if self.outbox_path is not None and (kept := outboxes_load(self.outbox_path, outboxes)):
             logger.info("resending %d readings a previous run left unacknowledged", kept)
+        if self.links:
+            broker_verify(next(iter(self.links.values())).url)
         for link in self.links.values():
             link.device.first_due(self.speed)
             link.connect()

@@ -66,3 +66,22 @@ def mqtt_endpoint(url: str) -> tuple[str, int, bool]:
         raise ImproperlyConfiguredEnv(f"MQTT_URL={url!r} must start with mqtt:// or mqtts://")
     tls = parts.scheme in {"mqtts", "ssl"}
     return parts.hostname or "127.0.0.1", parts.port or (8883 if tls else 1883), tls
+
+
+def env_secret(name: str, default: str = "") -> str:
+    """A secret from ``NAME_FILE`` (a Docker secret, a mounted file) or else ``NAME``.
+
+    The file wins so that a deployment using secrets files never falls back to a stale
+    variable; a named file that cannot be read is a start-up error, never an empty secret.
+    """
+    path = os.environ.get(f"{name}_FILE", "")
+    if path:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                value = handle.read().strip()
+        except OSError as exc:
+            raise ImproperlyConfiguredEnv(f"{name}_FILE={path!r} cannot be read: {exc.strerror}") from exc
+        if not value:
+            raise ImproperlyConfiguredEnv(f"{name}_FILE={path!r} is empty")
+        return value
+    return os.environ.get(name, default)

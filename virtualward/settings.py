@@ -14,7 +14,7 @@ from pathlib import Path
 import csp.constants as csp
 import dj_database_url
 
-from virtualward.env import ImproperlyConfiguredEnv, env_bool, env_cidrs, env_int, env_list, env_str
+from virtualward.env import ImproperlyConfiguredEnv, env_bool, env_cidrs, env_int, env_list, env_secret, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VW_VAR_DIR", str(BASE_DIR / "var")))
@@ -23,7 +23,7 @@ DEBUG = env_bool("DJANGO_DEBUG", False)
 # A fixed development key keeps a fresh clone runnable; `manage.py check --deploy` refuses it,
 # so production must set DJANGO_SECRET_KEY.
 DEV_SECRET_KEY = "django-insecure-virtualward-development-only-never-in-production"
-SECRET_KEY = env_str("DJANGO_SECRET_KEY") or DEV_SECRET_KEY
+SECRET_KEY = env_secret("DJANGO_SECRET_KEY") or DEV_SECRET_KEY
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
@@ -155,7 +155,7 @@ CELERY_BEAT_SCHEDULE = {
 # Empty means "not configured": `make run` then starts an embedded broker and sets it.
 MQTT_URL = env_str("MQTT_URL")
 MQTT_USERNAME = env_str("MQTT_USERNAME")
-MQTT_PASSWORD = env_str("MQTT_PASSWORD")
+MQTT_PASSWORD = env_secret("MQTT_PASSWORD")
 MQTT_CLIENT_ID = env_str("MQTT_CLIENT_ID", "vw-ingest")
 # Shared subscription group: several ingest processes split the load, each message once.
 MQTT_SHARE_GROUP = env_str("MQTT_SHARE_GROUP", "vw-ingest")
@@ -272,6 +272,27 @@ CELERY_BEAT_SCHEDULE["rescore-sweep"] = {
     "options": {"expires": float(VW_RESCORE_SWEEP_SECONDS)},
 }
 
+# --- TLS on the wire, secrets from files (docs/security.md) --------------------------------
+# Every secret may come from NAME_FILE (a Docker secret) instead of NAME: env_secret.
+if DATABASE_URL and env_secret("DATABASE_PASSWORD"):
+    DATABASES["default"]["PASSWORD"] = env_secret("DATABASE_PASSWORD")
+# The private CA (`manage.py tls_certs`): signs device certificates at pairing and the CRL.
+VW_TLS_CA_CERT_FILE = env_str("VW_TLS_CA_CERT_FILE")
+VW_TLS_CA_KEY_FILE = env_str("VW_TLS_CA_KEY_FILE")
+VW_TLS_DEVICE_CERT_DAYS = env_int("VW_TLS_DEVICE_CERT_DAYS", 825)
+# The broker's TLS listener: the minimum version (1.3 is negotiated whenever both ends have it),
+# and whether every client must present a certificate of the CA (mutual TLS; the certificate's
+# common name becomes the MQTT username). Devices that cannot hold a certificate then use
+# VW_MQTT_PASSWORD_PORT, a second TLS listener taking passwords (the weaker option).
+VW_MQTT_TLS_VERSION = env_str("VW_MQTT_TLS_VERSION", "tlsv1.2")
+VW_MQTT_REQUIRE_CERTIFICATE = env_bool("VW_MQTT_REQUIRE_CERTIFICATE", False)
+VW_MQTT_PASSWORD_PORT = env_int("VW_MQTT_PASSWORD_PORT", 0)
+# Plain MQTT for the platform's processes on the broker's own host, bound to 127.0.0.1 only.
+VW_MQTT_LOOPBACK_PORT = env_int("VW_MQTT_LOOPBACK_PORT", 0)
+# The platform's own clients over mqtts:// trust MQTT_CA_FILE and may present a certificate.
+MQTT_CERT_FILE = env_str("MQTT_CERT_FILE")
+MQTT_KEY_FILE = env_str("MQTT_KEY_FILE")
+
 # --- Auth -----------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -353,7 +374,7 @@ STORAGES = {
 }
 
 # --- Security (production) ------------------------------------------------------------------
-SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG and bool(env_str("DJANGO_SECRET_KEY")))
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG and SECRET_KEY != DEV_SECRET_KEY)
 SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", SECURE_SSL_REDIRECT)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 31536000 if SECURE_SSL_REDIRECT else 0)

@@ -36,6 +36,7 @@ from devices.bench.messages import (
     rfc3339,
 )
 from devices.bench.pacing import PacingReport, message_count, paced
+from devices.mqtt_tls import ClientTls, client_tls_configure
 from devices.outbox import ACK_TIMEOUT_S, Outbox, publish_due
 
 # Progress check while draining: give up once nothing has been acknowledged for this long.
@@ -221,6 +222,8 @@ def _connect(plan: StepPlan, book: _AckBook) -> mqtt.Client:
     client.max_inflight_messages_set(200)
     if parts.username:
         client.username_pw_set(unquote(parts.username), unquote(parts.password or ""))
+    if parts.scheme == "mqtts":  # TLS cost is part of what the bench measures (MQTT_CA_FILE)
+        client_tls_configure(client, ClientTls.from_environ())
 
     def on_connect(client, userdata, flags, reason_code, properties):
         no_delay(client)

@@ -24,11 +24,13 @@ FLEET_ON_SCHEDULE = 0.98
 FLEET_MAX_LAG_S = 0.5
 # A step of the rate ladder, or one of the bisection steps after it (devices/bench/refine.py).
 LADDER, REFINE = "ladder", "refine"
+# The platform's ladder over TLS (devices/bench/tls.py); TLS may cost at most 15 % of its rate.
+TLS_SYSTEM, TARGET_TLS_SHARE = "tls", 0.85
 
 
 @dataclass
 class StepResult:
-    system: str  # "platform" or "baseline"
+    system: str  # "platform", "baseline" or "tls" (the platform over TLS)
     rate: float
     seconds: float
     published: int
@@ -181,6 +183,22 @@ def summary(steps: Sequence[StepResult]) -> dict[str, Any]:
         "platform_limited_by_fleet": limited_by_fleet(steps, "platform"),
         "baseline_limited_by_fleet": limited_by_fleet(steps, "baseline"),
         **_brackets(steps),
+        **tls_cost(steps),
+    }
+
+
+def tls_cost(steps: Sequence[StepResult]) -> dict[str, Any]:
+    """With --tls: the TLS ladder's sustained rate as a share of the plain one, and its alert p99."""
+    if not any(s.system == TLS_SYSTEM for s in steps):
+        return {}
+    plain, over_tls = sustained(steps, "platform"), sustained(steps, TLS_SYSTEM)
+    share = ratio(over_tls, plain)
+    at_target = [s for s in steps if s.system == TLS_SYSTEM and s.rate == TARGET_RATE and s.alert_latency]
+    return {
+        "tls_sustained_msg_per_s": over_tls,
+        "tls_share_of_plain": None if share is None else round(share, 3),
+        "tls_alert_p99_ms_at_1000": at_target[0].alert_latency.p99_ms if at_target else None,  # type: ignore[union-attr]
+        "meets_tls_cost_target": share is not None and share >= TARGET_TLS_SHARE,
     }
 
 

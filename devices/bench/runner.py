@@ -23,8 +23,9 @@ from django.core.management import call_command
 from django.db import connections
 
 from devices.bench import baseline, measure, quiet, refine, report, stack
+from devices.bench import tls as bench_tls
 from devices.bench.alertwatch import AlertWatch
-from devices.bench.broker import BrokerUnavailable, own_broker
+from devices.bench.broker import BrokerUnavailable, free_port, own_broker
 from devices.bench.fleet import (
     RATE_PER_PUBLISHER,
     StepOutcome,
@@ -69,6 +70,8 @@ class BenchConfig:
     keep_db: bool = False
     results_dir: Path = Path("bench-results")
     warmup_attempts: int = 6
+    # After the plain ladder, the platform's ladder again over TLS (devices/bench/tls.py).
+    tls: bool = False
 
 
 @dataclass
@@ -111,7 +114,8 @@ def alert_patients_needed(config: BenchConfig) -> int:
 
     Each alert goes to a patient never scored high before, so every one is a new alert.
     """
-    return config.alerts_per_step * (len(config.rates) + config.refine) + 1
+    tls = config.alerts_per_step * len(config.rates) + 1 if config.tls else 0
+    return config.alerts_per_step * (len(config.rates) + config.refine) + 1 + tls
 
 
 def _prepare_database(config: BenchConfig, say: Say) -> Fleet:
@@ -344,7 +348,10 @@ def run_bench(config: BenchConfig, say: Say) -> list[StepResult]:
         if config.with_baseline:
             _warm_up(run, "baseline", baseline.BASELINE_ROOT)
         _check_alive(platform)
-        return _steps(run, platform)
+        results = _steps(run, platform)
+        if config.tls:
+            results += bench_tls.tls_ladder(run, platform, cleanup)
+        return results
 
 
 def _publishers(config: BenchConfig, say: Say) -> ProcessPoolExecutor:
@@ -369,8 +376,21 @@ def _broker(config: BenchConfig, say: Say) -> Iterator[stack.Services]:
         yield config.services
         return
     try:
-        with own_broker(config.results_dir / "logs") as (platform_url, fleet_url):
-            say(f"broker: the bench's own Mosquitto at {platform_url}, with the platform's generated configuration")
-            yield replace(config.services, mqtt_url=platform_url, fleet_mqtt_url=fleet_url)
+        with contextlib.ExitStack() as tls:
+            loopback = free_port() if config.tls else 0
+            if config.tls:
+                tls.enter_context(bench_tls.tls_listener(config.results_dir / "tls", loopback))
+            with own_broker(config.results_dir / "logs") as (platform_url, fleet_url):
+                say(f"broker: the bench's own Mosquitto at {platform_url}, with the platform's generated configuration")
+                if not config.tls:
+                    yield replace(config.services, mqtt_url=platform_url, fleet_mqtt_url=fleet_url)
+                    return
+                yield replace(
+                    config.services,
+                    mqtt_url=bench_tls.plain_twin(platform_url, loopback),
+                    fleet_mqtt_url=bench_tls.plain_twin(fleet_url, loopback),
+                    tls_mqtt_url=platform_url,
+                    tls_fleet_mqtt_url=fleet_url,
+                )
     except BrokerUnavailable as exc:
         raise stack.BenchSetupError(str(exc)) from exc

@@ -24,6 +24,7 @@ from django.conf import settings
 from psycopg import sql
 
 from devices.broker_auth import mosquitto_binary, platform_mqtt_account
+from devices.mqtt_tls import ClientTls, client_tls_configure
 from virtualward.embedded import url_reachable
 
 BASE_DIR = Path(__file__).resolve().parents[2]
@@ -42,6 +43,9 @@ class Services:
     redis_url: str
     mqtt_url: str  # empty: the bench runs its own broker (devices/bench/broker.py)
     fleet_mqtt_url: str = ""  # what the fleet and the baseline connect to, when it differs
+    # With --tls, the same broker's TLS listener, for the run's TLS ladder (devices/bench/tls.py).
+    tls_mqtt_url: str = ""
+    tls_fleet_mqtt_url: str = ""
 
     @property
     def fleet_url(self) -> str:
@@ -113,6 +117,8 @@ def forget_mqtt_session(mqtt_url: str, client_id: str, username: str = "", passw
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
     if username:
         client.username_pw_set(username, password)
+    if parts.scheme == "mqtts":
+        client_tls_configure(client, ClientTls.from_environ())
     with contextlib.suppress(OSError):
         client.connect(parts.hostname or "127.0.0.1", parts.port or 1883, keepalive=10)
         client.loop(timeout=1.0)

@@ -140,7 +140,7 @@ def test_the_deploy_check_warns_when_the_platform_runs_as_a_role_that_could_wipe
 
     # given the suite's own connection, a superuser: then the check warns
     warnings = [
-        m for m in run_checks(include_deployment_checks=True, databases=["default"]) if m.id == "virtualward.W002"
+        m for m in run_checks(include_deployment_checks=True, databases=["default"]) if m.id == "virtualward.W003"
     ]
     assert warnings and "truncate" in warnings[0].msg
 
@@ -148,5 +148,5 @@ def test_the_deploy_check_warns_when_the_platform_runs_as_a_role_that_could_wipe
     with connection.cursor() as cursor:
         cursor.execute(f"SET LOCAL ROLE {connection.ops.quote_name(db_roles['app'])}")
     assert not [
-        m for m in run_checks(include_deployment_checks=True, databases=["default"]) if m.id == "virtualward.W002"
+        m for m in run_checks(include_deployment_checks=True, databases=["default"]) if m.id == "virtualward.W003"
     ]

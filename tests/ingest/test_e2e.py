@@ -1,36 +1,50 @@
 """End to end: a device publishes over MQTT, `manage.py ingest` (a real process) stores and acks.
 
+Every test runs twice: over plain MQTT to the shared broker (MQTT_URL, or the embedded one), and
+over TLS to a Mosquitto of its own, configured by the platform's generator with certificates
+from `manage.py tls_certs` (the deployment's shape: TLS and passwords; docs/security.md).
+
 The ingest process must share the test database, so this needs PostgreSQL or a file-based
 SQLite test database (VW_TEST_DB_NAME=/path/to/file); CI always runs on PostgreSQL.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import re
 import signal
+import ssl
 import subprocess
 import sys
 import threading
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 import paho.mqtt.client as mqtt
 import pytest
 from django.conf import settings
+from django.core.management import call_command
 from django.db import connection
 
+from devices import broker_auth
+from devices.bench.broker import BENCH_USERNAME, add_bench_account
 from devices.bench.stack import forget_mqtt_session
 from devices.models import ReceivedMessage
+from devices.mqtt_tls import ClientTls, tls_context
 from devices.protocol import ack_topic, obs_topic
 from patients.models import Observation
 from tests.factories import DeviceFactory
 from tests.ingest.conftest import obs_json
+from virtualward.embedded import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
 
@@ -68,8 +82,19 @@ def database_url(db: None) -> str:
 class Ingest:
     """`manage.py ingest` as a separate process, stopped by its own pid."""
 
-    def __init__(self, *, mqtt_url: str, database_url: str, client_id: str, share_group: str, tmp: Path) -> None:
-        self.mqtt_url, self.database_url = mqtt_url, database_url
+    def __init__(
+        self,
+        *,
+        mqtt_url: str,
+        database_url: str,
+        client_id: str,
+        share_group: str,
+        tmp: Path,
+        env: dict[str, str] | None = None,
+        embedded: bool = EMBEDDED_BROKER,
+    ) -> None:
+        self.embedded = embedded
+        self.mqtt_url, self.database_url, self.env = mqtt_url, database_url, env or {}
         self.client_id, self.share_group = client_id, share_group
         self.log_path = tmp / f"{client_id}-{uuid.uuid4().hex[:6]}.log"
         self.process: subprocess.Popen | None = None
@@ -83,12 +108,13 @@ class Ingest:
             VW_LOG_LEVEL="INFO",
             MQTT_SESSION_EXPIRY_S="120",
         )
+        env.update(self.env)  # the broker's TLS and account settings, when the test runs its own
         if crash_before_ack:
             env["VW_INGEST_CRASH_BEFORE_ACK"] = "1"
         share = ["--no-share"] if not self.share_group else ["--share-group", self.share_group]
         # As `make run` does on the embedded broker: amqtt speaks 3.1.1 only, and now and then
         # leaves the MQTT 5 probe unanswered for its whole 10 s timeout.
-        protocol = ["--protocol", "3.1.1"] if EMBEDDED_BROKER else []
+        protocol = ["--protocol", "3.1.1"] if self.embedded else []
         command = [
             sys.executable,
             "manage.py",
@@ -131,36 +157,102 @@ class Ingest:
 
 
 class Launcher:
-    def __init__(self, mqtt_url: str, database_url: str, tmp: Path) -> None:
-        self.mqtt_url, self.database_url, self.tmp = mqtt_url, database_url, tmp
+    def __init__(self, wire: Wire, database_url: str, tmp: Path) -> None:
+        self.wire, self.database_url, self.tmp = wire, database_url, tmp
         self.started: list[Ingest] = []
 
     def __call__(self, client_id: str, group: str, *, crash_before_ack: bool = False) -> Ingest:
         ingest = Ingest(
-            mqtt_url=self.mqtt_url, database_url=self.database_url, client_id=client_id, share_group=group, tmp=self.tmp
+            mqtt_url=self.wire.url,
+            database_url=self.database_url,
+            client_id=client_id,
+            share_group=group,
+            tmp=self.tmp,
+            env=self.wire.ingest_env,
+            embedded=self.wire.embedded,
         )
         self.started.append(ingest)
         return ingest.start(crash_before_ack=crash_before_ack)
 
 
+@dataclass
+class Wire:
+    """How this run reaches the broker: the URL, and for TLS the device's and ingest's settings."""
+
+    url: str
+    embedded: bool = False  # amqtt: MQTT 3.1.1 only, no $share, no session redelivery
+    own_broker: bool = False  # thrown away after the test: no sessions to forget
+    device_tls: ssl.SSLContext | None = None
+    device_account: tuple[str, str] | None = None
+    ingest_env: dict[str, str] = field(default_factory=dict)
+
+
+@pytest.fixture(params=["plain", "tls"])
+def wire(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Wire]:
+    if request.param == "plain":
+        yield Wire(request.getfixturevalue("mqtt_url"), embedded=EMBEDDED_BROKER)
+        return
+    with _tls_broker(request.getfixturevalue("settings"), tmp_path) as tls_wire:
+        yield tls_wire
+
+
+@contextlib.contextmanager
+def _tls_broker(test_settings: Any, tmp_path: Path) -> Iterator[Wire]:
+    if broker_auth.mosquitto_binary() is None:
+        needs(True, "mosquitto is not installed: the TLS run needs the real broker")
+    certs = tmp_path / "tls"
+    call_command("tls_certs", dir=certs, stdout=io.StringIO())
+    test_settings.VAR_DIR, test_settings.MQTT_BROKER_DIR = tmp_path, tmp_path / "mosquitto"
+    test_settings.MQTT_USERNAME = test_settings.MQTT_PASSWORD = ""
+    test_settings.VW_MQTT_TLS_CERTFILE, test_settings.VW_MQTT_TLS_KEYFILE = (
+        str(certs / "server.crt"),
+        str(certs / "server.key"),
+    )
+    test_settings.VW_MQTT_REQUIRE_CERTIFICATE = False
+    test_settings.VW_MQTT_PASSWORD_PORT = test_settings.VW_MQTT_LOOPBACK_PORT = 0
+    accounts: list[str] = []
+    port = free_port()
+    with broker_auth.mosquitto_run(
+        test_settings.MQTT_BROKER_DIR,
+        host="127.0.0.1",
+        port=port,
+        prepare=lambda d: accounts.append(add_bench_account(d)),
+    ):
+        platform = broker_auth.platform_mqtt_account()
+        ca = str(certs / "ca.crt")
+        yield Wire(
+            f"mqtts://localhost:{port}",
+            own_broker=True,
+            device_tls=tls_context(ClientTls(ca)),
+            device_account=(BENCH_USERNAME, accounts[0]),
+            ingest_env={"MQTT_CA_FILE": ca, "MQTT_USERNAME": platform.username, "MQTT_PASSWORD": platform.password},
+        )
+
+
 @pytest.fixture
-def ingests(mqtt_url: str, database_url: str, tmp_path: Path) -> Iterator[Launcher]:
-    launcher = Launcher(mqtt_url, database_url, tmp_path)
+def ingests(database_url: str, wire: Wire, tmp_path: Path) -> Iterator[Launcher]:
+    launcher = Launcher(wire, database_url, tmp_path)
     yield launcher
     for ingest in launcher.started:
         ingest.stop()
+    if wire.own_broker:
+        return
     for client_id in {ingest.client_id for ingest in launcher.started}:
-        forget_mqtt_session(mqtt_url, client_id)
+        forget_mqtt_session(wire.url, client_id)
 
 
 class Device:
     """A device's MQTT client: publishes obs at QoS 1 and collects what arrives on its ack topic."""
 
-    def __init__(self, mqtt_url: str, device_ids: list[str]) -> None:
-        parts = urlsplit(mqtt_url)
+    def __init__(self, wire: Wire, device_ids: list[str]) -> None:
+        parts = urlsplit(wire.url)
         self.acks: dict[str, list[dict]] = {device_id: [] for device_id in device_ids}
         self.lock = threading.Lock()
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"test-device-{uuid.uuid4().hex[:8]}")
+        if wire.device_tls is not None:
+            self.client.tls_set_context(wire.device_tls)
+        if wire.device_account is not None:
+            self.client.username_pw_set(*wire.device_account)
         self.client.on_message = self._on_message
         subscribed = threading.Event()
         self.client.on_subscribe = lambda *args: subscribed.set()
@@ -223,15 +315,15 @@ def _client_id() -> str:
     return f"vw-test-ingest-{uuid.uuid4().hex[:8]}"
 
 
-def _group() -> str:
-    return "" if EMBEDDED_BROKER else f"vw-test-{uuid.uuid4().hex[:8]}"
+def _group(wire: Wire) -> str:
+    return "" if wire.embedded else f"vw-test-{uuid.uuid4().hex[:8]}"
 
 
-def test_a_published_reading_is_stored_and_acknowledged_on_the_ack_topic(mqtt_url, ingests):
+def test_a_published_reading_is_stored_and_acknowledged_on_the_ack_topic(wire, ingests):
     # given a paired device and a running ingest service
     device = DeviceFactory()
-    ingests(_client_id(), _group())
-    client = Device(mqtt_url, [device.device_id])
+    ingests(_client_id(), _group(wire))
+    client = Device(wire, [device.device_id])
 
     # when the device publishes a reading at QoS 1
     client.publish(device.device_id, obs_json("e2e-1", reading(), reading(999)))
@@ -244,13 +336,13 @@ def test_a_published_reading_is_stored_and_acknowledged_on_the_ack_topic(mqtt_ur
     assert Observation.objects.filter(device=device, msg_id="e2e-1").count() == 1
 
 
-def test_a_crash_between_commit_and_ack_loses_nothing_and_doubles_nothing(mqtt_url, ingests):
-    needs(EMBEDDED_BROKER, "the embedded amqtt broker does not redeliver unacknowledged messages to a resumed session")
+def test_a_crash_between_commit_and_ack_loses_nothing_and_doubles_nothing(wire, ingests):
+    needs(wire.embedded, "the embedded amqtt broker does not redeliver unacknowledged messages to a resumed session")
     # given an ingest process that dies after committing but before acknowledging
     device = DeviceFactory()
-    client_id, group = _client_id(), _group()
+    client_id, group = _client_id(), _group(wire)
     crashing = ingests(client_id, group, crash_before_ack=True)
-    client = Device(mqtt_url, [device.device_id])
+    client = Device(wire, [device.device_id])
 
     # when the device publishes and the process crashes
     client.publish(device.device_id, obs_json("crash-1", reading(71), reading(72)))
@@ -270,13 +362,13 @@ def test_a_crash_between_commit_and_ack_loses_nothing_and_doubles_nothing(mqtt_u
     assert ReceivedMessage.objects.filter(device=device).count() == 1
 
 
-def test_two_ingest_processes_sharing_a_subscription_store_every_message_exactly_once(mqtt_url, ingests):
-    needs(EMBEDDED_BROKER, "the embedded amqtt broker has no shared subscriptions ($share)")
+def test_two_ingest_processes_sharing_a_subscription_store_every_message_exactly_once(wire, ingests):
+    needs(wire.embedded, "the embedded amqtt broker has no shared subscriptions ($share)")
     # given two ingest processes in one share group, and ten devices
-    group = _group()
+    group = _group(wire)
     consumers = [ingests(_client_id(), group) for _ in range(2)]
     devices = [DeviceFactory().device_id for _ in range(10)]
-    client = Device(mqtt_url, devices)
+    client = Device(wire, devices)
 
     # when 100 messages of one reading each are published
     for n in range(100):

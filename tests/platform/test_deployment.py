@@ -69,10 +69,11 @@ def test_every_platform_process_is_pointed_at_the_real_services_and_a_real_secre
     # then it uses PostgreSQL, Redis and the TLS broker by service name, never embedded defaults
     assert env["DATABASE_URL"].startswith("postgres://") and "@postgres:5432/" in env["DATABASE_URL"]
     assert env["REDIS_URL"] == "redis://redis:6379/0"
-    assert env["MQTT_URL"] == "mqtts://mosquitto:8884"  # the platform's listener; devices have 8883
-    # and the secrets must come from the operator: compose refuses to start without them
-    for key in ("DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "MQTT_PASSWORD"):
-        assert ":?" in env[key], key
+    assert env["MQTT_URL"] == "mqtts://mosquitto:8885"  # the platform's own listener; devices have 8883
+    # and the secrets come from the operator's files (Docker secrets), the rest from .env
+    for key in ("DJANGO_SECRET_KEY", "MQTT_PASSWORD", "DATABASE_PASSWORD"):
+        assert env[f"{key}_FILE"].startswith("/run/secrets/"), key
+    assert ":?" in env["DJANGO_ALLOWED_HOSTS"]
     assert "DJANGO_DEBUG" not in env
 
 
@@ -101,9 +102,9 @@ def test_the_broker_serves_devices_over_tls_on_8883(compose):
     broker = compose["services"]["mosquitto"]
     # then devices reach it on 8883 with the TLS certificate and key configured, on a listener
     # of their own (client id = username), and the platform's listener is not published
-    assert broker["ports"] == ["8883:8883"]
+    assert "8883:8883" in broker["ports"] and "8885:8885" not in broker["ports"]
     assert broker["environment"]["VW_MQTT_TLS_CERTFILE"] and broker["environment"]["VW_MQTT_TLS_KEYFILE"]
-    assert "--device-port=8883" in broker["command"] and "--port=8884" in broker["command"]
+    assert "--device-port=8883" in broker["command"] and "--port=8885" in broker["command"]
 
 
 @pytest.mark.parametrize("name", LONG_RUNNING)

@@ -74,6 +74,12 @@ class Command(BaseCommand):
         )
         parser.add_argument("--no-baseline", action="store_true", help="measure the platform only")
         parser.add_argument(
+            "--tls",
+            action="store_true",
+            help="after the plain ladder, run the platform's ladder again over TLS and report TLS's cost "
+            "(needs the bench's own broker)",
+        )
+        parser.add_argument(
             "--ingest-args", default="", help='extra arguments for `manage.py ingest`, e.g. "--batch-ms 10"'
         )
         parser.add_argument(
@@ -127,6 +133,8 @@ class Command(BaseCommand):
         if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
             raise CommandError("the bench needs PostgreSQL: set DATABASE_URL (`make bench` sets it to vw_bench)")
         services = Services(settings.DATABASE_URL, settings.REDIS_URL, settings.MQTT_URL)
+        if options["tls"] and services.mqtt_url:
+            raise CommandError("--tls needs the bench's own broker: leave BENCH_MQTT_URL (MQTT_URL) empty")
         return BenchConfig(
             services=services,
             rates=rates,
@@ -142,6 +150,7 @@ class Command(BaseCommand):
             with_baseline=not options["no_baseline"],
             keep_db=options["keep_db"],
             results_dir=Path(options["output"]).parent,
+            tls=options["tls"],
         )
 
     @staticmethod
@@ -166,6 +175,7 @@ class Command(BaseCommand):
             "rate_per_publisher": RATE_PER_PUBLISHER,
             "rescore_delay_s": settings.VW_RESCORE_DELAY_SECONDS,
             "broker": config.services.mqtt_url or "own mosquitto (platform's generated configuration)",
+            "tls": config.tls,
         }
 
     def _verdict(self, summary: dict, output: str) -> None:
@@ -177,6 +187,13 @@ class Command(BaseCommand):
             f"{summary['baseline_peak_msg_per_s']:.0f} msg/s); zero loss: {'yes' if summary['zero_loss'] else 'NO'}; "
             f"alert p99 at 1000/s: {summary['alert_p99_ms_at_1000']} ms (target < {report.TARGET_ALERT_P99_MS:.0f})"
         )
+        if "tls_share_of_plain" in summary:
+            share = summary["tls_share_of_plain"]
+            self.stdout.write(
+                f"TLS: platform {summary['tls_sustained_msg_per_s']:.0f} msg/s over TLS, "
+                f"{'-' if share is None else f'{share:.2f}'} of plain (target ≥ {report.TARGET_TLS_SHARE}); "
+                f"alert p99 at 1000/s over TLS: {summary['tls_alert_p99_ms_at_1000']} ms"
+            )
         if capacities := [note for name in ("platform", "baseline") if (note := report.capacity(summary, name))]:
             self.stdout.write("capacity: " + "; ".join(capacities))
         if summary["fleet_off_schedule"]:

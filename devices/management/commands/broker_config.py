@@ -16,7 +16,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from devices import broker_auth
+from devices import broker_auth, broker_tls
 
 
 class Command(BaseCommand):
@@ -52,7 +52,8 @@ class Command(BaseCommand):
         try:
             while process.poll() is None:
                 time.sleep(sync_seconds)
-                if broker_auth.broker_credentials_write(conf.parent):
+                changed = broker_auth.broker_credentials_write(conf.parent)
+                if broker_tls.broker_crl_refresh(conf.parent) or changed:
                     broker_auth.broker_reload(conf.parent)
         except KeyboardInterrupt:
             pass

@@ -22,6 +22,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from devices.broker_auth import platform_mqtt_account
 from devices.ingest.messages import Outcome
 from devices.ingest.worker import IngestWorker
+from devices.mqtt_tls import BrokerTrustError
 from devices.mqtt_transport import MqttTransport, TransportConfig
 from virtualward.interpreter import freeze_startup_objects, set_switch_interval, switch_interval_s
 
@@ -80,12 +81,17 @@ class Command(BaseCommand):
             receive_maximum=window,
             publish_window=window,
             ca_file=settings.MQTT_CA_FILE,
+            cert_file=settings.MQTT_CERT_FILE,
+            key_file=settings.MQTT_KEY_FILE,
         )
         hook = crash_before_ack if os.environ.get("VW_INGEST_CRASH_BEFORE_ACK") == "1" else None
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
-        run_service(config, options, stop, after_commit=hook)
+        try:
+            run_service(config, options, stop, after_commit=hook)
+        except BrokerTrustError as exc:
+            raise CommandError(f"refusing to start: {exc}") from exc
 
 
 def run_service(
