@@ -8,22 +8,40 @@ from __future__ import annotations
 
 import django_filters
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import serializers, viewsets
 
 from accounts.access import visible_patients
 from devices.models import Device, IngestRejection
+from devices.network import network_to_dict
 from patients import selectors
 from patients.models import Patient
 
 
+class NetworkSerializer(serializers.Serializer):
+    """The device's latest network report (protocol v1 status "network"); null if it never sent one."""
+
+    type = serializers.CharField(allow_null=True)
+    operator = serializers.CharField(allow_null=True, help_text="Mobile network MCC+MNC.")
+    rssi_dbm = serializers.IntegerField(allow_null=True)
+    technology = serializers.CharField(allow_null=True)
+    cell = serializers.CharField(allow_null=True, help_text="Cell or access point: personal data.")
+    at = serializers.DateTimeField()
+
+
 class DeviceSerializer(serializers.ModelSerializer):
+    network = serializers.SerializerMethodField()
+
+    @extend_schema_field(NetworkSerializer(allow_null=True))
+    def get_network(self, device: Device) -> dict | None:
+        return network_to_dict(device)
+
     class Meta:
         model = Device
         fields = [
             "id", "device_id", "kind", "serial", "patient", "mode", "expected_interval_s", "paired_at",
             "revoked_at", "connectivity", "last_seen_at", "last_reading_at", "offline_since", "battery",
-            "battery_at",
+            "battery_at", "network",
         ]  # fmt: skip
         read_only_fields = fields
 

@@ -23,6 +23,7 @@ from alerts import reports
 from alerts.models import Alert, AlertState, Severity
 from alerts.selectors import alert_queue
 from devices.models import Connectivity, ConnectivityGap, Device, IngestRejection
+from devices.network import network_to_dict
 from patients.models import Patient, Ward
 from scoring.models import EarlyWarningScore
 
@@ -180,6 +181,7 @@ def device_summary(device: Device, *, now: datetime) -> dict[str, Any]:
         "silent_since": device.last_reading_at or device.last_seen_at or device.offline_since,
         "battery": device.battery,
         "low_battery": low_battery,
+        "network": network_to_dict(device),
     }
 
 

@@ -1,0 +1,8 @@
+import pytest
+
+from tests.scoring_services.builders import clean_cache, eager_tasks  # noqa: F401
+
+
+@pytest.fixture(autouse=True)
+def _isolated(clean_cache, eager_tasks):  # noqa: F811
+    """Every test starts with no rescore marks and runs tasks in-process unless it says otherwise."""
