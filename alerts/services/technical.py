@@ -35,6 +35,12 @@ def raise_device_offline(*, device: Device, gap: ConnectivityGap, now: datetime)
     """The one 'device offline' alert of this episode; the caller has won the claim."""
     if device.patient is None:
         return None
+    alert, _ = raise_or_escalate(patient=device.patient, news=device_offline_news(device=device, gap=gap), now=now)
+    return alert
+
+
+def device_offline_news(*, device: Device, gap: ConnectivityGap) -> AlertNews:
+    """What a 'device offline' alert says (also raised in bulk by the sweep, alerts.services.dropouts)."""
     interval = timedelta(seconds=device.expected_interval_s)
     if gap.cause == ConnectivityGap.Cause.LAST_WILL:
         detail = f"The device disconnected (Last Will) at {_local(gap.started_at)}."
@@ -42,7 +48,7 @@ def raise_device_offline(*, device: Device, gap: ConnectivityGap, now: datetime)
         detail = f"No reading since {_local(gap.started_at)}; readings are due every {duration_text(interval)}."
     else:
         detail = f"Nothing received since {_local(gap.started_at)}; expected every {duration_text(interval)}."
-    news = AlertNews(
+    return AlertNews(
         kind=AlertKind.DEVICE_OFFLINE,
         # An unmonitored continuous device leaves the patient unwatched; a missed spot check
         # is a gap in routine observations.
@@ -52,8 +58,6 @@ def raise_device_offline(*, device: Device, gap: ConnectivityGap, now: datetime)
         device_id=device.pk,
         data={"gap_id": gap.pk, "cause": gap.cause, "started_at": gap.started_at.isoformat()},
     )
-    alert, _ = raise_or_escalate(patient=device.patient, news=news, now=now)
-    return alert
 
 
 def resolve_device_offline(*, device: Device, gap: ConnectivityGap | None, now: datetime) -> Alert | None:
