@@ -45,9 +45,10 @@ class SweepResult:
     incidents: list[int]
 
 
-def sweep_overdue(*, now: datetime | None = None, batch: int = SWEEP_BATCH) -> SweepResult:
+def sweep_overdue(*, now: datetime | None = None, batch: int | None = None) -> SweepResult:
     """Take every overdue device offline, batch by batch; then fold and close incidents."""
     now = now or timezone.now()
+    batch = batch or SWEEP_BATCH
     started, incidents = 0, set()
     budget_ends = time.monotonic() + SWEEP_BUDGET_S
     while True:
