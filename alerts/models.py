@@ -136,6 +136,5 @@ class AlertEvent(models.Model):
         return f"{self.get_action_display()} at {self.at:%Y-%m-%d %H:%M}"
 
 
-
 # Connectivity incidents live in their own module; imported here so the app registers them.
 from alerts.incident_models import ConnectivityIncident, GroupKind, IncidentMember, IncidentState  # noqa: E402, F401

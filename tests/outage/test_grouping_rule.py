@@ -57,9 +57,7 @@ def test_a_group_that_usually_drops_this_often_is_not_an_outage() -> None:
 def test_two_networks_failing_together_are_one_broker_incident() -> None:
     dropouts = silent(6, operator="23415") + silent(6, operator="23420", first=100)
     outages = find_outages(dropouts, {})
-    assert [(o.kind, len(o.device_ids), o.extra["networks"]) for o in outages] == [
-        ("broker", 12, ["23415", "23420"])
-    ]
+    assert [(o.kind, len(o.device_ids), o.extra["networks"]) for o in outages] == [("broker", 12, ["23415", "23420"])]
 
 
 def test_devices_without_an_operator_are_grouped_by_cell_then_by_ward() -> None:

@@ -37,7 +37,7 @@ def test_the_board_shows_one_incident_card_with_the_at_risk_patients_first(clien
     # and the live snapshot the page re-reads on every event carries the same card
     snapshot = live.board_snapshot(user=operator, ward_id=None)
     assert "mobile network 23415" in snapshot["html"]
-    assert [i["headline"] for i in snapshot["incidents"]][0].startswith("6 devices")
+    assert next(i["headline"] for i in snapshot["incidents"]).startswith("6 devices")
 
 
 @override_settings(VW_DEVICE_GRACE_SECONDS=60)

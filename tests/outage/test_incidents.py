@@ -15,7 +15,7 @@ from devices.ingest import handle_message
 from devices.models import ConnectivityGap
 from devices.protocol import obs_topic
 from tests.factories import DeviceFactory, UserFactory, WardFactory
-from tests.outage.builders import heard, hub_fleet, overdue_from
+from tests.outage.builders import heard, hub_fleet
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("grace")]
 
@@ -46,7 +46,7 @@ def _outage(ward, *, count=20, risks=None, others=5):
 def test_one_operators_outage_raises_one_incident_not_an_alert_per_device(operator_user):
     # given twenty hubs on one mobile network that fell silent together, and five on another
     ward = WardFactory()
-    lost, fine, now = _outage(ward)
+    lost, _fine, now = _outage(ward)
     # when the sweep runs
     started = sweep_connectivity(now=now)
     # then every dropout is recorded, each once
@@ -79,7 +79,7 @@ def test_the_incident_ranks_patients_by_their_risk_when_last_heard_from(operator
 
     ward = WardFactory()
     risks = ["low", "high", None, "medium", "low-medium", "low"]
-    lost, _, now = _outage(ward, count=6, risks=risks)
+    _lost, _, now = _outage(ward, count=6, risks=risks)
     # when it is swept and read for the board
     sweep_connectivity(now=now)
     [incident] = open_incidents(patients=Patient.objects.all())
@@ -155,7 +155,7 @@ def test_every_device_coming_back_closes_the_incident_at_once():
 def test_a_device_of_the_same_network_going_silent_later_joins_the_open_incident(operator_user):
     # given an open incident on 23415
     ward = WardFactory()
-    lost, fine, now = _outage(ward, count=10)
+    _lost, _fine, now = _outage(ward, count=10)
     sweep_connectivity(now=now)
     # when one more 23415 hub is noticed silent a sweep later
     late = hub_fleet(ward, 1, operator="23415")
