@@ -28,6 +28,8 @@ from alerts.services.incidents import close_incidents, fold_recent_dropouts
 from devices.models import Connectivity, ConnectivityGap, Device
 from frontend.events import publish
 from patients.models import Patient
+from virtualward.binary_rows import fetch_binary
+from virtualward.bulk_insert import insert_rows
 
 logger = logging.getLogger(__name__)
 
@@ -97,6 +99,8 @@ def _claim(now: datetime, batch: int) -> list[tuple]:
             f"WHERE d.id IN ({due}) AND d.overdue_at <= %s AND d.connectivity <> 'offline' "
             f"RETURNING {', '.join(_RETURNED)}"  # SQLite's RETURNING takes no table names
         )
+    if connection.vendor == "postgresql":
+        return fetch_binary(sql, [now, batch, now])  # timestamps decoded in C, not in Python
     with connection.cursor() as cursor:
         cursor.execute(sql, [now, batch, now])
         return cursor.fetchall()
@@ -123,7 +127,7 @@ def _open_episodes(claimed: list[tuple], now: datetime) -> list[int]:
     alerts = raise_devices_offline([(device, gaps[device.pk]) for device in devices], now=now)
     _publish(devices)
     logger.info("sweep: %d devices offline", len(devices))
-    return [alert.pk for alert in alerts.values()]
+    return alerts
 
 
 def _publish_raised(alert_pks: list[int]) -> None:
@@ -133,22 +137,16 @@ def _publish_raised(alert_pks: list[int]) -> None:
 
 
 def _open_gaps(devices: list[Device]) -> dict[int, ConnectivityGap]:
-    """One open gap per device: a new one, or the one already open (ignore_conflicts)."""
-    ConnectivityGap.objects.bulk_create(
-        [
-            ConnectivityGap(
-                device_id=device.pk,
-                patient_id=device.patient_id,
-                cause=ConnectivityGap.Cause.TIMEOUT,
-                started_at=device.offline_since,
-            )
-            for device in devices
-        ],
-        ignore_conflicts=True,
-        batch_size=2500,
+    """One open gap per device: a new one, or the one already open (left alone on conflict)."""
+    insert_rows(
+        ConnectivityGap,
+        ["device", "patient", "cause", "started_at"],
+        [(d.pk, d.patient_id, ConnectivityGap.Cause.TIMEOUT, d.offline_since) for d in devices],
+        skip_conflicts=True,
     )
-    gaps = ConnectivityGap.objects.filter(device_id__in=[d.pk for d in devices], ended_at__isnull=True)
-    return {gap.device_id: gap for gap in gaps}
+    names = ["pk", "device_id", "patient_id", "cause", "started_at"]
+    rows = ConnectivityGap.objects.filter(device_id__in=[d.pk for d in devices], ended_at__isnull=True)
+    return {row[1]: ConnectivityGap(**dict(zip(names, row, strict=True))) for row in rows.values_list(*names)}
 
 
 def _publish(devices: list[Device]) -> None:

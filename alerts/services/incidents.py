@@ -23,6 +23,7 @@ from alerts.services.core import LIVE_STATES, record_event
 from devices.models import ConnectivityGap
 from frontend.events import publish
 from patients.models import Patient, Ward
+from virtualward.bulk_insert import insert_rows
 
 RULE = GroupRule()
 # How long ago a silence may have begun and still be grouped: a device is noticed one interval
@@ -159,16 +160,16 @@ def _fold(incident_pk: int, members: list[_Candidate], now: datetime) -> set[int
     )
     # A device that came back and fell silent again while the incident is open rejoins it.
     IncidentMember.objects.filter(incident_id=incident_pk, device_id__in=again).delete()
-    IncidentMember.objects.bulk_create(
-        [
-            IncidentMember(
-                incident_id=incident_pk, device_id=c.dropout.device_id, patient_id=c.patient_id, gap_id=c.gap_id,
-                alert_id=c.alert_id, silent_since=c.dropout.silent_since, joined_at=now, **risks[c.patient_id],
-            )
-            for c in members
-        ],
-        batch_size=2500,
-    )  # fmt: skip
+    columns = ["incident", "device", "patient", "gap", "alert", "silent_since", "joined_at", "risk", "news2_total",
+               "spo2_scale", "on_oxygen"]  # fmt: skip
+    rows = []
+    for c in members:
+        risk = risks[c.patient_id]
+        rows.append(
+            (incident_pk, c.dropout.device_id, c.patient_id, c.gap_id, c.alert_id, c.dropout.silent_since, now,
+             risk["risk"], risk["news2_total"], risk["spo2_scale"], risk["on_oxygen"])
+        )  # fmt: skip
+    insert_rows(IncidentMember, columns, rows)
     incident = ConnectivityIncident.objects.get(pk=incident_pk)
     earliest = min(c.dropout.silent_since for c in members)
     incident.started_at = min(incident.started_at, earliest)
