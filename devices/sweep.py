@@ -23,9 +23,9 @@ from django.utils import timezone
 
 from alerts.models import Alert
 from alerts.selectors import alert_to_dict
-from alerts.services.dropouts import raise_devices_offline
+from alerts.services.dropouts import DroppedDevice, raise_devices_offline
 from alerts.services.incidents import close_incidents, fold_recent_dropouts
-from devices.models import Connectivity, ConnectivityGap, Device
+from devices.models import Connectivity, ConnectivityGap, Device, DeviceKind
 from frontend.events import publish
 from patients.models import Patient
 from virtualward.binary_rows import fetch_binary
@@ -109,58 +109,58 @@ def _claim(now: datetime, batch: int) -> list[tuple]:
 def _open_episodes(claimed: list[tuple], now: datetime) -> list[int]:
     """Open each claimed device's gap and raise its alert; returns the alerts' pks."""
     rows = [dict(zip(_RETURNED, row, strict=True)) for row in claimed]
-    wards = dict(Patient.objects.filter(pk__in={r["patient_id"] for r in rows}).values_list("pk", "ward_id"))
-    devices = []
     for row in rows:
-        offline_since = row["offline_since"]
-        if timezone.is_naive(offline_since):  # SQLite's RETURNING gives naive UTC
-            offline_since = offline_since.replace(tzinfo=UTC)
-        patient = Patient(pk=row["patient_id"], ward_id=wards[row["patient_id"]])
-        devices.append(
-            Device(
-                pk=row["id"], device_id=row["device_id"], patient=patient, mode=row["mode"], kind=row["kind"],
-                serial=row["serial"], expected_interval_s=row["expected_interval_s"],
-                connectivity=Connectivity.OFFLINE, offline_since=offline_since,
-            )
-        )  # fmt: skip
-    gaps = _open_gaps(devices)
-    alerts = raise_devices_offline([(device, gaps[device.pk]) for device in devices], now=now)
-    _publish(devices)
-    logger.info("sweep: %d devices offline", len(devices))
+        if timezone.is_naive(row["offline_since"]):  # SQLite's RETURNING gives naive UTC
+            row["offline_since"] = row["offline_since"].replace(tzinfo=UTC)
+    wards = dict(Patient.objects.filter(pk__in={r["patient_id"] for r in rows}).values_list("pk", "ward_id"))
+    gaps = _open_gaps(rows)
+    kinds = dict(DeviceKind.choices)
+    dropped = [
+        DroppedDevice(
+            pk=row["id"], patient_id=row["patient_id"], ward_id=wards[row["patient_id"]],
+            label=f"{kinds.get(row['kind'], row['kind'])} {row['serial']}", mode=row["mode"],
+            interval_s=row["expected_interval_s"], gap_pk=gaps[row["id"]][0], cause=gaps[row["id"]][1],
+            started_at=gaps[row["id"]][2],
+        )
+        for row in rows
+    ]  # fmt: skip
+    alerts = raise_devices_offline(dropped, now=now)
+    _publish(rows, wards)
+    logger.info("sweep: %d devices offline", len(rows))
     return alerts
+
+
+def _open_gaps(rows: list[dict]) -> dict[int, tuple]:
+    """One open gap per device, new or already open (left alone on conflict): (pk, cause, started_at)."""
+    insert_rows(
+        ConnectivityGap,
+        ["device", "patient", "cause", "started_at"],
+        [(r["id"], r["patient_id"], ConnectivityGap.Cause.TIMEOUT, r["offline_since"]) for r in rows],
+        skip_conflicts=True,
+    )
+    gaps = ConnectivityGap.objects.filter(device_id__in=[r["id"] for r in rows], ended_at__isnull=True)
+    return {device: (pk, cause, started) for pk, device, cause, started in
+            gaps.values_list("pk", "device_id", "cause", "started_at")}  # fmt: skip
+
+
+def _publish(rows: list[dict], wards: dict[int, int]) -> None:
+    """One event per ward for its boards, one per patient for the patient's page."""
+    by_ward: dict[int, list[int]] = {}
+    for row in rows:
+        ward_id, patient_id = wards[row["patient_id"]], row["patient_id"]
+        by_ward.setdefault(ward_id, []).append(patient_id)
+        publish(
+            "device.updated",
+            ward_id=ward_id,
+            patient_id=patient_id,
+            data={"id": row["id"], "device_id": row["device_id"], "connectivity": Connectivity.OFFLINE},
+            patient_only=True,
+        )
+    for ward_id, patient_ids in by_ward.items():
+        publish("devices.offline", ward_id=ward_id, data={"patients": sorted(set(patient_ids))})
 
 
 def _publish_raised(alert_pks: list[int]) -> None:
     """'alert.raised' for the alerts that stand on their own; a folded one is told by its incident."""
     for alert in Alert.objects.select_related("patient", "device").filter(pk__in=alert_pks):
         publish("alert.raised", ward_id=alert.patient.ward_id, patient_id=alert.patient_id, data=alert_to_dict(alert))
-
-
-def _open_gaps(devices: list[Device]) -> dict[int, ConnectivityGap]:
-    """One open gap per device: a new one, or the one already open (left alone on conflict)."""
-    insert_rows(
-        ConnectivityGap,
-        ["device", "patient", "cause", "started_at"],
-        [(d.pk, d.patient_id, ConnectivityGap.Cause.TIMEOUT, d.offline_since) for d in devices],
-        skip_conflicts=True,
-    )
-    names = ["pk", "device_id", "patient_id", "cause", "started_at"]
-    rows = ConnectivityGap.objects.filter(device_id__in=[d.pk for d in devices], ended_at__isnull=True)
-    return {row[1]: ConnectivityGap(**dict(zip(names, row, strict=True))) for row in rows.values_list(*names)}
-
-
-def _publish(devices: list[Device]) -> None:
-    """One event per ward for its boards, one per patient for the patient's page."""
-    by_ward: dict[int, list[int]] = {}
-    for device in devices:
-        ward_id = device.patient.ward_id
-        by_ward.setdefault(ward_id, []).append(device.patient_id)
-        publish(
-            "device.updated",
-            ward_id=ward_id,
-            patient_id=device.patient_id,
-            data={"id": device.pk, "device_id": device.device_id, "connectivity": Connectivity.OFFLINE},
-            patient_only=True,
-        )
-    for ward_id, patient_ids in by_ward.items():
-        publish("devices.offline", ward_id=ward_id, data={"patients": sorted(set(patient_ids))})

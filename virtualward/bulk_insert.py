@@ -49,7 +49,7 @@ def insert_rows(
         values = [row[index] for row in rows]
         if isinstance(field, models.JSONField):
             values = [Jsonb(value) for value in values]
-        arrays.append(f"%s::{field.cast_db_type(connection)}[]")
+        arrays.append(f"%b::{field.cast_db_type(connection)}[]")  # %b: sent in binary, not escaped
         params.append(values)
     sql = (
         f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "  # noqa: S608 - model names only

@@ -8,9 +8,11 @@ alerts are ever folded: a clinical alert, or any other kind, is never touched.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Exists, Max, OuterRef, Q, Subquery
@@ -22,7 +24,7 @@ from alerts.selectors import alert_to_dict
 from alerts.services.core import LIVE_STATES, record_event
 from devices.models import ConnectivityGap
 from frontend.events import publish
-from patients.models import Patient, Ward
+from patients.models import Ward
 from virtualward.bulk_insert import insert_rows
 
 RULE = GroupRule()
@@ -42,6 +44,7 @@ class _Candidate:
     gap_id: int
     alert_id: int
     patient_id: int
+    risk: dict[str, Any]
 
 
 def fold_recent_dropouts(*, now: datetime, rule: GroupRule = RULE) -> tuple[set[int], set[int]]:
@@ -89,17 +92,22 @@ def _unfolded(now: datetime) -> list[_Candidate]:
         .values_list(
             "pk", "device_id", "started_at", "patient_id", "patient__ward_id", "alert_pk",
             "device__network_operator", "device__network_cell", "device__network_type",
+            "patient__current_score__risk", "patient__current_score__total", "patient__spo2_scale",
+            "patient__current_score__sub_scores",
         )
     )  # fmt: skip
-    return [
-        _Candidate(
-            dropout=Dropout(device_pk, started_at, ward_id, operator, cell, network_type),
-            gap_id=gap_pk,
-            alert_id=alert_pk,
-            patient_id=patient_id,
+    candidates = []
+    for gap_pk, device_pk, started_at, patient_pk, ward_pk, alert_pk, operator, cell, network_type, *risk in rows:
+        candidates.append(
+            _Candidate(
+                dropout=Dropout(device_pk, started_at, ward_pk, operator, cell, network_type),
+                gap_id=gap_pk,
+                alert_id=alert_pk,
+                patient_id=patient_pk,
+                risk=_risk_when_last_heard(*risk),
+            )
         )
-        for gap_pk, device_pk, started_at, patient_id, ward_id, alert_pk, operator, cell, network_type in rows
-    ]
+    return candidates
 
 
 def _usual(now: datetime, rule: GroupRule) -> dict[tuple[str, str], int]:
@@ -152,19 +160,16 @@ def group_label(kind: str, value: str) -> str:
 
 
 def _fold(incident_pk: int, members: list[_Candidate], now: datetime) -> set[int]:
-    risks = _risks_when_last_heard({c.patient_id for c in members})
-    again = set(
-        IncidentMember.objects.filter(
-            incident_id=incident_pk, device_id__in=[c.dropout.device_id for c in members]
-        ).values_list("device_id", flat=True)
-    )
     # A device that came back and fell silent again while the incident is open rejoins it.
-    IncidentMember.objects.filter(incident_id=incident_pk, device_id__in=again).delete()
+    returned = IncidentMember.objects.filter(incident_id=incident_pk, returned_at__isnull=False)
+    again = set(returned.values_list("device_id", flat=True)) & {c.dropout.device_id for c in members}
+    if again:
+        returned.filter(device_id__in=again).delete()
     columns = ["incident", "device", "patient", "gap", "alert", "silent_since", "joined_at", "risk", "news2_total",
                "spo2_scale", "on_oxygen"]  # fmt: skip
     rows = []
     for c in members:
-        risk = risks[c.patient_id]
+        risk = c.risk
         rows.append(
             (incident_pk, c.dropout.device_id, c.patient_id, c.gap_id, c.alert_id, c.dropout.silent_since, now,
              risk["risk"], risk["news2_total"], risk["spo2_scale"], risk["on_oxygen"])
@@ -179,16 +184,12 @@ def _fold(incident_pk: int, members: list[_Candidate], now: datetime) -> set[int
     return {c.alert_id for c in members}
 
 
-def _risks_when_last_heard(patient_pks: Iterable[int]) -> dict[int, dict]:
-    """Each patient's NEWS2 as it stood when their device fell silent: the order staff phone in."""
-    rows = Patient.objects.filter(pk__in=list(patient_pks)).values_list(
-        "pk", "current_score__risk", "current_score__total", "spo2_scale", "current_score__sub_scores"
-    )
-    risks = {}
-    for pk, risk, total, scale, sub_scores in rows:
-        oxygen = ((sub_scores or {}).get("on_oxygen") or {}).get("value")
-        risks[pk] = {"risk": risk or "", "news2_total": total, "spo2_scale": scale, "on_oxygen": bool(oxygen)}
-    return risks
+def _risk_when_last_heard(risk: str | None, total: int | None, scale: int, sub_scores: Any) -> dict[str, Any]:
+    """The patient's NEWS2 as it stood when their device fell silent: the order staff phone in."""
+    if isinstance(sub_scores, str):  # a JSON column read through values_list on some backends
+        sub_scores = json.loads(sub_scores)
+    oxygen = ((sub_scores or {}).get("on_oxygen") or {}).get("value")
+    return {"risk": risk or "", "news2_total": total, "spo2_scale": scale, "on_oxygen": bool(oxygen)}
 
 
 def close_incidents(*, now: datetime) -> list[int]:
