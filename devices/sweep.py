@@ -65,8 +65,10 @@ def sweep_overdue(*, now: datetime | None = None, batch: int | None = None) -> S
         if len(claimed) < batch or time.monotonic() > budget_ends:
             break
     with transaction.atomic():
-        # Last Will dropouts, recorded by ingest one by one, are grouped here too.
-        incidents.update(fold_recent_dropouts(now=now)[0])
+        if not started:
+            # Last Will dropouts, recorded by ingest one by one, are grouped here too (a batch's
+            # fold above has already read every unfolded dropout, theirs included).
+            incidents.update(fold_recent_dropouts(now=now)[0])
         close_incidents(now=now)
     return SweepResult(started=started, incidents=sorted(incidents))
 
@@ -132,15 +134,21 @@ def _open_episodes(claimed: list[tuple], now: datetime) -> list[int]:
 
 def _open_gaps(rows: list[dict]) -> dict[int, tuple]:
     """One open gap per device, new or already open (left alone on conflict): (pk, cause, started_at)."""
-    insert_rows(
+    made = insert_rows(
         ConnectivityGap,
         ["device", "patient", "cause", "started_at"],
         [(r["id"], r["patient_id"], ConnectivityGap.Cause.TIMEOUT, r["offline_since"]) for r in rows],
+        returning=["device", "id", "cause", "started_at"],
         skip_conflicts=True,
     )
-    gaps = ConnectivityGap.objects.filter(device_id__in=[r["id"] for r in rows], ended_at__isnull=True)
-    return {device: (pk, cause, started) for pk, device, cause, started in
-            gaps.values_list("pk", "device_id", "cause", "started_at")}  # fmt: skip
+    gaps = {device: (pk, cause, started) for device, pk, cause, started in made}
+    # A device whose gap was already open (its Last Will came first): that gap is this episode's.
+    missing = [r["id"] for r in rows if r["id"] not in gaps]
+    if missing:
+        already = ConnectivityGap.objects.filter(device_id__in=missing, ended_at__isnull=True)
+        for pk, device, cause, started in already.values_list("pk", "device_id", "cause", "started_at"):
+            gaps[device] = (pk, cause, started)
+    return gaps
 
 
 def _publish(rows: list[dict], wards: dict[int, int]) -> None:
