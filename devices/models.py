@@ -194,3 +194,28 @@ class NetworkReport(models.Model):
 
     def __str__(self) -> str:
         return f"Network of device {self.device_id} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class KitTask(models.Model):
+    """Work for the kit team: a patient whose kit keeps dropping, with the remedy suggested."""
+
+    class State(models.TextChoices):
+        OPEN = "open", "Open"
+        DONE = "done", "Done"
+
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="kit_tasks")
+    patient = models.ForeignKey("patients.Patient", on_delete=models.CASCADE, related_name="kit_tasks")
+    state = models.CharField(max_length=8, choices=State.choices, default=State.OPEN)
+    reason = models.CharField(max_length=300)
+    remedy = models.CharField(max_length=300)
+    created_at = models.DateTimeField()
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["device"], condition=Q(state="open"), name="one_open_kit_task_per_device")
+        ]
+
+    def __str__(self) -> str:
+        return f"Kit task for device {self.device_id}: {self.remedy}"
