@@ -34,8 +34,10 @@ from virtualward.bulk_insert import insert_rows
 logger = logging.getLogger(__name__)
 
 SWEEP_BATCH = 2500
-# A beat sweep runs every 5 s; one that has more to claim keeps going for about that long.
-SWEEP_BUDGET_S = 4.0
+# A beat sweep runs every 5 s; one with more to claim keeps going up to this long rather than
+# leave the rest idle until the next beat. A later beat's sweep on another worker joins in:
+# SKIP LOCKED gives each its own devices.
+SWEEP_BUDGET_S = 8.0
 
 # What the claim returns for each device it took offline.
 _RETURNED = ("id", "patient_id", "offline_since", "mode", "expected_interval_s", "kind", "serial", "device_id")

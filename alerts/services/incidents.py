@@ -175,11 +175,13 @@ def _fold(incident_pk: int, members: list[_Candidate], now: datetime) -> set[int
              risk["risk"], risk["news2_total"], risk["spo2_scale"], risk["on_oxygen"])
         )  # fmt: skip
     insert_rows(IncidentMember, columns, rows)
-    incident = ConnectivityIncident.objects.get(pk=incident_pk)
     earliest = min(c.dropout.silent_since for c in members)
-    incident.started_at = min(incident.started_at, earliest)
-    incident.updated_at = now
-    incident.save(update_fields=["started_at", "updated_at"])
+    # Written only when the outage turns out to have begun earlier: a row lock taken on every
+    # batch would make racing sweepers wait for each other's commits.
+    ConnectivityIncident.objects.filter(pk=incident_pk, started_at__gt=earliest).update(
+        started_at=earliest, updated_at=now
+    )
+    incident = ConnectivityIncident.objects.get(pk=incident_pk)
     _publish_incident(incident, {c.dropout.ward_id for c in members})
     return {c.alert_id for c in members}
 
