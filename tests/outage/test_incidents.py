@@ -14,7 +14,7 @@ from devices.connectivity import sweep_connectivity
 from devices.ingest import handle_message
 from devices.models import ConnectivityGap
 from devices.protocol import obs_topic
-from tests.factories import DeviceFactory, UserFactory, WardFactory
+from tests.factories import DeviceFactory, PatientFactory, UserFactory, WardFactory
 from tests.outage.builders import heard, hub_fleet
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("grace")]
@@ -182,3 +182,32 @@ def test_the_sweep_tells_the_boards_with_one_incident_event_per_ward(monkeypatch
     incident_events = [m for m in sent if m["event"] == "incident.updated"]
     assert sorted(m["ward_id"] for m in incident_events) == sorted([first.pk, second.pk])
     assert not [m for m in sent if m["event"] == "alert.raised"]
+
+
+def test_hubs_that_said_their_network_in_status_and_then_fell_silent_are_one_incident(operator_user):
+    # given simulated hubs that connected through ingest and reported their network in status
+    from devices.protocol import status_topic
+    from devices.simulator import sim_network, status_payload
+
+    ward = WardFactory()
+    hubs = [
+        DeviceFactory(device_id=f"sim-hub-{n:02d}", patient=PatientFactory(ward=ward), expected_interval_s=60)
+        for n in range(20)
+    ]  # the simulator puts five of these twenty on each of its four networks
+    now = timezone.now()
+    for hub in hubs:
+        payload = status_payload("online", 80, sim_network(hub.device_id))
+        handle_message(status_topic(hub.device_id), payload, now - dt.timedelta(minutes=5))
+    # when one operator's hubs all stop at once and the others keep reporting
+    operators = {hub.pk: sim_network(hub.device_id)["operator"] for hub in hubs}
+    lost_operator = "23415"
+    for hub in hubs:
+        if operators[hub.pk] != lost_operator:
+            handle_message(status_topic(hub.device_id), status_payload("online", 80, sim_network(hub.device_id)), now)
+    sweep_connectivity(now=now)
+    # then the silent ones are one incident on that operator
+    silent = [hub.pk for hub in hubs if operators[hub.pk] == lost_operator]
+    assert len(silent) == 5
+    incident = ConnectivityIncident.objects.get()
+    assert (incident.group_kind, incident.group_value) == ("operator", lost_operator)
+    assert sorted(IncidentMember.objects.values_list("device_id", flat=True)) == sorted(silent)
