@@ -47,6 +47,8 @@ def triage_context(*, user: AnyUser, alerts: list) -> dict[str, Any]:
         "outcomes": [choice for choice in Outcome.choices if choice[0] != Outcome.AUTO_RESOLVED],
         "assignees": selectors.assignable_staff(user=user),
         "me": user,
+        # Folded dropouts are not in the queue one by one: their incident heads it.
+        "incidents": selectors.board_incidents(user=user),
     }
 
 

@@ -56,3 +56,22 @@ def test_a_clinician_sees_only_their_wards_patients_under_an_incident(client):
     # then the incident counts and lists their three patients only
     assert "3 devices on mobile network 23415" in page
     assert lost[3].patient.family_name not in page
+
+
+@override_settings(VW_DEVICE_GRACE_SECONDS=60)
+def test_the_triage_queue_is_headed_by_the_incident_instead_of_its_dropouts(client):
+    # given an outage of five hubs and one lone dropout on another network
+    operator = UserFactory(username="cc", role=Role.OPERATOR)
+    ward = WardFactory()
+    now = timezone.now()
+    lost = hub_fleet(ward, 5, operator="23415")
+    lone = hub_fleet(ward, 1, operator="23420")
+    heard(lost + lone, now - dt.timedelta(minutes=5))
+    sweep_connectivity(now=now)
+    client.force_login(operator)
+    # when the triage queue is opened
+    page = " ".join(client.get("/triage/").content.decode().split())
+    # then the incident heads it, and only the lone dropout has a card of its own
+    assert "5 devices on mobile network 23415 silent since" in page
+    assert page.count('class="alert-card') == 1
+    assert f"Not heard from: {lone[0]}" in page
