@@ -1,5 +1,6 @@
 import pytest
 
+from tests.ingest.test_e2e import database_url, ingests  # noqa: F401 - the e2e test's fixtures
 from tests.scoring_services.builders import clean_cache, eager_tasks  # noqa: F401
 
 
