@@ -12,7 +12,7 @@ export MQTT_URL ?= mqtt://127.0.0.1:1883
 export VW_REQUIRE_SERVICES := true
 endif
 
-.PHONY: run test bench lint clean
+.PHONY: run test bench bench-outage lint clean
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,14 @@ BENCH_MQTT_URL ?=
 bench: $(STAMP)
 	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) MQTT_URL=$(BENCH_MQTT_URL) \
 	VW_CHANNELS_PREFIX=bench $(BIN)/python manage.py bench $(BENCH_ARGS)
+
+# 10,000 devices silent at once: deadline to incident and to every episode, exactly once.
+# Its own database (dropped afterwards); BENCH_OUTAGE_ARGS e.g. "--devices 2000".
+BENCH_OUTAGE_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/vw_bench_outage
+
+bench-outage: $(STAMP)
+	DATABASE_URL=$(BENCH_OUTAGE_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) MQTT_URL= \
+	VW_CHANNELS_PREFIX=bench-outage $(BIN)/python manage.py bench_outage $(BENCH_OUTAGE_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

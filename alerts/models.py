@@ -134,3 +134,7 @@ class AlertEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} at {self.at:%Y-%m-%d %H:%M}"
+
+
+# Connectivity incidents live in their own module; imported here so the app registers them.
+from alerts.incident_models import ConnectivityIncident, GroupKind, IncidentMember, IncidentState  # noqa: E402, F401

@@ -7,6 +7,7 @@ from typing import Any
 from django.db.models import Case, IntegerField, QuerySet, Value, When
 
 from accounts.access import AnyUser, visible_patients
+from alerts.incident_selectors import folded_alert_ids
 from alerts.models import CLINICAL_KINDS, Alert, AlertEvent, AlertKind, AlertState
 
 # What the command centre needs to tell apart at a glance: a patient getting worse, a patient
@@ -33,6 +34,8 @@ def alert_queue(user: AnyUser) -> QuerySet[Alert]:
     return (
         visible_alerts(user)
         .filter(state__in=LIVE_STATES)
+        # A dropout folded under an open connectivity incident is told by the incident (board).
+        .exclude(pk__in=folded_alert_ids())
         .annotate(
             acknowledged_rank=Case(
                 When(state=AlertState.OPEN, then=Value(0)), default=Value(1), output_field=IntegerField()

@@ -6,25 +6,53 @@ patients they can see; operators and administrators see every device, paired or 
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import django_filters
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from accounts.access import visible_patients
 from accounts.audit_hooks import AuditedReadsMixin
-from devices.models import Device, IngestRejection
+from accounts.permissions import IsOperatorOrAdministrator
+from devices import notspots
+from devices.models import Device, IngestRejection, KitTask
+from devices.network import network_to_dict
 from patients import selectors
 from patients.models import Patient
 
 
+class NetworkSerializer(serializers.Serializer):
+    """The device's latest network report (protocol v1 status "network"); null if it never sent one."""
+
+    type = serializers.CharField(allow_null=True)
+    operator = serializers.CharField(allow_null=True, help_text="Mobile network MCC+MNC.")
+    rssi_dbm = serializers.IntegerField(allow_null=True)
+    technology = serializers.CharField(allow_null=True)
+    cell = serializers.CharField(allow_null=True, help_text="Cell or access point: personal data.")
+    at = serializers.DateTimeField()
+
+
 class DeviceSerializer(serializers.ModelSerializer):
+    network = serializers.SerializerMethodField()
+
+    @extend_schema_field(NetworkSerializer(allow_null=True))
+    def get_network(self, device: Device) -> dict | None:
+        return network_to_dict(device)
+
     class Meta:
         model = Device
         fields = [
             "id", "device_id", "kind", "serial", "patient", "mode", "expected_interval_s", "paired_at",
             "revoked_at", "connectivity", "last_seen_at", "last_reading_at", "offline_since", "battery",
-            "battery_at",
+            "battery_at", "network",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -72,6 +100,41 @@ class DeviceViewSet(AuditedReadsMixin, viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self) -> QuerySet[Device]:
         return selectors.device_list(user=self.request.user)
+
+    @extend_schema(
+        summary="The device's connectivity over the patient's stay, and any not-spot flag",
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    @action(detail=True, methods=["get"])
+    def connectivity(self, request: Request, pk: str | None = None) -> Response:
+        device = self.get_object()
+        stay = notspots.stay_connectivity(device)
+        flag = notspots.keeps_dropping(stay)
+        remedy = notspots.suggested_remedy(stay) if flag else None
+        return Response({**stay.as_dict(), "keeps_dropping": flag, "suggested_remedy": remedy})
+
+
+class ConnectivityAreasView(APIView):
+    permission_classes = [IsOperatorOrAdministrator]
+
+    @extend_schema(
+        tags=["Devices"],
+        summary="Where dropouts cluster (by operator and cell) and the kit team's open tasks",
+        parameters=[OpenApiParameter("days", int, description="Look back this many days (1-365, default 30).")],
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    def get(self, request: Request) -> Response:
+        days = request.query_params.get("days", "30")
+        if not days.isdigit() or not 1 <= int(days) <= 365:
+            return Response({"days": "a whole number of days from 1 to 365"}, status=400)
+        areas = notspots.dropout_areas(since=timezone.now() - timedelta(days=int(days)))
+        tasks = KitTask.objects.filter(state=KitTask.State.OPEN).select_related("device")
+        areas["kit_tasks"] = [
+            {"id": t.pk, "device": t.device.device_id, "patient": t.patient_id, "reason": t.reason,
+             "remedy": t.remedy, "created_at": t.created_at.isoformat()}
+            for t in tasks
+        ]  # fmt: skip
+        return Response(areas)
 
 
 @extend_schema_view(

@@ -4,9 +4,10 @@ Like healthchecks' ``sendalerts``, each device stores ``overdue_at``, the moment
 overdue: a continuous device by its connection (last heard + expected interval + grace), a
 spot-check device by its reading schedule (last reading + expected interval + grace), so a
 spot-check device that disconnects between readings is not "offline". The beat sweep claims
-overdue devices with a conditional ``UPDATE ... WHERE connectivity = old AND overdue_at = old``;
-only the winner opens the gap and raises the alert, so an episode alerts exactly once however
-many workers sweep. Detection needs nothing but the clock: no other data has to arrive.
+overdue devices with one conditional ``UPDATE ... WHERE overdue_at <= now AND connectivity <>
+'offline' ... RETURNING`` per batch (devices.sweep); only the winner opens the gap and raises
+the alert, so an episode alerts exactly once however many workers sweep. Detection needs
+nothing but the clock: no other data has to arrive.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from alerts.services import (
 )
 from alerts.services.core import LIVE_STATES
 from devices.models import Connectivity, ConnectivityGap, Device, DeviceMode
+from devices.sweep import sweep_overdue
 from frontend.events import publish
 from virtualward.binary_rows import fetch_binary
 
@@ -39,7 +41,6 @@ logger = logging.getLogger(__name__)
 # Battery readings jitter by a point or two; clearing only a few points above the threshold
 # keeps a device hovering at the threshold from raising and resolving an alert every message.
 LOW_BATTERY_CLEAR_MARGIN = 5
-SWEEP_BATCH = 500
 # A device heard from several times a second would otherwise be rewritten in every ingest batch.
 # Its row is written when its state changes or a clock has moved this far since the stored one;
 # in between, last_seen_at (and so overdue_at) lags by less than this, a small fraction of the
@@ -388,29 +389,12 @@ def record_status(*, device_pk: int, state: str, battery: int | None, at: dateti
 
 
 def sweep_connectivity(*, now: datetime | None = None) -> int:
-    """Beat task body: take every overdue device offline; returns how many episodes began."""
-    now = now or timezone.now()
-    candidates = list(
-        Device.objects.filter(
-            overdue_at__lte=now,
-            patient__isnull=False,
-            patient__discharged_at__isnull=True,
-            revoked_at__isnull=True,
-        )
-        .exclude(connectivity=Connectivity.OFFLINE)
-        .order_by("overdue_at")
-        .values_list("pk", "connectivity", "overdue_at")[:SWEEP_BATCH]
-    )
-    started = 0
-    for pk, connectivity, due in candidates:
-        with transaction.atomic():
-            device = Device.objects.select_related("patient").get(pk=pk)
-            device.connectivity, device.overdue_at = connectivity, due
-            # The gap in the data began when we last heard from it, not when the sweep noticed.
-            began = last_heard(device) or due
-            if _take_offline(device, cause=ConnectivityGap.Cause.TIMEOUT, started_at=began, now=now):
-                started += 1
-    return started
+    """Beat task body: take every overdue device offline; returns how many episodes began.
+
+    Set-based (devices.sweep): one conditional UPDATE claims a batch, bulk writes follow, and
+    mass dropouts are grouped into connectivity incidents.
+    """
+    return sweep_overdue(now=now).started
 
 
 def _take_offline(device: Device, *, cause: str, started_at: datetime, now: datetime) -> bool:

@@ -64,6 +64,15 @@ class Device(models.Model):
     # When this device becomes overdue; the sweep claims rows past it (indexed, see sweep).
     overdue_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
+    # How the device last said it is connected (status "network", protocol v1); blank: never said.
+    # The outage grouping reads these when the device goes silent (alerts.grouping).
+    network_type = models.CharField(max_length=10, blank=True)
+    network_operator = models.CharField(max_length=6, blank=True, help_text="Mobile network MCC+MNC.")
+    network_rssi_dbm = models.SmallIntegerField(null=True, blank=True)
+    network_technology = models.CharField(max_length=16, blank=True)
+    network_cell = models.CharField(max_length=32, blank=True, help_text="Personal data: it places the home.")
+    network_at = models.DateTimeField(null=True, blank=True)
+
     class Meta:
         ordering = ["kind", "serial"]
 
@@ -184,3 +193,54 @@ class DeviceCertificate(models.Model):
 
     def __str__(self) -> str:
         return f"Certificate {self.serial_number} for {self.common_name}"
+
+
+class NetworkReport(models.Model):
+    """Each network report a device sent with its status: the history behind the not-spot view.
+
+    ``cell`` is personal data (a cell or access point places the patient's home): it is shown
+    with the patient's record and counted in the area view, never listed there one by one.
+    """
+
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="network_reports")
+    patient = models.ForeignKey(
+        "patients.Patient", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    at = models.DateTimeField()
+    type = models.CharField(max_length=10, blank=True)
+    operator = models.CharField(max_length=6, blank=True)
+    rssi_dbm = models.SmallIntegerField(null=True, blank=True)
+    technology = models.CharField(max_length=16, blank=True)
+    cell = models.CharField(max_length=32, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["device", "-at"], name="network_report_device_time")]
+
+    def __str__(self) -> str:
+        return f"Network of device {self.device_id} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class KitTask(models.Model):
+    """Work for the kit team: a patient whose kit keeps dropping, with the remedy suggested."""
+
+    class State(models.TextChoices):
+        OPEN = "open", "Open"
+        DONE = "done", "Done"
+
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="kit_tasks")
+    patient = models.ForeignKey("patients.Patient", on_delete=models.CASCADE, related_name="kit_tasks")
+    state = models.CharField(max_length=8, choices=State.choices, default=State.OPEN)
+    reason = models.CharField(max_length=300)
+    remedy = models.CharField(max_length=300)
+    created_at = models.DateTimeField()
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["device"], condition=Q(state="open"), name="one_open_kit_task_per_device")
+        ]
+
+    def __str__(self) -> str:
+        return f"Kit task for device {self.device_id}: {self.remedy}"

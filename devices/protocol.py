@@ -119,9 +119,24 @@ class ObsMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class NetworkInfo:
+    """How a device says it is connected (spec "Network information"); every field optional."""
+
+    type: str | None = None
+    operator: str | None = None
+    rssi_dbm: int | None = None
+    technology: str | None = None
+    # An opaque cell or access-point identifier: personal data (it places the patient's home).
+    cell: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class StatusMessage:
     state: str
     battery: int | None
+    network: NetworkInfo | None = None
+    # Network fields dropped for breaking a rule; the rest of the status stands.
+    network_rejections: tuple[str, ...] = ()
 
 
 class _Invalid(Exception):
@@ -497,7 +512,83 @@ def parse_status(payload: bytes) -> StatusMessage:
         battery = _read_battery(doc.get("battery"))
     except _Invalid as exc:
         raise MessageRejected(exc.reason) from None
-    return StatusMessage(state=state, battery=battery)
+    network, problems = _read_network(doc.get("network"))
+    return StatusMessage(state=state, battery=battery, network=network, network_rejections=problems)
+
+
+# --- network information in status (spec "Network information") --------------------------------
+
+NETWORK_TYPES: Final = ("cellular", "wifi", "ethernet", "other")
+RSSI_RANGE: Final = (-140, 0)
+MAX_TECHNOLOGY_CHARS: Final = 16
+MAX_CELL_CHARS: Final = 32
+_OPERATOR: Final = re.compile(r"[0-9]{5,6}")
+_DROPPED: Final = "; field dropped, the rest of the status kept"
+
+
+def _read_network(raw: object) -> tuple[NetworkInfo | None, tuple[str, ...]]:
+    """The network object, each bad field dropped with its reason; unknown fields ignored."""
+    if raw is None:
+        return None, ()
+    if type(raw) is not dict:
+        return None, (f"network is not a JSON object (got {_show(raw)}){_DROPPED}",)
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    for name, check in _NETWORK_FIELDS:
+        value = raw.get(name)
+        if value is None:
+            continue
+        try:
+            values[name] = check(value, raw)
+        except _Invalid as exc:
+            problems.append(f"network.{name} {exc.reason}{_DROPPED}")
+    info = NetworkInfo(**values)
+    return (info if values else None), tuple(problems)
+
+
+def _network_type(value: object, _: dict) -> str:
+    if type(value) is not str or value not in NETWORK_TYPES:
+        raise _Invalid(f"{_show(value)} is not one of {', '.join(NETWORK_TYPES)}")
+    return value
+
+
+def _network_operator(value: object, network: dict) -> str:
+    if type(value) is not str or _OPERATOR.fullmatch(value) is None:
+        raise _Invalid(f"{_show(value)} is not an MCC+MNC of 5 or 6 digits")
+    if network.get("type") in ("wifi", "ethernet"):
+        # The spec gives an operator for cellular links only; on a fixed line it names nothing.
+        raise _Invalid(f"is given for a {network['type']} network; only a cellular one has an operator")
+    return value
+
+
+def _network_rssi(value: object, _: dict) -> int:
+    low, high = RSSI_RANGE
+    # type(), not isinstance: JSON true is a bool, and -97.0 is not the integer the spec asks for.
+    if type(value) is not int or not low <= value <= high:
+        raise _Invalid(f"must be an integer from {low} to {high} dBm (got {_show(value)})")
+    return value
+
+
+def _network_text(limit: int, *, personal: bool) -> Any:
+    def check(value: object, _: dict) -> str:
+        # A cell id is personal data: its value is never echoed into a reason staff can read.
+        shown = "" if personal else f" (got {_show(value)})"
+        if type(value) is not str or not 1 <= len(value) <= limit:
+            raise _Invalid(f"must be text of 1-{limit} characters{shown}")
+        if not value.isprintable() or not _is_encodable(value):
+            raise _Invalid(f"contains control characters or an unpaired surrogate{shown}")
+        return value
+
+    return check
+
+
+_NETWORK_FIELDS: Final = (
+    ("type", _network_type),
+    ("operator", _network_operator),
+    ("rssi_dbm", _network_rssi),
+    ("technology", _network_text(MAX_TECHNOLOGY_CHARS, personal=False)),
+    ("cell", _network_text(MAX_CELL_CHARS, personal=True)),
+)
 
 
 # --- platform -> device -----------------------------------------------------------------------

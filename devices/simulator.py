@@ -19,6 +19,7 @@ import socket
 import threading
 import time
 import uuid
+import zlib
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -79,11 +80,27 @@ def obs_payload(msg_id: str, items: list[dict], battery: int | None, sent_at: da
     return json.dumps(body, separators=(",", ":")).encode()
 
 
-def status_payload(state: str, battery: int | None = None) -> bytes:
+def status_payload(state: str, battery: int | None = None, network: dict | None = None) -> bytes:
     body: dict = {"state": state}
     if battery is not None and state == "online":
         body["battery"] = battery
+    if network is not None and state == "online":
+        body["network"] = network
     return json.dumps(body, separators=(",", ":")).encode()
+
+
+# UK mobile networks (MCC 234) the simulated hubs use, so an outage of one can be staged.
+SIM_OPERATORS = ("23410", "23415", "23420", "23430")
+
+
+def sim_network(device_id: str, *, not_spot: bool = False) -> dict:
+    """The `network` a simulated device reports: a fixed operator and cell per device id."""
+    digest = zlib.crc32(device_id.encode())
+    operator = SIM_OPERATORS[digest % len(SIM_OPERATORS)]
+    # A not-spot home sits at the edge of coverage: a weak signal on an older technology.
+    rssi, technology = (-109, "2G") if not_spot else (-70 - digest % 25, "4G")
+    return {"type": "cellular", "operator": operator, "rssi_dbm": rssi, "technology": technology,
+            "cell": f"{operator}{digest % 97:05d}"}  # fmt: skip
 
 
 def malformed_payloads(msg_id: str, now: datetime) -> list[bytes]:
@@ -208,7 +225,8 @@ class SimDevice:
         return Publish(obs_topic(self.device_id), obs_payload(msg_id, items, round(self.battery), now), msg_id=msg_id)
 
     def status(self) -> bytes:
-        return status_payload("online", round(self.battery))
+        network = sim_network(self.device_id, not_spot=self.behaviour() == demo_plan.NOT_SPOT)
+        return status_payload("online", round(self.battery), network)
 
 
 def build_devices(patients: tuple[DemoPatient, ...], *, seed: int = 1, only: set[str] | None = None) -> list[SimDevice]:

@@ -21,10 +21,13 @@ from frontend import selectors
 
 def board_snapshot(*, user: AnyUser, ward_id: int | None) -> dict[str, Any]:
     rows = selectors.ward_board(user=user, ward_id=ward_id)
+    incidents = selectors.board_incidents(user=user, ward_id=ward_id)
+    context = {"rows": rows, "show_ward": ward_id is None, "incidents": incidents}
     return {
         "rows": rows,
         "alerts": [alert for row in rows for alert in row["alerts"]],
-        "html": render_to_string("frontend/_board_rows.html", {"rows": rows, "show_ward": ward_id is None}),
+        "incidents": [{"id": i["id"], "headline": i["headline"]} for i in incidents],
+        "html": render_to_string("frontend/_board_rows.html", context),
         "generated_at": timezone.now().isoformat(),
     }
 
@@ -44,6 +47,8 @@ def triage_context(*, user: AnyUser, alerts: list) -> dict[str, Any]:
         "outcomes": [choice for choice in Outcome.choices if choice[0] != Outcome.AUTO_RESOLVED],
         "assignees": selectors.assignable_staff(user=user),
         "me": user,
+        # Folded dropouts are not in the queue one by one: their incident heads it.
+        "incidents": selectors.board_incidents(user=user),
     }
 
 

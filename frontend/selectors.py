@@ -20,9 +20,11 @@ from django.utils import timezone
 from accounts.access import AnyUser, visible_patients, visible_wards
 from accounts.models import Role
 from alerts import reports
+from alerts.incident_selectors import open_incidents
 from alerts.models import Alert, AlertState, Severity
 from alerts.selectors import alert_queue
 from devices.models import Connectivity, ConnectivityGap, Device, IngestRejection
+from devices.network import network_to_dict
 from patients.models import Patient, Ward
 from scoring.models import EarlyWarningScore
 
@@ -96,6 +98,14 @@ def ward_board(*, user: AnyUser, ward_id: int | None = None, now: datetime | Non
     rows = [patient_row(patient, now=now) for patient in board_patients(user=user, ward_id=ward_id)]
     rows.sort(key=_sickest_first)
     return rows
+
+
+def board_incidents(*, user: AnyUser, ward_id: int | None = None) -> list[dict[str, Any]]:
+    """Open connectivity incidents touching the board's patients, at-risk patients first."""
+    patients = visible_patients(user).filter(discharged_at__isnull=True)
+    if ward_id is not None:
+        patients = patients.filter(ward_id=ward_id)
+    return open_incidents(patients=patients)
 
 
 def _sickest_first(row: dict[str, Any]) -> tuple:
@@ -180,6 +190,7 @@ def device_summary(device: Device, *, now: datetime) -> dict[str, Any]:
         "silent_since": device.last_reading_at or device.last_seen_at or device.offline_since,
         "battery": device.battery,
         "low_battery": low_battery,
+        "network": network_to_dict(device),
     }
 
 

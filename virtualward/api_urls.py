@@ -5,7 +5,7 @@ from rest_framework.routers import DefaultRouter
 
 from accounts.api import AuditExportView
 from alerts.api import AlertViewSet
-from devices.api import DeviceViewSet, IngestRejectionViewSet
+from devices.api import ConnectivityAreasView, DeviceViewSet, IngestRejectionViewSet
 from devices.pairing_api import CollectView, DeviceUnpairView, PairingView
 from patients.api import ObservationViewSet, PatientViewSet, WardViewSet
 from scoring.api import News2CalculatorView
@@ -23,6 +23,7 @@ urlpatterns = [
     path("pairing/", PairingView.as_view(), name="pairing"),
     path("pairing/collect/", CollectView.as_view(), name="pairing-collect"),
     path("devices/<int:pk>/unpair/", DeviceUnpairView.as_view(), name="device-unpair"),
+    path("connectivity/areas/", ConnectivityAreasView.as_view(), name="connectivity-areas"),
     path("audit/export.csv", AuditExportView.as_view(), name="audit-export"),
     *router.urls,
 ]

@@ -149,6 +149,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "alerts.tasks.sweep_overdue_observations",
         "schedule": 60.0,
     },
+    "not-spot-kit-tasks": {
+        "task": "devices.tasks.flag_dropping_kit",
+        "schedule": 3600.0,
+    },
 }
 
 # --- MQTT -----------------------------------------------------------------------------------

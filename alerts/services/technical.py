@@ -6,6 +6,7 @@ They tell the command centre "not heard from", never "deteriorating", and each r
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 
 from django.db import transaction
@@ -35,25 +36,39 @@ def raise_device_offline(*, device: Device, gap: ConnectivityGap, now: datetime)
     """The one 'device offline' alert of this episode; the caller has won the claim."""
     if device.patient is None:
         return None
-    interval = timedelta(seconds=device.expected_interval_s)
-    if gap.cause == ConnectivityGap.Cause.LAST_WILL:
-        detail = f"The device disconnected (Last Will) at {_local(gap.started_at)}."
-    elif device.mode == DeviceMode.SPOT_CHECK:
-        detail = f"No reading since {_local(gap.started_at)}; readings are due every {duration_text(interval)}."
+    alert, _ = raise_or_escalate(patient=device.patient, news=device_offline_news(device=device, gap=gap), now=now)
+    return alert
+
+
+def device_offline_news(*, device: Device, gap: ConnectivityGap) -> AlertNews:
+    """What a 'device offline' alert says (also raised in bulk by the sweep, alerts.services.dropouts)."""
+    return offline_news(
+        device_pk=device.pk, label=str(device), mode=device.mode, interval_s=device.expected_interval_s,
+        gap_pk=gap.pk, cause=gap.cause, started_at=gap.started_at,
+    )  # fmt: skip
+
+
+def offline_news(
+    *, device_pk: int, label: str, mode: str, interval_s: int, gap_pk: int | None, cause: str, started_at: datetime
+) -> AlertNews:
+    """:func:`device_offline_news` from plain values: the sweep words ten thousand of these at once."""
+    since, every = _local(started_at), duration_text(timedelta(seconds=interval_s))
+    if cause == ConnectivityGap.Cause.LAST_WILL:
+        detail = f"The device disconnected (Last Will) at {since}."
+    elif mode == DeviceMode.SPOT_CHECK:
+        detail = f"No reading since {since}; readings are due every {every}."
     else:
-        detail = f"Nothing received since {_local(gap.started_at)}; expected every {duration_text(interval)}."
-    news = AlertNews(
+        detail = f"Nothing received since {since}; expected every {every}."
+    return AlertNews(
         kind=AlertKind.DEVICE_OFFLINE,
         # An unmonitored continuous device leaves the patient unwatched; a missed spot check
         # is a gap in routine observations.
-        severity=Severity.MEDIUM if device.mode == DeviceMode.CONTINUOUS else Severity.LOW_MEDIUM,
-        title=f"Not heard from: {device}",
+        severity=Severity.MEDIUM if mode == DeviceMode.CONTINUOUS else Severity.LOW_MEDIUM,
+        title=f"Not heard from: {label}",
         detail=detail,
-        device_id=device.pk,
-        data={"gap_id": gap.pk, "cause": gap.cause, "started_at": gap.started_at.isoformat()},
+        device_id=device_pk,
+        data={"gap_id": gap_pk, "cause": cause, "started_at": started_at.isoformat()},
     )
-    alert, _ = raise_or_escalate(patient=device.patient, news=news, now=now)
-    return alert
 
 
 def resolve_device_offline(*, device: Device, gap: ConnectivityGap | None, now: datetime) -> Alert | None:
@@ -161,4 +176,10 @@ def _overdue_news(patient: Patient, due: datetime, now: datetime) -> AlertNews:
 
 
 def _local(moment: datetime) -> str:
-    return timezone.localtime(moment).strftime("%d %b %H:%M")
+    # Cached by the minute shown (and the zone): a mass dropout words thousands of the same minute.
+    return _local_minute(moment.replace(second=0, microsecond=0), timezone.get_current_timezone_name())
+
+
+@functools.lru_cache(maxsize=256)
+def _local_minute(minute: datetime, zone: str) -> str:
+    return timezone.localtime(minute).strftime("%d %b %H:%M")

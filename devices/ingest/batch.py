@@ -23,6 +23,7 @@ from devices.ingest.store import (
     insert_received,
     item_rejections,
     load_devices,
+    network_rejections,
     observations_of,
     received_row,
     refusal_of,
@@ -103,6 +104,7 @@ def _note_status(message: Parsed, device: DeviceRef, position: int, work: BatchW
         return
     work.statuses.append((position, device.pk, message))
     work.outcomes[position] = Outcome(message.incoming)
+    work.rejections.extend(network_rejections(message, device))
 
 
 def _store_obs(parsed: list[Parsed], devices: dict[str, DeviceRef], candidates: list[int], work: BatchWork) -> None:
@@ -186,6 +188,8 @@ def _apply_statuses(statuses: list[tuple[int, int, Parsed]]) -> None:
             battery=message.status.battery,
             at=message.incoming.received_at,
         )
+        if message.status.network is not None:
+            effects.record_network(device_pk=device_pk, network=message.status.network, at=message.incoming.received_at)
 
 
 def _request_rescore(devices: dict[str, DeviceRef], observations: list[NewObservation]) -> None:

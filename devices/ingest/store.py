@@ -172,6 +172,26 @@ def whole_rejection(parsed: Parsed, device: DeviceRef | None, reason: str) -> In
     )
 
 
+def network_rejections(parsed: Parsed, device: DeviceRef) -> list[IngestRejection]:
+    """A status's dropped network fields, each with its reason; the status itself was accepted.
+
+    No excerpt: the payload may hold the cell id, which is personal data.
+    """
+    if parsed.status is None:
+        return []
+    incoming = parsed.incoming
+    return [
+        IngestRejection(
+            device_id=device.pk,
+            device_ref=parsed.device_ref[:200],
+            topic=incoming.topic[:300],
+            reason=reason[:300],
+            received_at=incoming.received_at,
+        )
+        for reason in parsed.status.network_rejections
+    ]
+
+
 def item_rejections(parsed: Parsed, device: DeviceRef) -> list[IngestRejection]:
     assert parsed.obs is not None
     return [
