@@ -112,9 +112,17 @@ class AlertViewSet(viewsets.GenericViewSet):
     @action(detail=True, methods=["post"])
     def resolve(self, request: Request, pk: str) -> Response:
         alert = self.get_object()
+        if lacks_offset(str(request.data.get("review_by") or "")):
+            return Response({"review_by": [NAIVE]}, status=status.HTTP_400_BAD_REQUEST)
         data = _valid(ResolveSerializer, request.data)
         return _run(
-            lambda: services.alert_resolve(alert=alert, user=request.user, outcome=data["outcome"], note=data["note"])
+            lambda: services.alert_resolve(
+                alert=alert,
+                user=request.user,
+                outcome=data["outcome"],
+                note=data["note"],
+                review_by=data["review_by"],
+            )
         )
 
     @extend_schema(

@@ -34,6 +34,12 @@ class EscalateSerializer(serializers.Serializer):
 class ResolveSerializer(serializers.Serializer):
     outcome = serializers.ChoiceField(choices=[o for o in Outcome.values if o != Outcome.AUTO_RESOLVED])
     note = serializers.CharField(max_length=MAX_NOTE_CHARS, required=False, allow_blank=True, default="")
+    review_by = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Required while the patient is still in the alert's band (5 min to 24 h ahead). With offset or Z.",
+    )
 
 
 class SummaryQuerySerializer(serializers.Serializer):

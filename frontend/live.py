@@ -15,8 +15,9 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from accounts.access import AnyUser
-from alerts.models import Outcome
-from frontend import selectors
+from alerts.outcomes import PERSON_OUTCOMES
+from frontend import cards, selectors
+from frontend.forms import REVIEW_CHOICES
 
 
 def board_snapshot(*, user: AnyUser, ward_id: int | None) -> dict[str, Any]:
@@ -41,7 +42,9 @@ def triage_snapshot(*, user: AnyUser) -> dict[str, Any]:
 def triage_context(*, user: AnyUser, alerts: list) -> dict[str, Any]:
     return {
         "alerts": alerts,
-        "outcomes": [choice for choice in Outcome.choices if choice[0] != Outcome.AUTO_RESOLVED],
+        "cards": cards.alert_cards(alerts),
+        "outcomes": PERSON_OUTCOMES,
+        "review_choices": REVIEW_CHOICES,
         "assignees": selectors.assignable_staff(user=user),
         "me": user,
     }

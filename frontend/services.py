@@ -37,6 +37,8 @@ def alert_action_run(*, alert: Alert, user: AnyUser, action: str, data: dict[str
     elif action == "escalate":
         alerts_services.alert_escalate(alert=alert, user=user, note=note)
     elif action == "resolve":
-        alerts_services.alert_resolve(alert=alert, user=user, outcome=data["outcome"], note=note)
+        alerts_services.alert_resolve(
+            alert=alert, user=user, outcome=data["outcome"], note=note, review_by=data.get("review_by")
+        )
     else:
         raise ValueError(f"Unknown action {action!r}; expected one of {', '.join(ALERT_ACTIONS)}.")

@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.access import can_triage, sees_all_wards, visible_wards
 from alerts.reports import ReportPeriodError
 from alerts.services import AlertActionError
-from frontend import live, selectors, services
+from frontend import cards, live, selectors, services
 from frontend.forms import PERIODS, AlertActionForm, ManualObservationForm, ScaleForm, parse_period
 from patients.services import observation_record_manual, patient_set_spo2_scale
 
@@ -56,6 +56,7 @@ def board(request: HttpRequest, ward_id: int | None = None) -> HttpResponse:
 def triage(request: HttpRequest) -> HttpResponse:
     alerts = selectors.triage_queue(user=request.user)
     context = live.triage_context(user=request.user, alerts=alerts)
+    context["rcp_key"] = cards.rcp_key()
     return render(request, "frontend/triage.html", {**context, "socket": "/ws/alerts/"})
 
 

@@ -148,6 +148,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "alerts.tasks.sweep_overdue_observations",
         "schedule": 60.0,
     },
+    "clinical-reviews-sweep": {
+        "task": "alerts.tasks.sweep_clinical_reviews",
+        "schedule": 60.0,
+    },
 }
 
 # --- MQTT -----------------------------------------------------------------------------------

@@ -165,6 +165,8 @@ def _new_alert(patient: Any, news: AlertNews, now: datetime) -> Alert:
         detail=news.detail,
         opened_at=now,
         updated_at=now,
+        raised_total=news.data.get("total"),
+        raised_risk=news.data.get("risk", ""),
     )
 
 
@@ -176,7 +178,12 @@ def _escalate(alert: Alert, news: AlertNews, now: datetime) -> None:
     alert.score_id = news.score_id or alert.score_id
     alert.escalated_at = now
     alert.updated_at = now
-    alert.save(update_fields=["severity", "title", "detail", "score", "escalated_at", "updated_at"])
+    fields = ["severity", "title", "detail", "score", "escalated_at", "updated_at"]
+    if news.data.get("total") is not None:
+        # The figure the alert now stands for: its band was reached at this total.
+        alert.raised_total, alert.raised_risk = news.data["total"], news.data.get("risk", "")
+        fields += ["raised_total", "raised_risk"]
+    alert.save(update_fields=fields)
     data = {**news.data, "severity_before": before, "severity": alert.severity}
     record_event(alert, AlertEvent.Action.ESCALATED, at=now, note=news.detail, data=data)
     publish("alert.updated", ward_id=alert.patient.ward_id, patient_id=alert.patient_id, data=alert_to_dict(alert))

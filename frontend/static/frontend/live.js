@@ -94,7 +94,22 @@
 
   function render(html) {
     state.pending = null;
+    // A timeline someone opened, or a refusal they have not read yet, survives the refresh.
+    var open = Array.prototype.map.call(root.querySelectorAll("details[data-timeline-for][open]"),
+      function (d) { return d.dataset.timelineFor; });
+    var errors = {};
+    root.querySelectorAll("[data-alert-id] .action-error:not([hidden])").forEach(function (box) {
+      errors[box.closest("[data-alert-id]").dataset.alertId] = box.textContent;
+    });
     root.innerHTML = html;
+    open.forEach(function (id) {
+      var d = root.querySelector('details[data-timeline-for="' + id + '"]');
+      if (d) d.open = true;
+    });
+    Object.keys(errors).forEach(function (id) {
+      var box = root.querySelector('[data-alert-id="' + id + '"] .action-error');
+      if (box) { box.textContent = errors[id]; box.hidden = false; }
+    });
     root.querySelectorAll('input[name="csrfmiddlewaretoken"]').forEach(function (input) { input.value = csrf; });
   }
 
@@ -121,7 +136,7 @@
 
   function describe(alert) {
     var who = alert.patient && alert.patient.name ? alert.patient.name + " – " : "";
-    return who + alert.title;
+    return who + (alert.headline || alert.title);
   }
 
   function setAlerts(alerts) {
@@ -131,7 +146,7 @@
       if (alert.state !== "open") return;
       open += 1;
       if (alert.severity >= 50) {
-        state.unacked[alert.id] = (alert.patient_name ? alert.patient_name + " – " : "") + alert.title;
+        state.unacked[alert.id] = (alert.patient_name ? alert.patient_name + " – " : "") + (alert.headline || alert.title);
       }
     });
     if (openCount) { openCount.textContent = String(open); openCount.hidden = open === 0; }

@@ -1,0 +1,85 @@
+"""Triage in a real browser: alerts that tell the truth now, refusals said where they happen, and
+each alert's record on its card."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from accounts.models import Role
+from tests.browser.conftest import screenshot
+from tests.browser.test_dashboard_in_chromium import log_in, wait_live
+from tests.factories import UserFactory, WardFactory
+from tests.frontend.conftest import make_alert, make_patient, make_score
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def seed() -> dict[str, Any]:
+    ward = WardFactory(name="Respiratory Virtual Ward")
+    nurse = UserFactory(username="nurse", first_name="Nia", last_name="Hughes", role=Role.CLINICIAN)
+    ward.staff.add(nurse)
+    alex = make_patient(ward, risk="high", given_name="Alex", family_name="Breathless")
+    alert = make_alert(alex, title="NEWS2 7 at 09:10: high risk", raised_total=7, raised_risk="high")
+    make_score(alex, total=15, risk="high")
+    return {"ward": ward, "nurse": nurse, "alex": alex, "alert": alert}
+
+
+def test_a_patient_raised_at_7_and_now_at_15_reads_15_on_the_card_the_board_and_the_banner(live_platform, chromium):
+    # given Alex's high alert raised at NEWS2 7, and Alex now at 15
+    base, cast = live_platform["url"], seed()
+    nurse = log_in(chromium, base, "nurse")
+    wait_live(nurse)
+
+    # then the board's chip and the reminder banner say 15 now, and 7 only as "raised at"
+    chip = nurse.locator(f'.alert-chip[data-alert-id="{cast["alert"].pk}"]')
+    expect(chip).to_contain_text("NEWS2 now 15 HIGH")
+    expect(chip).to_contain_text("raised at 7")
+    expect(nurse.locator("#reminder")).to_contain_text("NEWS2 now 15 HIGH", timeout=10000)
+    expect(nurse.locator("#reminder")).not_to_contain_text("NEWS2 7 at")
+
+    # when the triage queue is opened
+    nurse.goto(f"{base}/triage/")
+    wait_live(nurse)
+    card = nurse.locator(f'li[data-alert-id="{cast["alert"].pk}"]')
+
+    # then the card shows the patient now (15, HIGH, +8 since raised) beside what it was raised for
+    expect(card.locator(".now-total")).to_have_text("15")
+    expect(card.locator(".now")).to_contain_text("+8 since raised")
+    expect(card.locator(".raised-for")).to_contain_text("NEWS2 7 (high risk) when raised")
+    expect(card.locator(".headline")).not_to_contain_text("NEWS2 7 at")
+    expect(card).to_contain_text("Nobody owns this")
+    screenshot(nurse, "triage-truth-now", publish=True)
+
+
+def test_a_refused_resolve_says_why_on_the_card_and_the_timeline_records_a_note(live_platform, chromium):
+    # given Alex's high alert, Alex still at 15
+    base, cast = live_platform["url"], seed()
+    nurse = log_in(chromium, base, "nurse")
+    nurse.goto(f"{base}/triage/")
+    wait_live(nurse)
+    card = nurse.locator(f'li[data-alert-id="{cast["alert"].pk}"]')
+
+    # when the nurse tries to resolve it with an outcome but no review time
+    card.get_by_label("Outcome").select_option("advice_by_phone")
+    card.get_by_role("button", name="Resolve").click()
+
+    # then the card itself says why it was refused, and the alert is still there
+    error = card.locator(".action-error")
+    expect(error).to_be_visible(timeout=10000)
+    expect(error).to_contain_text("still in this alert's band (NEWS2 15, high risk)")
+
+    # when the nurse adds a note and opens the timeline
+    card.get_by_label("Note").fill("Called Alex: breathless at rest, GP informed")
+    card.get_by_role("button", name="Add note").click()
+    timeline = card.locator("details.timeline")
+    expect(timeline.locator("summary")).to_contain_text("Timeline (1)", timeout=10000)
+    timeline.locator("summary").click()
+
+    # then the note is there with who wrote it
+    entry = timeline.locator('li[data-action="note"]')
+    expect(entry).to_contain_text("Nia Hughes")
+    expect(entry).to_contain_text("Called Alex: breathless at rest, GP informed")
+    screenshot(nurse, "triage-timeline", publish=True)
