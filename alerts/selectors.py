@@ -10,6 +10,7 @@ from django.utils import timezone
 from accounts.access import AnyUser, visible_patients
 from alerts import present
 from alerts.models import CLINICAL_KINDS, Alert, AlertEvent, AlertKind, AlertState, Category
+from alerts.timeline import timeline_entry, timeline_entry_to_dict
 from patients.models import Patient
 
 # What the command centre needs to tell apart at a glance: a patient getting worse, a patient
@@ -159,4 +160,10 @@ def alert_event_to_dict(event: AlertEvent) -> dict[str, Any]:
 
 
 def alert_detail_to_dict(alert: Alert) -> dict[str, Any]:
-    return {**alert_to_dict(alert), "events": [alert_event_to_dict(event) for event in alert_events(alert)]}
+    """One alert with its raw events and its timeline (who, when, what, in words)."""
+    events = list(alert_events(alert))
+    return {
+        **alert_to_dict(alert),
+        "events": [alert_event_to_dict(event) for event in events],
+        "timeline": [timeline_entry_to_dict(timeline_entry(event)) for event in events],
+    }

@@ -116,3 +116,15 @@ def test_resolving_from_the_card_while_in_band_asks_for_a_review_and_accepts_one
     alert.refresh_from_db()
     assert done.status_code == 200 and alert.state == AlertState.RESOLVED
     assert dt.timedelta(minutes=59) < alert.review_by - before < dt.timedelta(minutes=61)
+
+
+def test_the_patient_page_shows_each_alerts_timeline(client, ward, clinician):
+    # given an alert with a note, on the clinician's ward
+    patient = make_patient(ward, risk="high")
+    alert = make_alert(patient)
+    alert_add_note(alert=alert, user=clinician, note="Daughter says more confused today")
+    client.force_login(clinician)
+    # when the patient page is opened / then the alert's timeline holds the note and its author
+    html = client.get(f"/patients/{patient.pk}/").content.decode()
+    timeline = html.split(f'data-timeline-for="{alert.pk}"')[1].split("</details>")[0]
+    assert "Nia Nurse" in timeline and "Daughter says more confused today" in timeline
