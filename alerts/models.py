@@ -14,6 +14,7 @@ class AlertKind(models.TextChoices):
     DEVICE_OFFLINE = "device_offline", "Device offline"
     OBSERVATIONS_OVERDUE = "observations_overdue", "Observations overdue"
     LOW_BATTERY = "low_battery", "Low battery"
+    NOTIFICATION_FAILED = "notification_failed", "Notification not delivered"
 
 
 CLINICAL_KINDS = frozenset({AlertKind.NEWS2_RISK, AlertKind.SINGLE_PARAMETER, AlertKind.FALL})

@@ -10,7 +10,7 @@ from django.utils import timezone
 from accounts.access import AnyUser, visible_patients
 from alerts import present
 from alerts.models import CLINICAL_KINDS, Alert, AlertEvent, AlertKind, AlertState, Category
-from alerts.timeline import timeline_entry, timeline_entry_to_dict
+from alerts.timeline import timeline, timeline_entry_to_dict
 from patients.models import Patient
 
 # What the command centre needs to tell apart at a glance: a patient getting worse, a patient
@@ -22,6 +22,9 @@ REASONS = {
     AlertKind.DEVICE_OFFLINE: "not_heard_from",
     AlertKind.OBSERVATIONS_OVERDUE: "not_heard_from",
     AlertKind.LOW_BATTERY: "device_attention",
+    # A message to a person about an alert could not be delivered: the command centre must
+    # reach them another way.
+    AlertKind.NOTIFICATION_FAILED: "not_delivered",
 }
 LIVE_STATES = (AlertState.OPEN, AlertState.ACKNOWLEDGED)
 
@@ -165,5 +168,5 @@ def alert_detail_to_dict(alert: Alert) -> dict[str, Any]:
     return {
         **alert_to_dict(alert),
         "events": [alert_event_to_dict(event) for event in events],
-        "timeline": [timeline_entry_to_dict(timeline_entry(event)) for event in events],
+        "timeline": [timeline_entry_to_dict(entry) for entry in timeline(alert)],
     }

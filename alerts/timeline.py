@@ -18,8 +18,34 @@ from alerts.models import Alert, AlertEvent, Outcome, Severity
 
 
 def timeline(alert: Alert) -> list[dict[str, Any]]:
-    events = sorted(alert.events.all(), key=lambda event: (event.at, event.pk))
-    return [timeline_entry(event) for event in events]
+    """Events and the notifications sent about the alert, in time order."""
+    entries = [timeline_entry(event) for event in alert.events.all()]
+    # rota's messages to people (reverse relation; rota builds on alerts, not the reverse).
+    notifications = getattr(alert, "notifications", None)
+    if notifications is not None:
+        entries += [notification_entry(n) for n in notifications.all()]
+    return sorted(entries, key=lambda entry: (entry["at"], entry["action"] == "notified", entry["id"]))
+
+
+def notification_entry(notification: Any) -> dict[str, Any]:
+    state = notification.get_state_display().lower()
+    if notification.error and notification.state != "sent":
+        state += f" ({notification.error})"
+    elif notification.sent_at is not None:
+        state += f" at {timezone.localtime(notification.sent_at):%H:%M:%S}"
+    return {
+        "id": notification.pk,
+        "action": "notified",
+        "label": "Notified",
+        "at": notification.created_at,
+        "actor": "System",
+        "what": f"{notification.get_channel_display()} to {_name(notification.recipient)}, "
+        f"{notification.reason}: {state}",
+        "note": "",
+        "detail": "",
+        "channel": notification.channel,
+        "delivery": notification.state,
+    }
 
 
 def timeline_entry(event: AlertEvent) -> dict[str, Any]:

@@ -100,6 +100,7 @@ class AlertActionForm(forms.Form):
     note = forms.CharField(max_length=2000, required=False)
     outcome = forms.ChoiceField(choices=[("", "—"), *PERSON_OUTCOMES], required=False)
     assignee = forms.CharField(max_length=20, required=False)
+    escalate_to = forms.CharField(max_length=60, required=False)
     review_in = forms.TypedChoiceField(
         choices=[("", "—"), *REVIEW_CHOICES], coerce=int, required=False, empty_value=None
     )
@@ -115,6 +116,8 @@ class AlertActionForm(forms.Form):
             self.add_error("note", "Write the note before adding it.")
         if action == "resolve" and not self.cleaned_data.get("outcome"):
             self.add_error("outcome", "Choose the outcome before resolving.")
+        if action == "escalate" and not self.cleaned_data.get("escalate_to"):
+            self.add_error("escalate_to", "Choose who to escalate to: a person or a role on duty.")
         if action == "assign" and not self.cleaned_data.get("assignee"):
             self.add_error("assignee", "Choose who to assign the alert to.")
 

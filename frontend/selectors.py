@@ -243,7 +243,9 @@ def patient_page(*, patient: Patient, now: datetime | None = None) -> dict[str, 
     alerts = (
         Alert.objects.filter(patient=patient)
         .select_related("acknowledged_by", "assigned_to", "resolved_by")
-        .prefetch_related(Prefetch("events", queryset=AlertEvent.objects.select_related("actor")))
+        .prefetch_related(
+            Prefetch("events", queryset=AlertEvent.objects.select_related("actor")), "notifications__recipient"
+        )
         .order_by("-opened_at")[:30]
     )
     scores = EarlyWarningScore.objects.filter(patient=patient).order_by("-as_of", "-id")[:30]
@@ -324,7 +326,9 @@ def triage_queue(*, user: AnyUser) -> list[Alert]:
     if isinstance(queue, QuerySet):
         queue = queue.select_related(
             "patient__ward", "patient__current_score", "device", "assigned_to", "acknowledged_by", "score"
-        ).prefetch_related(Prefetch("events", queryset=AlertEvent.objects.select_related("actor")))
+        ).prefetch_related(
+            Prefetch("events", queryset=AlertEvent.objects.select_related("actor")), "notifications__recipient"
+        )
     return list(queue)
 
 

@@ -15,6 +15,7 @@ from accounts.audit import audit_record
 from alerts import services as alerts_services
 from alerts.models import Alert
 from patients.models import Patient
+from rota.services import alert_escalate_to
 
 ALERT_ACTIONS = ("acknowledge", "assign", "note", "escalate", "resolve")
 
@@ -35,7 +36,7 @@ def alert_action_run(*, alert: Alert, user: AnyUser, action: str, data: dict[str
     elif action == "note":
         alerts_services.alert_add_note(alert=alert, user=user, note=note)
     elif action == "escalate":
-        alerts_services.alert_escalate(alert=alert, user=user, note=note)
+        alert_escalate_to(alert=alert, user=user, to=data["escalate_to"], note=note)
     elif action == "resolve":
         alerts_services.alert_resolve(
             alert=alert, user=user, outcome=data["outcome"], note=note, review_by=data.get("review_by")

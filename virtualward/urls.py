@@ -8,5 +8,6 @@ urlpatterns = [
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/", include("virtualward.api_urls")),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("", include("rota.urls")),
     path("", include("frontend.urls")),
 ]

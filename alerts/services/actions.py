@@ -82,16 +82,29 @@ def alert_add_note(*, alert: Alert, user: Any, note: str) -> Alert:
     return _act(alert, user, AlertEvent.Action.NOTE, change, note=text)
 
 
-def alert_escalate(*, alert: Alert, user: Any, note: str = "") -> Alert:
+def alert_escalate(
+    *, alert: Alert, user: Any, note: str = "", recipient: Any = None, recipient_label: str = ""
+) -> Alert:
+    """Escalate: to a named person (who then owns the alert), or else one severity step up.
+
+    ``rota.services.alert_escalate_to`` picks the person on duty and notifies them.
+    """
     text = _clean_note(note)
 
     def change(locked: Alert, now: datetime) -> dict:
         _require_live(locked, "escalate")
+        locked.escalated_at = now
+        if recipient is not None:
+            before = locked.assigned_to_id
+            locked.assigned_to = recipient
+            label = recipient_label or _name(recipient)
+            return {"recipient": label, "recipient_id": recipient.pk, "previous_assignee_id": before}
         if locked.severity >= Severity.HIGH:
-            raise AlertStateError("The alert is already at the highest severity (high).")
+            raise AlertStateError(
+                "The alert is already at the highest severity (high): escalate it to a person on duty instead."
+            )
         before = locked.severity
         locked.severity = min(s for s in Severity.values if s > before)
-        locked.escalated_at = now
         return {"severity_before": before, "severity": locked.severity}
 
     return _act(alert, user, AlertEvent.Action.ESCALATED, change, note=text)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -98,6 +99,7 @@ def raise_or_escalate(
         else:
             record_event(alert, AlertEvent.Action.RAISED, at=now, note=news.detail, data=news.data)
             publish("alert.raised", ward_id=patient.ward_id, patient_id=patient.pk, data=alert_to_dict(alert))
+            start_ladder(alert.pk)
             return alert, "raised"
     if news.severity > existing.severity or news.always_escalate:
         _escalate(existing, news, now)
@@ -142,6 +144,7 @@ def raise_or_escalate_all(
             for alert, (patient, news) in zip(alerts, fresh, strict=True):
                 known[patient.pk][news.kind] = alert
                 publish("alert.raised", ward_id=patient.ward_id, patient_id=patient.pk, data=alert_to_dict(alert))
+                start_ladder(alert.pk)
     for patient, news in later:
         alert, _ = raise_or_escalate(patient=patient, news=news, now=now, live=known.setdefault(patient.pk, {}))
         known[patient.pk][news.kind] = alert
@@ -219,6 +222,17 @@ def auto_resolve(
     return alert
 
 
+def start_ladder(alert_id: int) -> None:
+    """After commit, climb the alert's escalation ladder (rota): its first rung is "at once"."""
+    transaction.on_commit(partial(_advance_ladder, alert_id))
+
+
+def _advance_ladder(alert_id: int) -> None:
+    from rota.tasks import advance_ladder  # rota builds on alerts, not the other way round
+
+    advance_ladder.delay(alert_id)
+
+
 def record_event(
     alert: Alert, action: str, *, at: datetime, actor: Any = None, note: str = "", data: dict | None = None
 ) -> AlertEvent:
@@ -235,4 +249,5 @@ __all__ = [
     "raise_or_escalate",
     "raise_or_escalate_all",
     "record_event",
+    "start_ladder",
 ]

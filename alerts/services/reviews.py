@@ -24,7 +24,7 @@ from alerts import present
 from alerts.models import Alert, AlertEvent, AlertKind, AlertState
 from alerts.selectors import alert_to_dict
 from alerts.services.clinical import risk_news
-from alerts.services.core import LIVE_STATES, live_alert, raise_or_escalate, record_event
+from alerts.services.core import LIVE_STATES, live_alert, raise_or_escalate, record_event, start_ladder
 from frontend.events import publish
 from patients.models import Patient
 
@@ -84,6 +84,7 @@ def _reopen(alert: Alert, now: datetime, note: str, data: dict[str, Any]) -> str
         return "superseded"  # a new alert of this kind was raised meanwhile; it stands for both
     # Raised again, as far as every screen is concerned: it reminds until someone acknowledges.
     _record(alert, AlertEvent.Action.REOPENED, now, note, data, event="alert.raised")
+    start_ladder(alert.pk)  # back and unacknowledged: it climbs the ladder again
     return "reopened"
 
 
