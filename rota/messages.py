@@ -18,7 +18,7 @@ def compose(alert: Alert, *, person_id: int, reason: str) -> tuple[str, str]:
     clinical = alert.kind in CLINICAL_KINDS
     urgency = alert.get_severity_display().upper()
     kind = "clinical" if clinical else "technical"
-    subject = f"Virtual ward: {urgency} {kind} alert – {alert.patient.ward.name}"
+    subject = f"Virtual ward: {urgency} {kind} alert - {alert.patient.ward.name}"
     score = alert.patient.current_score if clinical else None
     now = f" NEWS2 now {score.total}." if score is not None else ""
     raised = timezone.localtime(alert.reopened_at or alert.opened_at).strftime("%H:%M")

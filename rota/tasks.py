@@ -29,6 +29,10 @@ def send_notification(self: Any, notification_id: int) -> str:
             services.notification_failed(notification_id=notification_id, error=str(exc), attempts=attempt)
             return "failed"
         services.notification_retrying(notification_id=notification_id, error=str(exc), attempts=attempt)
+        if self.request.is_eager:
+            # Run in-process (tests, eager demo): Celery's retry would propagate out of the
+            # caller's on-commit hook, so the next try runs here, without the back-off.
+            return send_notification.apply(args=[notification_id], retries=attempt, throw=False).get()
         raise self.retry(countdown=settings.VW_NOTIFY_RETRY_SECONDS * 2 ** (attempt - 1)) from exc
     services.notification_sent(notification_id=notification_id, reference=reference, attempts=attempt)
     return "sent"
