@@ -10,11 +10,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.access import can_triage, sees_all_wards
-from alerts.models import Alert, AlertEvent, AlertKind, AlertState, Severity
+from alerts.models import CLINICAL_KINDS, Alert, AlertEvent, AlertKind, AlertState, Severity
 from alerts.services import AlertActionError, AlertPermissionError, alert_escalate
 from alerts.services.core import AlertNews, raise_or_escalate, record_event
 from rota.ladder import ALL, Rung, ladder_for, track_of
-from rota.models import DutyRole, LadderRung, Notification, Shift
+from rota.models import DutyRole, LadderRung, Notification, Shift, Track
 from rota.notify import notify
 from rota.selectors import on_duty
 
@@ -38,6 +38,8 @@ def ladder_advance(*, alert_id: int, now: datetime | None = None) -> int:
         track = track_of(alert) if alert is not None else None
         if alert is None or track is None:
             return 0
+        if track == Track.MEDIUM and _covered_by_high(alert):
+            return 0
         epoch = alert.reopened_at or alert.opened_at
         fired = 0
         for rung in ladder_for(ward_id=alert.patient.ward_id, track=track):
@@ -45,6 +47,17 @@ def ladder_advance(*, alert_id: int, now: datetime | None = None) -> int:
                 _fire(alert, rung, now)
                 fired += 1
         return fired
+
+
+def _covered_by_high(alert: Alert) -> bool:
+    """A lesser clinical alert for a patient whose HIGH alert is live adds no one to call: the
+    HIGH alert's ladder already reaches everyone this one would (one message per patient)."""
+    return (
+        Alert.objects.filter(patient_id=alert.patient_id, state__in=(AlertState.OPEN, AlertState.ACKNOWLEDGED))
+        .filter(kind__in=CLINICAL_KINDS, severity__gte=Severity.HIGH)
+        .exclude(pk=alert.pk)
+        .exists()
+    )
 
 
 def sweep_ladders(*, now: datetime | None = None) -> int:

@@ -153,3 +153,14 @@ def test_messages_carry_no_name_or_nhs_number_and_offer_sign_in_and_acknowledge_
         text = message.subject + message.body
         assert alert.patient.nhs_number not in text and "Breathless" not in text and "Alex" not in text
         assert "/triage/#alert-" in text and "/ack/" in text and "NEWS2 now 9" in text
+
+
+def test_a_lesser_clinical_alert_beside_a_live_high_one_calls_nobody_extra(team):
+    # given a HIGH risk alert and, for the same patient, a single-parameter (medium) alert
+    start = timezone.now()
+    high = high_alert(team["ward"], at=start)
+    news = AlertNews(kind=AlertKind.SINGLE_PARAMETER, severity=Severity.MEDIUM, title="Pulse scored 3")
+    single = raise_or_escalate(patient=high.patient, news=news, now=start)[0]
+    # when both ladders run / then the nurse hears once, about the HIGH alert
+    sweep_ladders(now=start)
+    assert told(single) == [] and ("nurse", "email") in told(high)
