@@ -9,6 +9,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 
 from alerts.models import Alert
@@ -53,6 +54,12 @@ def _send_later(notification_id: int) -> None:
 
 def _addresses(person: Any, channel: str) -> list[tuple[str, str]]:
     """Where to send on this channel: [(address, "")], or [("", why there is none)]."""
+    # A channel this server is not set up for is recorded as not sent, with the reason; it is
+    # configuration, not a failed delivery, so it raises no technical alert.
+    if channel == Channel.SMS and not (settings.NOTIFY_API_KEY and settings.NOTIFY_SMS_TEMPLATE_ID):
+        return [("", "SMS is not configured on this server (NOTIFY_API_KEY, NOTIFY_SMS_TEMPLATE_ID).")]
+    if channel == Channel.PUSH and not settings.VAPID_PRIVATE_KEY:
+        return [("", "Web push is not configured on this server (VAPID keys).")]
     if channel == Channel.EMAIL:
         return [(person.email, "")] if person.email else [("", "No e-mail address on the person's account.")]
     if channel == Channel.SMS:
