@@ -3,12 +3,15 @@ each alert's record on its card."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from accounts.models import Role
+from rota.models import DutyRole, Shift
 from tests.browser.conftest import screenshot
 from tests.browser.test_dashboard_in_chromium import log_in, wait_live
 from tests.factories import UserFactory, WardFactory
@@ -83,3 +86,35 @@ def test_a_refused_resolve_says_why_on_the_card_and_the_timeline_records_a_note(
     expect(entry).to_contain_text("Nia Hughes")
     expect(entry).to_contain_text("Called Alex: breathless at rest, GP informed")
     screenshot(nurse, "triage-timeline", publish=True)
+
+
+def test_escalating_to_the_on_call_doctor_by_name_records_it_on_the_card(live_platform, chromium):
+    # given Alex's high alert, and Dev Rao on call for the ward
+    base, cast = live_platform["url"], seed()
+    doctor = UserFactory(
+        username="doctor", first_name="Dev", last_name="Rao", role=Role.CLINICIAN, email="dev@nhs.test"
+    )
+    cast["ward"].staff.add(doctor)
+    now = timezone.now()
+    Shift.objects.create(
+        person=doctor,
+        role=DutyRole.ON_CALL_DOCTOR,
+        ward=cast["ward"],
+        starts_at=now - dt.timedelta(hours=1),
+        ends_at=now + dt.timedelta(hours=8),
+    )
+    nurse = log_in(chromium, base, "nurse")
+    nurse.goto(f"{base}/triage/")
+    wait_live(nurse)
+    card = nurse.locator(f'li[data-alert-id="{cast["alert"].pk}"]')
+
+    # when the nurse escalates to Dev Rao by name
+    card.get_by_label("Escalate to").select_option(label="Dev Rao (on-call doctor)")
+    card.get_by_role("button", name="Escalate").click()
+
+    # then the card shows Dev Rao as owner, and the timeline says to whom and that he was e-mailed
+    expect(card.locator(".owner")).to_contain_text("Dev Rao", timeout=10000)
+    card.locator("details.timeline summary").click()
+    expect(card.locator('li[data-action="escalated"]')).to_contain_text("Escalated to Dev Rao (on-call doctor)")
+    expect(card.locator('li[data-action="notified"]').first).to_contain_text("E-mail to Dev Rao")
+    screenshot(nurse, "triage-escalated", publish=True)
