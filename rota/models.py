@@ -162,3 +162,25 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_channel_display()} to {self.recipient} – {self.get_state_display()}"
+
+
+class Handover(models.Model):
+    """A shift hand-over for one ward (or, with no ward, the command centre's every ward).
+
+    The outgoing person starts it, naming who takes over; when that person accepts, the outgoing
+    person's live alerts in scope move to them, each move recorded in the alert's timeline.
+    """
+
+    ward = models.ForeignKey("patients.Ward", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    outgoing = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    incoming = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    moved_alert_ids = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Hand-over {self.outgoing} → {self.incoming} ({self.ward or 'command centre'})"

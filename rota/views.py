@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
@@ -12,13 +13,14 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.access import sees_all_wards, visible_patients, visible_wards
 from alerts.models import Alert
 from alerts.services import AlertActionError, alert_acknowledge
-from rota import selectors, services
+from rota import handover, selectors, services
 from rota.links import BadLink, read_ack_token
 from rota.models import DutyRole, PushSubscription
 
@@ -118,3 +120,51 @@ def acknowledge_from_link(request: HttpRequest, token: str) -> HttpResponse:
             return render(request, "rota/acknowledge.html", {**context, "error": str(exc)}, status=409)
         return render(request, "rota/acknowledge.html", {**context, "alert": alert, "done": True})
     return render(request, "rota/acknowledge.html", context)
+
+
+@login_required
+@require_GET
+def handover_page(request: HttpRequest) -> HttpResponse:
+    wards = list(visible_wards(request.user).order_by("name"))
+    ward = next((w for w in wards if str(w.pk) == request.GET.get("ward")), None)
+    if ward is None and not sees_all_wards(request.user):
+        ward = wards[0] if wards else None
+    context = {
+        **handover.handover_view(user=request.user, ward_id=ward.pk if ward else None),
+        "ward": ward,
+        "wards": wards,
+        "staff": get_user_model().objects.filter(is_active=True, staff_profile__isnull=False).order_by("last_name"),
+    }
+    return render(request, "rota/handover.html", context)
+
+
+@login_required
+@require_POST
+def handover_start(request: HttpRequest) -> HttpResponse:
+    ward = visible_wards(request.user).filter(pk=request.POST.get("ward") or 0).first()
+    incoming = get_user_model().objects.filter(pk=request.POST.get("incoming") or 0, is_active=True).first()
+    try:
+        if incoming is None:
+            raise AlertActionError("Choose who is taking over.")
+        handover.handover_start(user=request.user, ward=ward, incoming=incoming, note=request.POST.get("note", ""))
+    except AlertActionError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Hand-over ready for {incoming.get_full_name() or incoming.username} to accept.")
+    return redirect(_handover_url(ward))
+
+
+@login_required
+@require_POST
+def handover_accept(request: HttpRequest, handover_id: int) -> HttpResponse:
+    try:
+        done = handover.handover_accept(user=request.user, handover_id=handover_id)
+    except AlertActionError as exc:
+        messages.error(request, str(exc))
+        return redirect(_handover_url(None))
+    messages.success(request, f"Hand-over accepted: {len(done.moved_alert_ids)} open alert(s) are now yours.")
+    return redirect(_handover_url(done.ward))
+
+
+def _handover_url(ward: Any) -> str:
+    return reverse("rota:handover") + (f"?ward={ward.pk}" if ward is not None else "")

@@ -11,6 +11,8 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from accounts.models import Role
+from alerts.services import alert_assign
+from rota.handover import handover_start
 from rota.models import DutyRole, Shift
 from tests.browser.conftest import screenshot
 from tests.browser.test_dashboard_in_chromium import log_in, wait_live
@@ -118,3 +120,26 @@ def test_escalating_to_the_on_call_doctor_by_name_records_it_on_the_card(live_pl
     expect(card.locator('li[data-action="escalated"]')).to_contain_text("Escalated to Dev Rao (on-call doctor)")
     expect(card.locator('li[data-action="notified"]').first).to_contain_text("E-mail to Dev Rao")
     screenshot(nurse, "triage-escalated", publish=True)
+
+
+def test_the_incoming_nurse_accepts_the_handover_and_the_outgoing_nurses_alerts_become_theirs(live_platform, chromium):
+    # given Alex's alert owned by Nia, who has handed the ward over to Noor
+    base, cast = live_platform["url"], seed()
+    noor = UserFactory(username="noor", first_name="Noor", last_name="Next", role=Role.CLINICIAN)
+    cast["ward"].staff.add(noor)
+    alert_assign(alert=cast["alert"], user=cast["nurse"], assignee=cast["nurse"])
+    handover_start(user=cast["nurse"], ward=cast["ward"], incoming=noor, note="Alex: GP visiting at 3")
+    page = log_in(chromium, base, "noor")
+
+    # when Noor opens the hand-over and accepts it
+    page.goto(f"{base}/handover/?ward={cast['ward'].pk}")
+    expect(page.locator(".pending-handover")).to_contain_text("Nia Hughes → Noor Next")
+    expect(page.locator("#handover-alerts")).to_contain_text("Nia Hughes")
+    screenshot(page, "handover", publish=True)
+    page.get_by_role("button", name="Accept hand-over").click()
+
+    # then the page says so, Alex's alert is Noor's, and its timeline records the hand-over
+    expect(page.locator(".messages")).to_contain_text("1 open alert(s) are now yours")
+    expect(page.locator(f'#handover-alerts tr[data-alert-id="{cast["alert"].pk}"] .owner')).to_have_text("Noor Next")
+    cast["alert"].refresh_from_db()
+    assert cast["alert"].assigned_to == noor
