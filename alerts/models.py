@@ -94,6 +94,10 @@ class Alert(models.Model):
     review_by = models.DateTimeField(null=True, blank=True, db_index=True)
     # When a review found the patient still in band and brought the alert back: it waits from here.
     reopened_at = models.DateTimeField(null=True, blank=True)
+    # A technical alert snoozed with a reason: it stays in the queue, below the rest, and calls
+    # nobody until this time. Clinical alerts are never snoozed (alerts.services.snooze).
+    snoozed_until = models.DateTimeField(null=True, blank=True)
+    snooze_reason = models.CharField(max_length=300, blank=True)
 
     class Meta:
         ordering = ["-severity", "opened_at"]
@@ -135,6 +139,7 @@ class AlertEvent(models.Model):
         REOPENED = "reopened", "Reopened"
         REVIEW_PLANNED = "review_planned", "Plan recorded, review set"
         REVIEW_CLOSED = "review_closed", "Review passed, out of band"
+        SNOOZED = "snoozed", "Snoozed"
 
     alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="events")
     action = models.CharField(max_length=16, choices=Action.choices)

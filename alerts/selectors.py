@@ -44,7 +44,8 @@ def alert_queue(user: AnyUser) -> QuerySet[Alert]:
 
     The rule (docs/alerting.md, "The triage queue"): severity first (a HIGH alert someone owns
     still outranks a MEDIUM nobody does); within a severity, alerts nobody owns, then alerts
-    nobody has acknowledged, then clinical before technical, then the longest waiting.
+    nobody has acknowledged, then clinical before technical, then the longest waiting. Snoozed
+    technical alerts come after all the rest until their snooze ends.
     """
     return (
         visible_alerts(user)
@@ -53,8 +54,9 @@ def alert_queue(user: AnyUser) -> QuerySet[Alert]:
             owned_rank=_rank(Q(assigned_to__isnull=True)),
             acknowledged_rank=_rank(Q(state=AlertState.OPEN)),
             category_rank=_rank(Q(category=Category.CLINICAL)),
+            awake_rank=_rank(Q(snoozed_until__isnull=True) | Q(snoozed_until__lte=timezone.now())),
         )
-        .order_by("-severity", "owned_rank", "acknowledged_rank", "category_rank", "opened_at", "id")
+        .order_by("awake_rank", "-severity", "owned_rank", "acknowledged_rank", "category_rank", "opened_at", "id")
     )
 
 
@@ -125,6 +127,8 @@ def alert_to_dict(alert: Alert) -> dict[str, Any]:
         "waiting_s": present.waiting_seconds(alert, timezone.now()),
         "owner": _user_dict(present.owner(alert)),
         "review_by": _iso(alert.review_by),
+        "snoozed_until": _iso(alert.snoozed_until),
+        "snooze_reason": alert.snooze_reason or None,
         "reopened_at": _iso(alert.reopened_at),
         "detail": alert.detail,
         "patient": {

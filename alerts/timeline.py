@@ -146,4 +146,5 @@ _DESCRIBE: dict[str, Callable[[dict[str, Any]], str]] = {
     AlertEvent.Action.REVIEW_PLANNED: _review_planned,
     AlertEvent.Action.REOPENED: _review,
     AlertEvent.Action.REVIEW_CLOSED: _review,
+    AlertEvent.Action.SNOOZED: lambda data: f"Snoozed for {data.get('minutes')} min, until {_clock(data.get('until'))}",
 }

@@ -35,6 +35,7 @@ def alert_card(alert: Alert, *, now: datetime, score: Any = FROM_PATIENT, with_t
         "now": present.patient_now(alert, score) if clinical else None,
         "waiting_s": present.waiting_seconds(alert, now),
         "owner": present.owner(alert),
+        "snoozed": alert.snoozed_until is not None and alert.snoozed_until > now,
         "timeline": timeline(alert) if with_timeline else [],
     }
 

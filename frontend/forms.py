@@ -101,6 +101,12 @@ class AlertActionForm(forms.Form):
     outcome = forms.ChoiceField(choices=[("", "—"), *PERSON_OUTCOMES], required=False)
     assignee = forms.CharField(max_length=20, required=False)
     escalate_to = forms.CharField(max_length=60, required=False)
+    snooze_minutes = forms.TypedChoiceField(
+        choices=[("", "—"), (30, "30 min"), (60, "1 hour"), (240, "4 hours"), (720, "12 hours")],
+        coerce=int,
+        required=False,
+        empty_value=None,
+    )
     review_in = forms.TypedChoiceField(
         choices=[("", "—"), *REVIEW_CHOICES], coerce=int, required=False, empty_value=None
     )
@@ -118,6 +124,8 @@ class AlertActionForm(forms.Form):
             self.add_error("outcome", "Choose the outcome before resolving.")
         if action == "escalate" and not self.cleaned_data.get("escalate_to"):
             self.add_error("escalate_to", "Choose who to escalate to: a person or a role on duty.")
+        if action == "snooze" and not self.cleaned_data.get("snooze_minutes"):
+            self.add_error("snooze_minutes", "Choose how long to snooze the alert for.")
         if action == "assign" and not self.cleaned_data.get("assignee"):
             self.add_error("assignee", "Choose who to assign the alert to.")
 

@@ -204,6 +204,7 @@ def alert_summary(alert: Alert) -> dict[str, Any]:
         "patient_name": alert.patient.name,
         "opened_at": alert.opened_at,
         "acknowledged_at": alert.acknowledged_at,
+        "snoozed": alert.snoozed_until is not None and alert.snoozed_until > timezone.now(),
     }
 
 

@@ -17,7 +17,7 @@ from alerts.models import Alert
 from patients.models import Patient
 from rota.services import alert_escalate_to
 
-ALERT_ACTIONS = ("acknowledge", "assign", "note", "escalate", "resolve")
+ALERT_ACTIONS = ("acknowledge", "assign", "note", "escalate", "resolve", "snooze")
 
 
 def patient_view_record(*, user: AnyUser, patient: Patient, route: str) -> None:
@@ -37,6 +37,8 @@ def alert_action_run(*, alert: Alert, user: AnyUser, action: str, data: dict[str
         alerts_services.alert_add_note(alert=alert, user=user, note=note)
     elif action == "escalate":
         alert_escalate_to(alert=alert, user=user, to=data["escalate_to"], note=note)
+    elif action == "snooze":
+        alerts_services.alert_snooze(alert=alert, user=user, minutes=data.get("snooze_minutes") or 0, reason=note)
     elif action == "resolve":
         alerts_services.alert_resolve(
             alert=alert, user=user, outcome=data["outcome"], note=note, review_by=data.get("review_by")

@@ -96,13 +96,17 @@ class LadderRung(models.Model):
 
     alert = models.ForeignKey("alerts.Alert", on_delete=models.CASCADE, related_name="ladder_rungs")
     epoch = models.DateTimeField()
+    # An alert that worsens into another track (medium → high) climbs the new track from its start.
+    track = models.CharField(max_length=12, choices=Track.choices, default=Track.HIGH)
     after_seconds = models.PositiveIntegerField()
     role = models.CharField(max_length=32, choices=DutyRole.choices)
     fired_at = models.DateTimeField()
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["alert", "epoch", "after_seconds", "role"], name="each_rung_fires_once")
+            models.UniqueConstraint(
+                fields=["alert", "epoch", "track", "after_seconds", "role"], name="each_rung_fires_once"
+            )
         ]
 
     def __str__(self) -> str:

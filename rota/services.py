@@ -40,10 +40,12 @@ def ladder_advance(*, alert_id: int, now: datetime | None = None) -> int:
             return 0
         if track == Track.MEDIUM and _covered_by_high(alert):
             return 0
+        if alert.snoozed_until is not None and alert.snoozed_until > now:
+            return 0  # a snoozed technical alert calls nobody until its snooze ends
         epoch = alert.reopened_at or alert.opened_at
         fired = 0
         for rung in ladder_for(ward_id=alert.patient.ward_id, track=track):
-            if now >= epoch + timedelta(seconds=rung.after_seconds) and _claim(alert, epoch, rung, now):
+            if now >= epoch + timedelta(seconds=rung.after_seconds) and _claim(alert, epoch, track, rung, now):
                 _fire(alert, rung, now)
                 fired += 1
         return fired
@@ -67,11 +69,11 @@ def sweep_ladders(*, now: datetime | None = None) -> int:
     return sum(ladder_advance(alert_id=alert_id, now=now) for alert_id in list(ids[:SWEEP_LIMIT]))
 
 
-def _claim(alert: Alert, epoch: datetime, rung: Rung, now: datetime) -> bool:
+def _claim(alert: Alert, epoch: datetime, track: str, rung: Rung, now: datetime) -> bool:
     try:
         with transaction.atomic():
             LadderRung.objects.create(
-                alert=alert, epoch=epoch, after_seconds=rung.after_seconds, role=rung.role, fired_at=now
+                alert=alert, epoch=epoch, track=track, after_seconds=rung.after_seconds, role=rung.role, fired_at=now
             )
     except IntegrityError:
         return False  # another worker fired this rung
@@ -103,6 +105,21 @@ def _fire(alert: Alert, rung: Rung, now: datetime) -> None:
         channels=rung.channels,
         now=now,
     )
+
+
+def owner_told_worse(*, alert_id: int, now: datetime | None = None) -> int:
+    """Tell the owner of an acknowledged alert that it got worse; returns messages queued."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        alert = (
+            Alert.objects.select_related("patient__ward", "patient__current_score", "assigned_to")
+            .filter(pk=alert_id, state=AlertState.ACKNOWLEDGED, assigned_to__isnull=False)
+            .first()
+        )
+        if alert is None:
+            return 0
+        why = f"the alert you own got worse ({alert.get_severity_display().lower()})"
+        return len(notify(alert=alert, people=[(alert.assigned_to, why)], channels=ALL, now=now))
 
 
 def alert_escalate_to(*, alert: Alert, user: Any, to: str, note: str = "") -> Alert:

@@ -48,3 +48,9 @@ def advance_ladder(alert_id: int) -> int:
 def sweep_ladders() -> int:
     """Beat, every VW_LADDER_SWEEP_SECONDS: advance every unacknowledged alert's ladder."""
     return services.sweep_ladders()
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def tell_owner_worse(alert_id: int) -> int:
+    """An acknowledged alert got worse: tell its owner (the ladder stays stopped)."""
+    return services.owner_told_worse(alert_id=alert_id)

@@ -13,6 +13,7 @@ from alerts.services.actions import (
 from alerts.services.clinical import alert_fall_detected, evaluate_score, evaluate_scores
 from alerts.services.core import AlertNews, auto_resolve, live_alert, raise_or_escalate
 from alerts.services.reviews import sweep_clinical_reviews
+from alerts.services.snooze import alert_snooze
 from alerts.services.technical import (
     raise_device_offline,
     raise_low_battery,
@@ -32,6 +33,7 @@ __all__ = [
     "alert_escalate",
     "alert_fall_detected",
     "alert_resolve",
+    "alert_snooze",
     "auto_resolve",
     "evaluate_score",
     "evaluate_scores",

@@ -190,6 +190,11 @@ def _escalate(alert: Alert, news: AlertNews, now: datetime) -> None:
     data = {**news.data, "severity_before": before, "severity": alert.severity}
     record_event(alert, AlertEvent.Action.ESCALATED, at=now, note=news.detail, data=data)
     publish("alert.updated", ward_id=alert.patient.ward_id, patient_id=alert.patient_id, data=alert_to_dict(alert))
+    if alert.state == AlertState.OPEN:
+        start_ladder(alert.pk)  # worse: a new track's rungs may now be due
+    else:
+        # Acknowledged alerts call nobody again, unless the patient gets worse: then the owner.
+        transaction.on_commit(partial(_tell_owner_worse, alert.pk))
 
 
 def auto_resolve(
@@ -231,6 +236,12 @@ def _advance_ladder(alert_id: int) -> None:
     from rota.tasks import advance_ladder  # rota builds on alerts, not the other way round
 
     advance_ladder.delay(alert_id)
+
+
+def _tell_owner_worse(alert_id: int) -> None:
+    from rota.tasks import tell_owner_worse
+
+    tell_owner_worse.delay(alert_id)
 
 
 def record_event(

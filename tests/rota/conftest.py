@@ -14,6 +14,7 @@ from alerts.services.core import AlertNews, raise_or_escalate
 from rota.models import DutyRole, Shift, StaffContact
 from tests.factories import UserFactory, WardFactory
 from tests.frontend.conftest import make_score, new_patient
+from tests.scoring_services.builders import eager_tasks  # noqa: F401 (a fixture for these tests)
 
 
 def on_shift(person: Any, role: str, ward: Any = None, *, hours: int = 8) -> Shift:

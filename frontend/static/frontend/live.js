@@ -127,7 +127,7 @@
     if ((event.event === "alert.updated" || event.event === "alert.raised") && alert.id) {
       // Acknowledged elsewhere: stop reminding now, before the snapshot arrives.
       if (alert.state !== "open") delete state.unacked[alert.id];
-      else if (alert.severity >= 50) state.unacked[alert.id] = describe(alert);
+      else if (alert.severity >= 50 && !alert.snoozed_until) state.unacked[alert.id] = describe(alert);
       updateReminder();
     }
     document.dispatchEvent(new CustomEvent("vw:event", { detail: event }));
@@ -145,7 +145,7 @@
     alerts.forEach(function (alert) {
       if (alert.state !== "open") return;
       open += 1;
-      if (alert.severity >= 50) {
+      if (alert.severity >= 50 && !alert.snoozed) {
         state.unacked[alert.id] = (alert.patient_name ? alert.patient_name + " – " : "") + (alert.headline || alert.title);
       }
     });
