@@ -28,6 +28,7 @@ from alerts.serializers import (
     EscalateSerializer,
     NoteSerializer,
     ResolveSerializer,
+    SnoozeSerializer,
     SummaryQuerySerializer,
 )
 from patients.serializers import lacks_offset
@@ -122,6 +123,17 @@ class AlertViewSet(viewsets.GenericViewSet):
                 outcome=data["outcome"],
                 note=data["note"],
                 review_by=data["review_by"],
+            )
+        )
+
+    @extend_schema(request=SnoozeSerializer, responses={200: OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["post"])
+    def snooze(self, request: Request, pk: str) -> Response:
+        alert = self.get_object()
+        data = _valid(SnoozeSerializer, request.data)
+        return _run(
+            lambda: services.alert_snooze(
+                alert=alert, user=request.user, minutes=data["minutes"], reason=data["reason"]
             )
         )
 

@@ -46,3 +46,8 @@ class SummaryQuerySerializer(serializers.Serializer):
     since = serializers.DateTimeField(required=False, help_text="Default: 7 days before until. With offset or Z.")
     until = serializers.DateTimeField(required=False, help_text="Default: now. With offset or Z.")
     ward = serializers.IntegerField(required=False, min_value=1)
+
+
+class SnoozeSerializer(serializers.Serializer):
+    minutes = serializers.IntegerField(help_text="5 to 1440. Technical alerts only.")
+    reason = serializers.CharField(max_length=300)

@@ -5,6 +5,7 @@ import datetime as dt
 
 import pytest
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from alerts.models import AlertKind, Severity
 from alerts.selectors import alert_queue
@@ -93,3 +94,14 @@ def test_worse_news_on_an_acknowledged_alert_reaches_its_owner_after_commit(
         raise_or_escalate(patient=patient, news=worse, now=timezone.now())
     # then the nurse, its owner, is told; still nobody else
     assert set(Notification.objects.filter(alert=alert).values_list("recipient__username", flat=True)) == {"nurse"}
+
+
+def test_the_api_snoozes_a_technical_alert_and_refuses_a_clinical_one_with_the_reason(team):
+    clinical = high_alert(team["ward"])
+    technical = offline(clinical.patient, Severity.MEDIUM)
+    api = APIClient()
+    api.force_authenticate(team["operator"])
+    done = api.post(f"/api/v1/alerts/{technical.pk}/snooze/", {"minutes": 30, "reason": "Charging"}, format="json")
+    refused = api.post(f"/api/v1/alerts/{clinical.pk}/snooze/", {"minutes": 30, "reason": "x"}, format="json")
+    assert done.status_code == 200 and done.json()["snooze_reason"] == "Charging"
+    assert refused.status_code == 400 and "never snoozed" in refused.json()["detail"]
