@@ -90,7 +90,9 @@ def handover_accept(*, user: Any, handover_id: int) -> Handover:
     now = timezone.now()
     with transaction.atomic():
         handover = (
-            Handover.objects.select_for_update().select_related("outgoing", "incoming", "ward").get(pk=handover_id)
+            Handover.objects.select_for_update(of=("self",))
+            .select_related("outgoing", "incoming", "ward")
+            .get(pk=handover_id)
         )
         if handover.incoming_id != user.pk:
             raise AlertPermissionError(f"This hand-over is for {_name(handover.incoming)}; only they can accept it.")

@@ -118,7 +118,11 @@ def _raise_for_high_patients(now: datetime) -> int:
     raised = 0
     for patient_id in list(patients[:SWEEP_LIMIT]):
         with transaction.atomic():
-            patient = Patient.objects.select_for_update(no_key=True).select_related("current_score").get(pk=patient_id)
+            patient = (
+                Patient.objects.select_for_update(no_key=True, of=("self",))
+                .select_related("current_score")
+                .get(pk=patient_id)
+            )
             if patient.current_score is None or patient.current_score.risk != "high":
                 continue
             news = risk_news(patient.current_score)

@@ -24,6 +24,7 @@ from tests.browser.test_dashboard_in_chromium import publish_deterioration
 from tests.factories import DeviceFactory, UserFactory, WardFactory
 from tests.frontend.conftest import make_score, new_patient
 from tests.rota.peers import notify_server, smtp_server
+from tests.scoring_services.builders import eager_tasks  # noqa: F401 (the test process plays the worker)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 STEP_S = 4  # the ladder's steps, short for the test: at once, then 4 s, then 8 s
@@ -117,6 +118,7 @@ def _play_beat_until(moment: dt.datetime) -> None:
     sweep_ladders()
 
 
+@pytest.mark.usefixtures("eager_tasks")
 def test_a_reading_over_mqtt_reaches_the_ward_clinician_by_email_and_sms_and_climbs_until_acknowledged(
     peers, live_platform, test_process_sends_to_the_peers
 ):
