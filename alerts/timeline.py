@@ -98,7 +98,7 @@ def _figures(data: dict[str, Any]) -> str:
 
 def _raised(data: dict[str, Any]) -> str:
     figures = _figures(data)
-    return f"Raised for {figures}" if figures else "Raised"
+    return f"for {figures}" if figures else ""
 
 
 def _escalated(data: dict[str, Any]) -> str:
@@ -109,15 +109,15 @@ def _escalated(data: dict[str, Any]) -> str:
         parts.append(f"worsened to {_figures(data)}")
     if data.get("recipient"):
         parts.append(f"to {data['recipient']}")
-    return "Escalated " + ", ".join(parts) if parts else "Escalated"
+    return ", ".join(parts)
 
 
 def _acknowledged(data: dict[str, Any]) -> str:
-    return "Acknowledged and took ownership" if data.get("took_ownership") else "Acknowledged"
+    return "took ownership" if data.get("took_ownership") else ""
 
 
 def _assigned(data: dict[str, Any]) -> str:
-    return f"Assigned to {data.get('assignee', 'someone')}"
+    return f"to {data.get('assignee', 'someone')}"
 
 
 def _outcome(data: dict[str, Any]) -> str:
@@ -133,7 +133,7 @@ def _review_planned(data: dict[str, Any]) -> str:
 
 def _review(data: dict[str, Any]) -> str:
     figures = _figures(data)
-    return f"Review due {_clock(data.get('review_by'))}: {figures or 'no score'}"
+    return f"review due {_clock(data.get('review_by'))}: {figures or 'no score'}"
 
 
 _DESCRIBE: dict[str, Callable[[dict[str, Any]], str]] = {
@@ -142,9 +142,9 @@ _DESCRIBE: dict[str, Callable[[dict[str, Any]], str]] = {
     AlertEvent.Action.ACKNOWLEDGED: _acknowledged,
     AlertEvent.Action.ASSIGNED: _assigned,
     AlertEvent.Action.RESOLVED: _outcome,
-    AlertEvent.Action.AUTO_RESOLVED: lambda data: "The cause cleared",
+    AlertEvent.Action.AUTO_RESOLVED: lambda data: "the cause cleared",
     AlertEvent.Action.REVIEW_PLANNED: _review_planned,
     AlertEvent.Action.REOPENED: _review,
     AlertEvent.Action.REVIEW_CLOSED: _review,
-    AlertEvent.Action.SNOOZED: lambda data: f"Snoozed for {data.get('minutes')} min, until {_clock(data.get('until'))}",
+    AlertEvent.Action.SNOOZED: lambda data: f"for {data.get('minutes')} min, until {_clock(data.get('until'))}",
 }

@@ -144,7 +144,9 @@ def alert_escalate_to(*, alert: Alert, user: Any, to: str, note: str = "") -> Al
     who = _name(user)
     with transaction.atomic():
         alert = alert_escalate(alert=alert, user=user, note=note, recipient=chosen.person, recipient_label=chosen.label)
-        notify(alert=alert, people=[(chosen.person, f"escalated to you by {who}")], channels=ALL, now=now)
+        # Stamped with the escalation's own time, so the record reads escalate, then notify.
+        sent_at = alert.escalated_at or now
+        notify(alert=alert, people=[(chosen.person, f"escalated to you by {who}")], channels=ALL, now=sent_at)
     return alert
 
 

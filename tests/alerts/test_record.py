@@ -56,10 +56,10 @@ def test_the_api_timeline_tells_raised_worsened_acknowledged_assigned_noted_and_
         "Ade Colleague",
         "Ade Colleague",
     ]
-    assert timeline[0]["what"] == "Raised for NEWS2 5 (medium)"
-    assert timeline[1]["what"] == "Escalated Medium → High, worsened to NEWS2 8 (high)"
-    assert timeline[2]["what"] == "Acknowledged and took ownership"
-    assert timeline[3]["what"] == "Assigned to Ade Colleague"
+    assert timeline[0]["what"] == "for NEWS2 5 (medium)"
+    assert timeline[1]["what"] == "Medium → High, worsened to NEWS2 8 (high)"
+    assert timeline[2]["what"] == "took ownership"
+    assert timeline[3]["what"] == "to Ade Colleague"
     assert timeline[4]["note"] == "Video call booked"
     assert timeline[5]["what"] == "Outcome: Video review"
     assert all(e["at"] for e in timeline)

@@ -117,7 +117,7 @@ def test_escalating_to_the_on_call_doctor_by_name_records_it_on_the_card(live_pl
     # then the card shows Dev Rao as owner, and the timeline says to whom and that he was e-mailed
     expect(card.locator(".owner")).to_contain_text("Dev Rao", timeout=10000)
     card.locator("details.timeline summary").click()
-    expect(card.locator('li[data-action="escalated"]')).to_contain_text("Escalated to Dev Rao (on-call doctor)")
+    expect(card.locator('li[data-action="escalated"]')).to_contain_text("Escalated – to Dev Rao (on-call doctor)")
     expect(card.locator('li[data-action="notified"]').first).to_contain_text("E-mail to Dev Rao")
     screenshot(nurse, "triage-escalated", publish=True)
 
