@@ -207,6 +207,17 @@
 
   setInterval(function () { if (Object.keys(state.unacked).length) beep(); }, REMIND_EVERY_MS);
 
+  /* "waiting 12 min" on each card keeps counting between snapshots. */
+  var renderedAt = Date.now();
+  document.addEventListener("vw:snapshot", function () { renderedAt = Date.now(); });
+  setInterval(function () {
+    document.querySelectorAll(".waiting[data-waiting-s]").forEach(function (el) {
+      var s = Number(el.dataset.waitingS) + (Date.now() - renderedAt) / 1000;
+      var m = Math.floor(s / 60), h = Math.floor(m / 60);
+      el.textContent = "waiting " + (s < 60 ? Math.round(s) + " s" : m < 60 ? m + " min" : h + " h " + (m % 60) + " min");
+    });
+  }, 15000);
+
   /* A socket can die silently (sleeping laptop, mobile network): ping, and if nothing comes
      back, close it so the reconnect path runs. */
   setInterval(function () {
