@@ -32,6 +32,7 @@ from alerts.serializers import (
     SummaryQuerySerializer,
 )
 from patients.serializers import lacks_offset
+from rota.services import alert_escalate_to
 
 NAIVE = "Give the time with a UTC offset or Z, e.g. 2026-11-23T10:30:00Z."
 
@@ -107,6 +108,8 @@ class AlertViewSet(viewsets.GenericViewSet):
     def escalate(self, request: Request, pk: str) -> Response:
         alert = self.get_object()
         data = _valid(EscalateSerializer, request.data)
+        if data["to"]:
+            return _run(lambda: alert_escalate_to(alert=alert, user=request.user, to=data["to"], note=data["note"]))
         return _run(lambda: services.alert_escalate(alert=alert, user=request.user, note=data["note"]))
 
     @extend_schema(request=ResolveSerializer, responses={200: OpenApiTypes.OBJECT})

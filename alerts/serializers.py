@@ -29,6 +29,13 @@ class NoteSerializer(serializers.Serializer):
 
 class EscalateSerializer(serializers.Serializer):
     note = serializers.CharField(max_length=MAX_NOTE_CHARS, required=False, allow_blank=True, default="")
+    to = serializers.CharField(
+        max_length=60,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text='"person:<user id>" or "role:<duty role>" on duty for the ward; notified. Empty: one severity up.',
+    )
 
 
 class ResolveSerializer(serializers.Serializer):

@@ -147,3 +147,15 @@ def test_the_notifications_page_lists_what_was_sent(client, team):
     client.force_login(team["senior"])
     html = client.get("/notifications/").content.decode()
     assert "Dev Rao" in html and "E-mail" in html and "escalated to you by Sam Okafor" in html
+
+
+def test_the_api_escalates_to_a_person_on_duty_and_refuses_one_who_is_not(team):
+    alert = high_alert(team["ward"])
+    api = APIClient()
+    api.force_authenticate(team["senior"])
+    done = api.post(f"/api/v1/alerts/{alert.pk}/escalate/", {"to": f"person:{team['doctor'].pk}"}, format="json")
+    assert done.status_code == 200 and done.json()["owner"]["name"] == "Dev Rao"
+    assert any(e["action"] == "escalated" and "Dev Rao" in e["what"] for e in done.json()["timeline"])
+    stranger = person("stranger", "Sol", "Elsewhere")
+    refused = api.post(f"/api/v1/alerts/{alert.pk}/escalate/", {"to": f"person:{stranger.pk}"}, format="json")
+    assert refused.status_code == 400 and "not on duty" in refused.json()["detail"]
