@@ -29,9 +29,11 @@ from alerts.serializers import (
     EscalateSerializer,
     NoteSerializer,
     ResolveSerializer,
+    SnoozeSerializer,
     SummaryQuerySerializer,
 )
 from patients.serializers import lacks_offset
+from rota.services import alert_escalate_to
 
 NAIVE = "Give the time with a UTC offset or Z, e.g. 2026-11-23T10:30:00Z."
 
@@ -107,15 +109,36 @@ class AlertViewSet(AuditedReadsMixin, viewsets.GenericViewSet):
     def escalate(self, request: Request, pk: str) -> Response:
         alert = self.get_object()
         data = _valid(EscalateSerializer, request.data)
+        if data["to"]:
+            return _run(lambda: alert_escalate_to(alert=alert, user=request.user, to=data["to"], note=data["note"]))
         return _run(lambda: services.alert_escalate(alert=alert, user=request.user, note=data["note"]))
 
     @extend_schema(request=ResolveSerializer, responses={200: OpenApiTypes.OBJECT})
     @action(detail=True, methods=["post"])
     def resolve(self, request: Request, pk: str) -> Response:
         alert = self.get_object()
+        if lacks_offset(str(request.data.get("review_by") or "")):
+            return Response({"review_by": [NAIVE]}, status=status.HTTP_400_BAD_REQUEST)
         data = _valid(ResolveSerializer, request.data)
         return _run(
-            lambda: services.alert_resolve(alert=alert, user=request.user, outcome=data["outcome"], note=data["note"])
+            lambda: services.alert_resolve(
+                alert=alert,
+                user=request.user,
+                outcome=data["outcome"],
+                note=data["note"],
+                review_by=data["review_by"],
+            )
+        )
+
+    @extend_schema(request=SnoozeSerializer, responses={200: OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["post"])
+    def snooze(self, request: Request, pk: str) -> Response:
+        alert = self.get_object()
+        data = _valid(SnoozeSerializer, request.data)
+        return _run(
+            lambda: services.alert_snooze(
+                alert=alert, user=request.user, minutes=data["minutes"], reason=data["reason"]
+            )
         )
 
     @extend_schema(

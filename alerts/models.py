@@ -14,6 +14,7 @@ class AlertKind(models.TextChoices):
     DEVICE_OFFLINE = "device_offline", "Device offline"
     OBSERVATIONS_OVERDUE = "observations_overdue", "Observations overdue"
     LOW_BATTERY = "low_battery", "Low battery"
+    NOTIFICATION_FAILED = "notification_failed", "Notification not delivered"
 
 
 CLINICAL_KINDS = frozenset({AlertKind.NEWS2_RISK, AlertKind.SINGLE_PARAMETER, AlertKind.FALL})
@@ -40,13 +41,18 @@ class AlertState(models.TextChoices):
 
 
 class Outcome(models.TextChoices):
+    # NICE HTE13 asks of each alert whether it changed clinical management; alerts.outcomes
+    # sorts these into "changed management" and "non-actionable" for /triage/summary/.
     ADVICE_BY_PHONE = "advice_by_phone", "Advice by phone"
+    MEDICATION_CHANGE = "medication_change", "Medication changed"
     VIDEO_REVIEW = "video_review", "Video review"
     HOME_VISIT = "home_visit", "Home visit"
     ESCALATED_TO_HOSPITAL = "escalated_to_hospital", "Escalated to hospital"
-    AMBULANCE = "ambulance", "Ambulance called"
+    AMBULANCE = "ambulance", "Ambulance called (999)"
+    REVIEWED_PLAN_IN_PLACE = "reviewed_plan_in_place", "Reviewed — plan in place"
     DEVICE_FIXED = "device_fixed", "Device problem fixed"
     NO_ACTION = "no_action", "No action needed"
+    FALSE_ALARM = "false_alarm", "False alarm / artefact"
     AUTO_RESOLVED = "auto_resolved", "Resolved automatically"
 
 
@@ -80,6 +86,18 @@ class Alert(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     outcome = models.CharField(max_length=24, choices=Outcome.choices, blank=True)
+    # What the alert was raised for, kept as raised: the card compares it with the patient now.
+    raised_total = models.PositiveSmallIntegerField(null=True, blank=True)
+    raised_risk = models.CharField(max_length=12, blank=True)
+    # Set when a clinical alert is closed (or, at HIGH, kept) while the patient is still in its
+    # band: at this time the review sweep brings the alert back if the patient still is.
+    review_by = models.DateTimeField(null=True, blank=True, db_index=True)
+    # When a review found the patient still in band and brought the alert back: it waits from here.
+    reopened_at = models.DateTimeField(null=True, blank=True)
+    # A technical alert snoozed with a reason: it stays in the queue, below the rest, and calls
+    # nobody until this time. Clinical alerts are never snoozed (alerts.services.snooze).
+    snoozed_until = models.DateTimeField(null=True, blank=True)
+    snooze_reason = models.CharField(max_length=300, blank=True)
 
     class Meta:
         ordering = ["-severity", "opened_at"]
@@ -119,6 +137,9 @@ class AlertEvent(models.Model):
         RESOLVED = "resolved", "Resolved"
         AUTO_RESOLVED = "auto_resolved", "Resolved automatically"
         REOPENED = "reopened", "Reopened"
+        REVIEW_PLANNED = "review_planned", "Plan recorded, review set"
+        REVIEW_CLOSED = "review_closed", "Review passed, out of band"
+        SNOOZED = "snoozed", "Snoozed"
 
     alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="events")
     action = models.CharField(max_length=16, choices=Action.choices)

@@ -13,12 +13,13 @@ from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
-from accounts.access import AnyUser
-from alerts.models import Alert, AlertKind, AlertState
+from accounts.access import AnyUser, visible_patients
+from alerts.models import Alert, AlertKind, AlertState, Outcome
+from alerts.outcomes import CHANGED_MANAGEMENT, NON_ACTIONABLE
 from alerts.selectors import visible_alerts
-from patients.models import Ward
+from patients.models import Patient, Ward
 
 MAX_PERIOD = timedelta(days=366)
 
@@ -55,19 +56,47 @@ def _timing(seconds: list[float]) -> dict[str, float | None]:
 
 def alert_summary(*, user: AnyUser, since: datetime, until: datetime, ward_id: int | None = None) -> dict[str, Any]:
     """Alerts opened in [since, until) that the user may see, summarised per kind."""
-    alerts = visible_alerts(user)
+    alerts, patients = visible_alerts(user), visible_patients(user)
     if ward_id is not None:
-        alerts = alerts.filter(patient__ward_id=ward_id)
-    return _summarise(alerts, since, until)
+        alerts, patients = alerts.filter(patient__ward_id=ward_id), patients.filter(ward_id=ward_id)
+    return _summarise(alerts, since, until, patients)
 
 
 def alert_outcome_summary(*, since: datetime, until: datetime, wards: QuerySet[Ward]) -> dict[str, Any]:
     """The same summary for a set of wards (the dashboard passes ``visible_wards(user)``)."""
-    return _summarise(Alert.objects.filter(patient__ward__in=wards), since, until)
+    return _summarise(
+        Alert.objects.filter(patient__ward__in=wards), since, until, Patient.objects.filter(ward__in=wards)
+    )
 
 
-def _summarise(alerts: QuerySet[Alert], since: datetime, until: datetime) -> dict[str, Any]:
+def patient_days(patients: QuerySet[Patient], since: datetime, until: datetime) -> float:
+    """Days on the ward within [since, until), summed over patients: the denominator of alert rates."""
+    stays = patients.filter(admitted_at__lt=until).filter(Q(discharged_at__isnull=True) | Q(discharged_at__gt=since))
+    total = timedelta()
+    for admitted, discharged in stays.values_list("admitted_at", "discharged_at"):
+        total += min(discharged or until, until) - max(admitted, since)
+    return total.total_seconds() / 86400
+
+
+def _hte13(outcomes: Counter[str], raised: int, days: float) -> dict[str, Any]:
+    """NICE HTE13's figures for one kind: rate per patient-day, shares that changed management
+    and that were non-actionable, of the alerts a person gave an outcome."""
+    judged = sum(count for outcome, count in outcomes.items() if outcome != Outcome.AUTO_RESOLVED)
+    changed = sum(outcomes[o] for o in CHANGED_MANAGEMENT)
+    noise = sum(outcomes[o] for o in NON_ACTIONABLE)
+    return {
+        "per_patient_day": round(raised / days, 3) if days else None,
+        "with_outcome": judged,
+        "changed_management_share": round(changed / judged, 3) if judged else None,
+        "non_actionable_share": round(noise / judged, 3) if judged else None,
+    }
+
+
+def _summarise(
+    alerts: QuerySet[Alert], since: datetime, until: datetime, patients: QuerySet[Patient]
+) -> dict[str, Any]:
     check_period(since, until)
+    days = patient_days(patients, since, until)
     alerts = alerts.filter(opened_at__gte=since, opened_at__lt=until)
     rows = alerts.values_list("kind", "state", "outcome", "opened_at", "acknowledged_at", "resolved_at")
     counts: Counter[str] = Counter()
@@ -93,13 +122,17 @@ def _summarise(alerts: QuerySet[Alert], since: datetime, until: datetime) -> dic
             "time_to_acknowledge": _timing(to_ack[kind]),
             "time_to_resolve": _timing(to_resolve[kind]),
             "outcomes": dict(sorted(outcomes[kind].items())),
+            **_hte13(outcomes[kind], counts[kind], days),
         }
         for kind in AlertKind.values
     }
+    every: Counter[str] = sum(outcomes.values(), Counter())
     return {
         "since": since.isoformat(),
         "until": until.isoformat(),
+        "patient_days": round(days, 2),
         "total_raised": sum(counts.values()),
+        **_hte13(every, sum(counts.values()), days),
         "time_to_acknowledge": _timing([s for values in to_ack.values() for s in values]),
         "by_kind": by_kind,
     }

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
+from django.utils import timezone
 
 from accounts.access import AnyUser, visible_patients
+from alerts import present
 from alerts.incident_selectors import folded_alert_ids
-from alerts.models import CLINICAL_KINDS, Alert, AlertEvent, AlertKind, AlertState
+from alerts.models import CLINICAL_KINDS, Alert, AlertEvent, AlertKind, AlertState, Category
+from alerts.timeline import timeline, timeline_entry_to_dict
+from patients.models import Patient
 
 # What the command centre needs to tell apart at a glance: a patient getting worse, a patient
 # we are not hearing from, and a device that needs attention but is still reporting.
@@ -19,29 +23,43 @@ REASONS = {
     AlertKind.DEVICE_OFFLINE: "not_heard_from",
     AlertKind.OBSERVATIONS_OVERDUE: "not_heard_from",
     AlertKind.LOW_BATTERY: "device_attention",
+    # A message to a person about an alert could not be delivered: the command centre must
+    # reach them another way.
+    AlertKind.NOTIFICATION_FAILED: "not_delivered",
 }
 LIVE_STATES = (AlertState.OPEN, AlertState.ACKNOWLEDGED)
 
 
 def visible_alerts(user: AnyUser) -> QuerySet[Alert]:
     return Alert.objects.filter(patient__in=visible_patients(user)).select_related(
-        "patient", "device", "acknowledged_by", "assigned_to", "resolved_by"
+        "patient__current_score", "device", "acknowledged_by", "assigned_to", "resolved_by"
     )
 
 
+def _rank(condition: Any) -> Case:
+    return Case(When(condition, then=Value(0)), default=Value(1), output_field=IntegerField())
+
+
 def alert_queue(user: AnyUser) -> QuerySet[Alert]:
-    """Live alerts the user may see, most urgent first: severity, unacknowledged, oldest."""
+    """Live alerts the user may see, the most urgent unowned work first.
+
+    The rule (docs/alerting.md, "The triage queue"): severity first (a HIGH alert someone owns
+    still outranks a MEDIUM nobody does); within a severity, alerts nobody owns, then alerts
+    nobody has acknowledged, then clinical before technical, then the longest waiting. Snoozed
+    technical alerts come after all the rest until their snooze ends.
+    """
     return (
         visible_alerts(user)
         .filter(state__in=LIVE_STATES)
         # A dropout folded under an open connectivity incident is told by the incident (board).
         .exclude(pk__in=folded_alert_ids())
         .annotate(
-            acknowledged_rank=Case(
-                When(state=AlertState.OPEN, then=Value(0)), default=Value(1), output_field=IntegerField()
-            )
+            owned_rank=_rank(Q(assigned_to__isnull=True)),
+            acknowledged_rank=_rank(Q(state=AlertState.OPEN)),
+            category_rank=_rank(Q(category=Category.CLINICAL)),
+            awake_rank=_rank(Q(snoozed_until__isnull=True) | Q(snoozed_until__lte=timezone.now())),
         )
-        .order_by("-severity", "acknowledged_rank", "opened_at", "id")
+        .order_by("awake_rank", "-severity", "owned_rank", "acknowledged_rank", "category_rank", "opened_at", "id")
     )
 
 
@@ -76,10 +94,24 @@ def _iso(moment: Any) -> str | None:
     return moment.isoformat() if moment is not None else None
 
 
+def current_score_if_loaded(patient: Patient) -> Any:
+    """The patient's current score when it came with the patient (select_related), else None.
+
+    Alerts are shaped inside the scoring transaction too, where one more query per alert would
+    slow every alert's event; there the headline simply carries no current figure.
+    """
+    field = Patient._meta.get_field("current_score")
+    if patient.current_score_id is None or not field.is_cached(patient):
+        return None
+    return patient.current_score
+
+
 def alert_to_dict(alert: Alert) -> dict[str, Any]:
     """An alert as the API and the dashboard show it."""
     patient = alert.patient
     device = alert.device if alert.device_id is not None else None
+    score = current_score_if_loaded(patient)
+    now = present.patient_now(alert, score)
     return {
         "id": alert.pk,
         "kind": alert.kind,
@@ -90,6 +122,17 @@ def alert_to_dict(alert: Alert) -> dict[str, Any]:
         "severity_label": alert.get_severity_display(),
         "state": alert.state,
         "title": alert.title,
+        "headline": present.headline(alert, score),
+        "raised_for": present.raised_for(alert),
+        "raised_total": alert.raised_total,
+        "raised_risk": alert.raised_risk or None,
+        "now": {**now, "as_of": _iso(now["as_of"])} if now else None,
+        "waiting_s": present.waiting_seconds(alert, timezone.now()),
+        "owner": _user_dict(present.owner(alert)),
+        "review_by": _iso(alert.review_by),
+        "snoozed_until": _iso(alert.snoozed_until),
+        "snooze_reason": alert.snooze_reason or None,
+        "reopened_at": _iso(alert.reopened_at),
         "detail": alert.detail,
         "patient": {
             "id": patient.pk,
@@ -127,4 +170,10 @@ def alert_event_to_dict(event: AlertEvent) -> dict[str, Any]:
 
 
 def alert_detail_to_dict(alert: Alert) -> dict[str, Any]:
-    return {**alert_to_dict(alert), "events": [alert_event_to_dict(event) for event in alert_events(alert)]}
+    """One alert with its raw events and its timeline (who, when, what, in words)."""
+    events = list(alert_events(alert))
+    return {
+        **alert_to_dict(alert),
+        "events": [alert_event_to_dict(event) for event in events],
+        "timeline": [timeline_entry_to_dict(entry) for entry in timeline(alert)],
+    }

@@ -32,14 +32,32 @@ class NoteSerializer(serializers.Serializer):
 
 class EscalateSerializer(serializers.Serializer):
     note = serializers.CharField(max_length=MAX_NOTE_CHARS, required=False, allow_blank=True, default="")
+    to = serializers.CharField(
+        max_length=60,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text='"person:<user id>" or "role:<duty role>" on duty for the ward; notified. Empty: one severity up.',
+    )
 
 
 class ResolveSerializer(serializers.Serializer):
     outcome = serializers.ChoiceField(choices=[o for o in Outcome.values if o != Outcome.AUTO_RESOLVED])
     note = serializers.CharField(max_length=MAX_NOTE_CHARS, required=False, allow_blank=True, default="")
+    review_by = AwareDateTimeField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Required while the patient is still in the alert's band (5 min to 24 h ahead). With offset or Z.",
+    )
 
 
 class SummaryQuerySerializer(serializers.Serializer):
     since = AwareDateTimeField(required=False, help_text="Default: 7 days before until. With offset or Z.")
     until = AwareDateTimeField(required=False, help_text="Default: now. With offset or Z.")
     ward = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
+
+
+class SnoozeSerializer(serializers.Serializer):
+    minutes = serializers.IntegerField(help_text="5 to 1440. Technical alerts only.")
+    reason = serializers.CharField(max_length=300)

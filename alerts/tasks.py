@@ -11,3 +11,9 @@ from alerts import services
 def sweep_overdue_observations() -> dict[str, int]:
     """Beat, every minute: raise or resolve 'observations overdue' (CELERY_BEAT_SCHEDULE)."""
     return services.sweep_overdue_observations()
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def sweep_clinical_reviews() -> dict[str, int]:
+    """Beat, every minute: bring back reviews still in band; a HIGH patient always has an alert."""
+    return services.sweep_clinical_reviews()

@@ -12,7 +12,7 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
-from alerts.models import Outcome
+from alerts.outcomes import PERSON_OUTCOMES
 from virtualward.datetimes import aware_datetime_problem
 
 MANUAL_TYPES = [
@@ -95,18 +95,42 @@ class ScaleForm(forms.Form):
         return data
 
 
+# "Review in…" on the resolve form: the times a nurse plans a call-back in.
+REVIEW_CHOICES = [(15, "15 min"), (30, "30 min"), (60, "1 hour"), (120, "2 hours"), (240, "4 hours"), (720, "12 hours")]
+
+
 class AlertActionForm(forms.Form):
     """One form for every triage action; which fields matter depends on the action."""
 
     note = forms.CharField(max_length=2000, required=False)
-    outcome = forms.ChoiceField(choices=[("", "—"), *Outcome.choices], required=False)
+    outcome = forms.ChoiceField(choices=[("", "—"), *PERSON_OUTCOMES], required=False)
     assignee = forms.CharField(max_length=20, required=False)
+    escalate_to = forms.CharField(max_length=60, required=False)
+    snooze_minutes = forms.TypedChoiceField(
+        choices=[("", "—"), (30, "30 min"), (60, "1 hour"), (240, "4 hours"), (720, "12 hours")],
+        coerce=int,
+        required=False,
+        empty_value=None,
+    )
+    review_in = forms.TypedChoiceField(
+        choices=[("", "—"), *REVIEW_CHOICES], coerce=int, required=False, empty_value=None
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        minutes = data.get("review_in")
+        data["review_by"] = timezone.now() + timedelta(minutes=minutes) if minutes else None
+        return data
 
     def require(self, action: str) -> None:
         if action == "note" and not self.cleaned_data.get("note", "").strip():
             self.add_error("note", "Write the note before adding it.")
         if action == "resolve" and not self.cleaned_data.get("outcome"):
             self.add_error("outcome", "Choose the outcome before resolving.")
+        if action == "escalate" and not self.cleaned_data.get("escalate_to"):
+            self.add_error("escalate_to", "Choose who to escalate to: a person or a role on duty.")
+        if action == "snooze" and not self.cleaned_data.get("snooze_minutes"):
+            self.add_error("snooze_minutes", "Choose how long to snooze the alert for.")
         if action == "assign" and not self.cleaned_data.get("assignee"):
             self.add_error("assignee", "Choose who to assign the alert to.")
 

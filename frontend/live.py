@@ -15,8 +15,10 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from accounts.access import AnyUser
-from alerts.models import Outcome
-from frontend import selectors
+from alerts.outcomes import PERSON_OUTCOMES
+from frontend import cards, selectors
+from frontend.forms import REVIEW_CHOICES
+from rota.selectors import on_duty
 
 
 def board_snapshot(*, user: AnyUser, ward_id: int | None) -> dict[str, Any]:
@@ -42,9 +44,12 @@ def triage_snapshot(*, user: AnyUser) -> dict[str, Any]:
 
 
 def triage_context(*, user: AnyUser, alerts: list) -> dict[str, Any]:
+    duty = {ward_id: on_duty(ward_id=ward_id) for ward_id in {alert.patient.ward_id for alert in alerts}}
     return {
         "alerts": alerts,
-        "outcomes": [choice for choice in Outcome.choices if choice[0] != Outcome.AUTO_RESOLVED],
+        "cards": [{**card, "on_duty": duty[card["alert"].patient.ward_id]} for card in cards.alert_cards(alerts)],
+        "outcomes": PERSON_OUTCOMES,
+        "review_choices": REVIEW_CHOICES,
         "assignees": selectors.assignable_staff(user=user),
         "me": user,
         # Folded dropouts are not in the queue one by one: their incident heads it.

@@ -21,10 +21,12 @@ from accounts.access import AnyUser, visible_patients, visible_wards
 from accounts.models import Role
 from alerts import reports
 from alerts.incident_selectors import open_incidents
-from alerts.models import Alert, AlertState, Severity
-from alerts.selectors import alert_queue
+from alerts.models import Alert, AlertEvent, AlertState, Severity
+from alerts.present import headline
+from alerts.selectors import alert_queue, current_score_if_loaded
 from devices.models import Connectivity, ConnectivityGap, Device, IngestRejection
 from devices.network import network_to_dict
+from frontend.cards import alert_cards
 from patients.models import Patient, Ward
 from scoring.models import EarlyWarningScore
 
@@ -204,12 +206,16 @@ def alert_summary(alert: Alert) -> dict[str, Any]:
         "risk": SEVERITY_TO_RISK.get(alert.severity, "low"),
         "state": alert.state,
         "title": alert.title,
+        # The title is a record of when it was raised; screens show this, which never passes
+        # a stale figure off as the patient's state now.
+        "headline": headline(alert, current_score_if_loaded(alert.patient)),
         "patient_id": alert.patient_id,
         # Loaded with the alert by every caller (select_related or the reverse prefetch), so
         # the reminder banner can say whose alert it is without a query per alert.
         "patient_name": alert.patient.name,
         "opened_at": alert.opened_at,
         "acknowledged_at": alert.acknowledged_at,
+        "snoozed": alert.snoozed_until is not None and alert.snoozed_until > timezone.now(),
     }
 
 
@@ -249,12 +255,16 @@ def patient_page(*, patient: Patient, now: datetime | None = None) -> dict[str, 
     alerts = (
         Alert.objects.filter(patient=patient)
         .select_related("acknowledged_by", "assigned_to", "resolved_by")
+        .prefetch_related(
+            Prefetch("events", queryset=AlertEvent.objects.select_related("actor")), "notifications__recipient"
+        )
         .order_by("-opened_at")[:30]
     )
     scores = EarlyWarningScore.objects.filter(patient=patient).order_by("-as_of", "-id")[:30]
     return {
         "devices": [device_summary(device, now=now) | {"revoked": device.revoked_at is not None} for device in devices],
         "alerts": list(alerts),
+        "alert_cards": alert_cards(list(alerts), now=now, score=patient.current_score),
         "scores": [score_summary(score) for score in scores],
         "scale_changes": list(patient.scale_changes.select_related("changed_by")[:10]),
     }
@@ -326,7 +336,11 @@ def triage_queue(*, user: AnyUser) -> list[Alert]:
     """Every live alert the user may act on, across their wards, most urgent first."""
     queue = alert_queue(user)
     if isinstance(queue, QuerySet):
-        queue = queue.select_related("patient__ward", "device", "assigned_to", "acknowledged_by", "score")
+        queue = queue.select_related(
+            "patient__ward", "patient__current_score", "device", "assigned_to", "acknowledged_by", "score"
+        ).prefetch_related(
+            Prefetch("events", queryset=AlertEvent.objects.select_related("actor")), "notifications__recipient"
+        )
     return list(queue)
 
 

@@ -13,8 +13,9 @@ from django.contrib.auth import get_user_model
 from accounts.access import AnyUser
 from alerts import services as alerts_services
 from alerts.models import Alert
+from rota.services import alert_escalate_to
 
-ALERT_ACTIONS = ("acknowledge", "assign", "note", "escalate", "resolve")
+ALERT_ACTIONS = ("acknowledge", "assign", "note", "escalate", "resolve", "snooze")
 
 
 def alert_action_run(*, alert: Alert, user: AnyUser, action: str, data: dict[str, Any]) -> None:
@@ -28,8 +29,12 @@ def alert_action_run(*, alert: Alert, user: AnyUser, action: str, data: dict[str
     elif action == "note":
         alerts_services.alert_add_note(alert=alert, user=user, note=note)
     elif action == "escalate":
-        alerts_services.alert_escalate(alert=alert, user=user, note=note)
+        alert_escalate_to(alert=alert, user=user, to=data["escalate_to"], note=note)
+    elif action == "snooze":
+        alerts_services.alert_snooze(alert=alert, user=user, minutes=data.get("snooze_minutes") or 0, reason=note)
     elif action == "resolve":
-        alerts_services.alert_resolve(alert=alert, user=user, outcome=data["outcome"], note=note)
+        alerts_services.alert_resolve(
+            alert=alert, user=user, outcome=data["outcome"], note=note, review_by=data.get("review_by")
+        )
     else:
         raise ValueError(f"Unknown action {action!r}; expected one of {', '.join(ALERT_ACTIONS)}.")

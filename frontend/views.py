@@ -25,7 +25,7 @@ from accounts.audit_hooks import audit_note, audited
 from accounts.permissions import staff_required
 from alerts.reports import ReportPeriodError
 from alerts.services import AlertActionError
-from frontend import live, selectors, services
+from frontend import cards, live, selectors, services
 from frontend.forms import PERIODS, AlertActionForm, ManualObservationForm, ScaleForm, parse_period
 from patients.services import observation_record_manual, patient_set_spo2_scale
 
@@ -62,6 +62,7 @@ def triage(request: HttpRequest) -> HttpResponse:
     alerts = selectors.triage_queue(user=request.user)
     audit_note(request, *alerts)
     context = live.triage_context(user=request.user, alerts=alerts)
+    context["rcp_key"] = cards.rcp_key()
     return render(request, "frontend/triage.html", {**context, "socket": "/ws/alerts/"})
 
 

@@ -419,3 +419,8 @@ def _as_acvpu(value: object) -> str:
     if isinstance(value, str) and value.upper() in CONSCIOUSNESS_LEVELS:
         return value.upper()
     raise ValueError(f"consciousness must be one of A, C, V, P, U, got {value!r}")
+
+
+def bands() -> list[Band]:
+    """Every trigger band with its RCP clinical response, lowest first (a screen's key)."""
+    return list(_BANDS.values())

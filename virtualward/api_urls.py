@@ -8,6 +8,7 @@ from alerts.api import AlertViewSet
 from devices.api import ConnectivityAreasView, DeviceViewSet, IngestRejectionViewSet
 from devices.pairing_api import CollectView, DeviceUnpairView, PairingView
 from patients.api import ObservationViewSet, PatientViewSet, WardViewSet
+from rota.api import ShiftViewSet
 from scoring.api import News2CalculatorView
 
 router = DefaultRouter()
@@ -17,6 +18,7 @@ router.register("observations", ObservationViewSet, basename="observation")
 router.register("devices", DeviceViewSet, basename="device")
 router.register("rejections", IngestRejectionViewSet, basename="rejection")
 router.register("alerts", AlertViewSet, basename="alert")
+router.register("rota/shifts", ShiftViewSet, basename="shift")
 
 urlpatterns = [
     path("news2/", News2CalculatorView.as_view(), name="news2"),

@@ -100,14 +100,41 @@ def embedded_redis(host: str = "127.0.0.1", port: int | None = None) -> Iterator
         server.server_close()
 
 
+class _PrintingSink:
+    """An SMTP sink for the demo: accepts every message and prints who it was for and its subject."""
+
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
+        import email
+        import email.policy
+
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)  # type: ignore[attr-defined]
+        to = ", ".join(envelope.rcpt_tos)  # type: ignore[attr-defined]
+        print(f"e-mail to {to}: {message['Subject']}", flush=True)
+        return "250 Message accepted for delivery"
+
+
+@contextlib.contextmanager
+def embedded_smtp(host: str = "127.0.0.1", port: int | None = None) -> Iterator[str]:
+    """Run an SMTP sink (aiosmtpd) that prints each message it receives; yields its address."""
+    from aiosmtpd.controller import Controller
+
+    port = port or free_port()
+    controller = Controller(_PrintingSink(), hostname=host, port=port)
+    controller.start()
+    try:
+        yield f"smtp://{host}:{port}"
+    finally:
+        controller.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("service", choices=["mqtt", "redis"])
+    parser.add_argument("service", choices=["mqtt", "redis", "smtp"])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    starter = embedded_mqtt if args.service == "mqtt" else embedded_redis
+    starter = {"mqtt": embedded_mqtt, "redis": embedded_redis, "smtp": embedded_smtp}[args.service]
     with starter(args.host, args.port) as url:
         print(f"embedded {args.service} listening at {url}", flush=True)
         with contextlib.suppress(KeyboardInterrupt):

@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "devices",
     "scoring",
     "alerts",
+    "rota",
     "frontend",
 ]
 
@@ -153,7 +154,42 @@ CELERY_BEAT_SCHEDULE = {
         "task": "devices.tasks.flag_dropping_kit",
         "schedule": 3600.0,
     },
+    "clinical-reviews-sweep": {
+        "task": "alerts.tasks.sweep_clinical_reviews",
+        "schedule": 60.0,
+    },
+    "escalation-ladder-sweep": {
+        "task": "rota.tasks.sweep_ladders",
+        "schedule": float(env_int("VW_LADDER_SWEEP_SECONDS", 10)),
+    },
 }
+
+# --- Notifications to staff (docs/alerting.md#notifications) --------------------------------
+# Links in messages point here (the address staff open the dashboard at).
+VW_BASE_URL = env_str("VW_BASE_URL", "http://127.0.0.1:8000")
+# E-mail through Django's SMTP backend. Unset EMAIL_HOST: messages go to the process log
+# (`make run` sets it to its embedded SMTP sink, listed at /notifications/).
+EMAIL_HOST = env_str("EMAIL_HOST")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend"
+)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "virtual-ward@localhost")
+# SMS through GOV.UK Notify (its official client). Unset key: SMS are recorded as not sent.
+NOTIFY_API_KEY = env_str("NOTIFY_API_KEY")
+NOTIFY_BASE_URL = env_str("NOTIFY_BASE_URL", "https://api.notifications.service.gov.uk")
+NOTIFY_SMS_TEMPLATE_ID = env_str("NOTIFY_SMS_TEMPLATE_ID")
+# Web push (VAPID, RFC 8292). Unset private key: push is recorded as not sent.
+VAPID_PRIVATE_KEY = env_str("VAPID_PRIVATE_KEY")
+VAPID_PUBLIC_KEY = env_str("VAPID_PUBLIC_KEY")
+VAPID_SUBJECT = env_str("VAPID_SUBJECT", "mailto:virtual-ward@localhost")
+VW_NOTIFY_RETRIES = env_int("VW_NOTIFY_RETRIES", 3)
+VW_NOTIFY_RETRY_SECONDS = env_int("VW_NOTIFY_RETRY_SECONDS", 5)
+VW_ACK_LINK_HOURS = env_int("VW_ACK_LINK_HOURS", 12)
 
 # --- MQTT -----------------------------------------------------------------------------------
 # Empty means "not configured": `make run` then starts an embedded broker and sets it.

@@ -20,5 +20,6 @@ urlpatterns = [
     path("api/v1/", include("virtualward.api_urls")),
     path("accounts/login/", LoginView.as_view(authentication_form=SignInForm), name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("", include("rota.urls")),
     path("", include("frontend.urls")),
 ]

@@ -12,6 +12,8 @@ from alerts.services.actions import (
 )
 from alerts.services.clinical import alert_fall_detected, evaluate_score, evaluate_scores
 from alerts.services.core import AlertNews, auto_resolve, live_alert, raise_or_escalate
+from alerts.services.reviews import sweep_clinical_reviews
+from alerts.services.snooze import alert_snooze
 from alerts.services.technical import (
     raise_device_offline,
     raise_low_battery,
@@ -31,6 +33,7 @@ __all__ = [
     "alert_escalate",
     "alert_fall_detected",
     "alert_resolve",
+    "alert_snooze",
     "auto_resolve",
     "evaluate_score",
     "evaluate_scores",
@@ -40,5 +43,6 @@ __all__ = [
     "raise_or_escalate",
     "resolve_device_offline",
     "resolve_low_battery",
+    "sweep_clinical_reviews",
     "sweep_overdue_observations",
 ]

@@ -78,7 +78,7 @@ def _score_news(score: EarlyWarningScore, previous: EarlyWarningScore | None) ->
     news = []
     previous_rank = RISK_RANK[previous.risk] if previous is not None else 0
     if RISK_RANK[score.risk] > previous_rank and score.risk in RISK_SEVERITY:
-        news.append(_risk_news(score))
+        news.append(risk_news(score))
     newly_at_3 = _parameters_at_3(score) - (_parameters_at_3(previous) if previous is not None else set())
     if newly_at_3:
         news.append(_single_parameter_news(score, newly_at_3))
@@ -96,12 +96,14 @@ def _incompleteness(score: EarlyWarningScore) -> str:
     return f" Incomplete — missing: {missing}; the total and risk are lower bounds."
 
 
-def _risk_news(score: EarlyWarningScore) -> AlertNews:
+def risk_news(score: EarlyWarningScore) -> AlertNews:
     label = RISK_LABEL[score.risk]
     return AlertNews(
         kind=AlertKind.NEWS2_RISK,
         severity=RISK_SEVERITY[score.risk],
-        title=f"NEWS2 {score.total}: {label} risk" + ("" if score.complete else " (incomplete)"),
+        # Stamped with the score's time: a title is a record of then, never a figure for now
+        # (alerts.present shows the current score beside it).
+        title=f"NEWS2 {score.total} at {_clock(score.as_of)}: {label} risk{'' if score.complete else ' (incomplete)'}",
         detail=f"{score.clinical_response}. Monitor: {score.monitoring_frequency}.{_incompleteness(score)}",
         score_id=score.pk,
         data={"score_id": score.pk, "total": score.total, "risk": score.risk},
@@ -119,7 +121,14 @@ def _single_parameter_news(score: EarlyWarningScore, newly_at_3: set[str]) -> Al
         title=f"{names} scored 3",
         detail=f"Red score (RCP NEWS2 chart 2): {values}. Urgent ward-based response.{_incompleteness(score)}",
         score_id=score.pk,
-        data={"score_id": score.pk, "parameters": at_3, "new": sorted(newly_at_3)},
+        data={
+            "score_id": score.pk,
+            "parameters": at_3,
+            "new": sorted(newly_at_3),
+            "values": {name: score.sub_scores[name]["value"] for name in at_3},
+            "total": score.total,
+            "risk": score.risk,
+        },
         always_escalate=True,
     )
 
@@ -153,6 +162,10 @@ def _fall_news(observation_id: int, measured_at: datetime, now: datetime) -> Ale
         data={"observation_id": observation_id, "measured_at": measured_at.isoformat(), "late": late},
         always_escalate=True,
     )
+
+
+def _clock(moment: datetime) -> str:
+    return timezone.localtime(moment).strftime("%H:%M")
 
 
 def _duration(delta: timedelta) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -98,6 +99,7 @@ def raise_or_escalate(
         else:
             record_event(alert, AlertEvent.Action.RAISED, at=now, note=news.detail, data=news.data)
             publish("alert.raised", ward_id=patient.ward_id, patient_id=patient.pk, data=alert_to_dict(alert))
+            start_ladder(alert.pk)
             return alert, "raised"
     if news.severity > existing.severity or news.always_escalate:
         _escalate(existing, news, now)
@@ -142,6 +144,7 @@ def raise_or_escalate_all(
             for alert, (patient, news) in zip(alerts, fresh, strict=True):
                 known[patient.pk][news.kind] = alert
                 publish("alert.raised", ward_id=patient.ward_id, patient_id=patient.pk, data=alert_to_dict(alert))
+                start_ladder(alert.pk)
     for patient, news in later:
         alert, _ = raise_or_escalate(patient=patient, news=news, now=now, live=known.setdefault(patient.pk, {}))
         known[patient.pk][news.kind] = alert
@@ -165,6 +168,8 @@ def _new_alert(patient: Any, news: AlertNews, now: datetime) -> Alert:
         detail=news.detail,
         opened_at=now,
         updated_at=now,
+        raised_total=news.data.get("total"),
+        raised_risk=news.data.get("risk", ""),
     )
 
 
@@ -176,10 +181,20 @@ def _escalate(alert: Alert, news: AlertNews, now: datetime) -> None:
     alert.score_id = news.score_id or alert.score_id
     alert.escalated_at = now
     alert.updated_at = now
-    alert.save(update_fields=["severity", "title", "detail", "score", "escalated_at", "updated_at"])
+    fields = ["severity", "title", "detail", "score", "escalated_at", "updated_at"]
+    if news.data.get("total") is not None:
+        # The figure the alert now stands for: its band was reached at this total.
+        alert.raised_total, alert.raised_risk = news.data["total"], news.data.get("risk", "")
+        fields += ["raised_total", "raised_risk"]
+    alert.save(update_fields=fields)
     data = {**news.data, "severity_before": before, "severity": alert.severity}
     record_event(alert, AlertEvent.Action.ESCALATED, at=now, note=news.detail, data=data)
     publish("alert.updated", ward_id=alert.patient.ward_id, patient_id=alert.patient_id, data=alert_to_dict(alert))
+    if alert.state == AlertState.OPEN:
+        start_ladder(alert.pk)  # worse: a new track's rungs may now be due
+    else:
+        # Acknowledged alerts call nobody again, unless the patient gets worse: then the owner.
+        transaction.on_commit(partial(_tell_owner_worse, alert.pk))
 
 
 def auto_resolve(
@@ -212,6 +227,23 @@ def auto_resolve(
     return alert
 
 
+def start_ladder(alert_id: int) -> None:
+    """After commit, climb the alert's escalation ladder (rota): its first rung is "at once"."""
+    transaction.on_commit(partial(_advance_ladder, alert_id))
+
+
+def _advance_ladder(alert_id: int) -> None:
+    from rota.tasks import advance_ladder  # rota builds on alerts, not the other way round
+
+    advance_ladder.delay(alert_id)
+
+
+def _tell_owner_worse(alert_id: int) -> None:
+    from rota.tasks import tell_owner_worse
+
+    tell_owner_worse.delay(alert_id)
+
+
 def record_event(
     alert: Alert, action: str, *, at: datetime, actor: Any = None, note: str = "", data: dict | None = None
 ) -> AlertEvent:
@@ -228,4 +260,5 @@ __all__ = [
     "raise_or_escalate",
     "raise_or_escalate_all",
     "record_event",
+    "start_ladder",
 ]

@@ -68,3 +68,9 @@ def outcome_label(value: str) -> str:
     from alerts.models import Outcome
 
     return Outcome(value).label if value in Outcome.values else value
+
+
+@register.filter
+def percent(share: float | None) -> str:
+    """A share (0–1) as a whole percentage; '—' when nothing was counted."""
+    return "—" if share is None else f"{round(share * 100)} %"

@@ -14,6 +14,7 @@ from alerts.services import (
 )
 from alerts.services.core import AlertNews, raise_or_escalate
 from tests.factories import UserFactory, WardFactory
+from tests.frontend.conftest import make_score
 from tests.scoring_services.builders import PatientFactory
 
 pytestmark = pytest.mark.django_db
@@ -26,6 +27,7 @@ def operator():
 
 def _alert(kind=AlertKind.NEWS2_RISK, severity=Severity.MEDIUM, patient=None):
     patient = patient or PatientFactory()
+    make_score(patient, total=0, risk="low")  # back to low: resolving needs no review
     alert, _ = raise_or_escalate(
         patient=patient, news=AlertNews(kind=kind, severity=severity, title="t"), now=timezone.now()
     )

@@ -8,6 +8,7 @@ from accounts.models import AuditEvent, Role
 from alerts.models import AlertKind, Severity
 from alerts.services.core import AlertNews, raise_or_escalate
 from tests.factories import UserFactory
+from tests.frontend.conftest import make_score
 from tests.scoring_services.builders import PatientFactory
 
 pytestmark = pytest.mark.django_db
@@ -28,7 +29,9 @@ def api(operator):
 def _alert(kind=AlertKind.NEWS2_RISK, severity=Severity.MEDIUM, patient=None, minutes_ago=0):
     at = timezone.now() - dt.timedelta(minutes=minutes_ago)
     news = AlertNews(kind=kind, severity=severity, title=str(kind))
-    return raise_or_escalate(patient=patient or PatientFactory(), news=news, now=at)[0]
+    patient = patient or PatientFactory()
+    make_score(patient, total=0, risk="low")  # back to low: resolving needs no review
+    return raise_or_escalate(patient=patient, news=news, now=at)[0]
 
 
 def test_the_list_is_the_queue_most_urgent_first(api):

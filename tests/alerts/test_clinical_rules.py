@@ -80,7 +80,8 @@ def test_a_worse_band_escalates_the_live_alert_in_place():
     alert.refresh_from_db()
     assert _risk_alerts(patient).count() == 1
     assert alert.severity == Severity.HIGH and alert.score_id == high.pk and alert.escalated_at is not None
-    assert alert.title.startswith("NEWS2 7: high risk")
+    assert alert.title.startswith("NEWS2 7 at ") and "high risk" in alert.title
+    assert (alert.raised_total, alert.raised_risk) == (7, "high")
     assert list(alert.events.values_list("action", flat=True)) == ["raised", "escalated"]
 
 
@@ -100,8 +101,8 @@ def test_after_a_person_resolves_it_a_later_rise_raises_a_new_alert():
     patient = PatientFactory()
     now = timezone.now()
     _score(patient, now=now - dt.timedelta(minutes=30), **MEDIUM)
-    alert_resolve(alert=_risk_alerts(patient).get(), user=UserFactory(role="operator"), outcome="advice_by_phone")
     _score(patient, now=now - dt.timedelta(minutes=20))
+    alert_resolve(alert=_risk_alerts(patient).get(), user=UserFactory(role="operator"), outcome="advice_by_phone")
     # when the patient rises to medium again
     _score(patient, now=now, **MEDIUM)
     # then a second alert is opened

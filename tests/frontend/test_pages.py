@@ -153,8 +153,8 @@ def test_resolving_without_an_outcome_is_refused_with_a_clear_error(client, ward
 
 
 def test_resolving_with_an_outcome_closes_the_alert(client, ward, clinician):
-    # given an open alert
-    alert = make_alert(make_patient(ward, risk="high"))
+    # given an open alert for a patient now back at low risk
+    alert = make_alert(make_patient(ward, risk="low"))
     client.force_login(clinician)
 
     # when it is resolved with "home visit"

@@ -99,7 +99,22 @@
 
   function render(html) {
     state.pending = null;
+    // A timeline someone opened, or a refusal they have not read yet, survives the refresh.
+    var open = Array.prototype.map.call(root.querySelectorAll("details[data-timeline-for][open]"),
+      function (d) { return d.dataset.timelineFor; });
+    var errors = {};
+    root.querySelectorAll("[data-alert-id] .action-error:not([hidden])").forEach(function (box) {
+      errors[box.closest("[data-alert-id]").dataset.alertId] = box.textContent;
+    });
     root.innerHTML = html;
+    open.forEach(function (id) {
+      var d = root.querySelector('details[data-timeline-for="' + id + '"]');
+      if (d) d.open = true;
+    });
+    Object.keys(errors).forEach(function (id) {
+      var box = root.querySelector('[data-alert-id="' + id + '"] .action-error');
+      if (box) { box.textContent = errors[id]; box.hidden = false; }
+    });
     root.querySelectorAll('input[name="csrfmiddlewaretoken"]').forEach(function (input) { input.value = csrf; });
   }
 
@@ -117,7 +132,7 @@
     if ((event.event === "alert.updated" || event.event === "alert.raised") && alert.id) {
       // Acknowledged elsewhere: stop reminding now, before the snapshot arrives.
       if (alert.state !== "open") delete state.unacked[alert.id];
-      else if (alert.severity >= 50) state.unacked[alert.id] = describe(alert);
+      else if (alert.severity >= 50 && !alert.snoozed_until) state.unacked[alert.id] = describe(alert);
       updateReminder();
     }
     document.dispatchEvent(new CustomEvent("vw:event", { detail: event }));
@@ -126,7 +141,7 @@
 
   function describe(alert) {
     var who = alert.patient && alert.patient.name ? alert.patient.name + " – " : "";
-    return who + alert.title;
+    return who + (alert.headline || alert.title);
   }
 
   function setAlerts(alerts) {
@@ -135,8 +150,8 @@
     alerts.forEach(function (alert) {
       if (alert.state !== "open") return;
       open += 1;
-      if (alert.severity >= 50) {
-        state.unacked[alert.id] = (alert.patient_name ? alert.patient_name + " – " : "") + alert.title;
+      if (alert.severity >= 50 && !alert.snoozed) {
+        state.unacked[alert.id] = (alert.patient_name ? alert.patient_name + " – " : "") + (alert.headline || alert.title);
       }
     });
     if (openCount) { openCount.textContent = String(open); openCount.hidden = open === 0; }
@@ -196,6 +211,17 @@
   }, { once: true });
 
   setInterval(function () { if (Object.keys(state.unacked).length) beep(); }, REMIND_EVERY_MS);
+
+  /* "waiting 12 min" on each card keeps counting between snapshots. */
+  var renderedAt = Date.now();
+  document.addEventListener("vw:snapshot", function () { renderedAt = Date.now(); });
+  setInterval(function () {
+    document.querySelectorAll(".waiting[data-waiting-s]").forEach(function (el) {
+      var s = Number(el.dataset.waitingS) + (Date.now() - renderedAt) / 1000;
+      var m = Math.floor(s / 60), h = Math.floor(m / 60);
+      el.textContent = "waiting " + (s < 60 ? Math.round(s) + " s" : m < 60 ? m + " min" : h + " h " + (m % 60) + " min");
+    });
+  }, 15000);
 
   /* A socket can die silently (sleeping laptop, mobile network): ping, and if nothing comes
      back, close it so the reconnect path runs. */

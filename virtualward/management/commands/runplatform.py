@@ -250,6 +250,12 @@ class Command(BaseCommand):
             wait_for_port("127.0.0.1", port, timeout=15)
             # Shared by every child: Celery's broker and the channel layer must be one server.
             supervisor.env["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
+        if not settings.EMAIL_HOST:
+            # Staff e-mails go to a sink that prints them (as "smtp"); /notifications/ lists them all.
+            port = free_port()
+            started.append(supervisor.start("smtp", [PY, "-m", "virtualward.embedded", "smtp", "--port", str(port)]))
+            wait_for_port("127.0.0.1", port, timeout=15)
+            supervisor.env.update(EMAIL_HOST="127.0.0.1", EMAIL_PORT=str(port))
         return started
 
     def _start_broker(self, supervisor: Supervisor, options, services: list[Child]) -> None:  # type: ignore[no-untyped-def]
@@ -295,7 +301,13 @@ class Command(BaseCommand):
         lines = ["", "=" * 72, f"Virtual ward running at http://{host}:{options['port']}/", ""]
         if get_user_model().objects.filter(username=DEMO_USERS[0].username).exists():
             lines += demo_logins_text().splitlines()
-        lines += [f"MQTT broker: {supervisor.env['MQTT_URL']}", "Press Ctrl-C to stop everything.", "=" * 72, ""]
+        lines += [
+            f"MQTT broker: {supervisor.env['MQTT_URL']}",
+            f"Notifications to staff: http://{host}:{options['port']}/notifications/ (e-mails also printed as [smtp])",
+            "Press Ctrl-C to stop everything.",
+            "=" * 72,
+            "",
+        ]
         for line in lines:
             supervisor.say("platform", line)
 
