@@ -48,7 +48,7 @@ RISK_MEANINGS = {
     5: "Unacceptable.",
 }
 
-RISK_WORDS = {1: "acceptable", 2: "acceptable (ALARP)", 3: "undesirable", 4: "mandatory control", 5: "unacceptable"}
+RISK_WORDS = {1: "acceptable", 2: "acceptable, ALARP", 3: "undesirable", 4: "mandatory control", 5: "unacceptable"}
 
 
 def risk_rating(severity: str, likelihood: str) -> int:

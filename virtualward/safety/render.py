@@ -65,26 +65,30 @@ def _totals_text(log: HazardLog) -> str:
     )
 
 
-def summary_table(log: HazardLog) -> str:
-    """The residual-risk summary as a Markdown table, one row per hazard."""
+def _ref(hazard: Hazard, link: str | None) -> str:
+    return f"[{hazard.id}]({link}#{anchor(hazard)})" if link is not None else hazard.id
+
+
+def summary_table(log: HazardLog, link: str | None = "hazard-log.md") -> str:
+    """The residual-risk summary as a Markdown table, one row per hazard (ids linked to ``link``)."""
     rows = [
         "| hazard | title | initial risk | residual risk | status |",
         "|---|---|---|---|---|",
     ]
     for hazard in log.hazards:
         rows.append(
-            f"| [{hazard.id}](hazard-log.md#{anchor(hazard)}) | {_cell(hazard.title)} | {hazard.initial.risk} "
+            f"| {_ref(hazard, link)} | {_cell(hazard.title)} | {hazard.initial.risk} "
             f"| {hazard.residual.risk} ({RISK_WORDS[hazard.residual.risk]}) | {hazard.status} |"
         )
     return "\n".join(rows) + f"\n\n{_totals_text(log)}.\n"
 
 
-def open_hazards_list(log: HazardLog) -> str:
+def open_hazards_list(log: HazardLog, link: str | None = "hazard-log.md") -> str:
     """The hazards not closed, with what each still needs."""
     parts = []
     for hazard in log.open_hazards():
         parts.append(
-            f"- **[{hazard.id}](hazard-log.md#{anchor(hazard)}) {hazard.title}** — {hazard.status}, "
+            f"- **{_ref(hazard, link)} {hazard.title}** — {hazard.status}, "
             f"residual risk {hazard.residual.risk} ({RISK_WORDS[hazard.residual.risk]})."
         )
         parts.extend(f"  - still needed: {action}" for action in hazard.actions)
@@ -162,7 +166,7 @@ def hazard_log_markdown(log: HazardLog) -> str:
         "",
         "## Summary",
         "",
-        summary_table(log).replace("(hazard-log.md#", "(#"),
+        summary_table(log, link=""),
         "## Hazards",
         "",
     ]
