@@ -7,11 +7,15 @@ numbered lists, quotes and tables. So the PDF and the Markdown cannot say differ
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 from pathlib import Path
 
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
+
+# fpdf2 subsets the embedded font with fontTools, which logs every table it touches at INFO.
+logging.getLogger("fontTools.subset").setLevel(logging.WARNING)
 
 _FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/dejavu"))
 _LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")

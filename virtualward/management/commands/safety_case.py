@@ -79,10 +79,11 @@ class Command(BaseCommand):
         evidence = evaluate(log, run, release)
         markdown = release_report_markdown(log, release, evidence)
         output.mkdir(parents=True, exist_ok=True)
+        # Not Path.with_suffix: a version such as 0.1.0 would lose its last part to it.
         stem = output / report_file_stem(release)
-        stem.with_suffix(".md").write_text(markdown, encoding="utf-8")
+        Path(f"{stem}.md").write_text(markdown, encoding="utf-8")
         title = f"Clinical safety case report, {release.product} {release.version}"
-        stem.with_suffix(".pdf").write_bytes(markdown_to_pdf(markdown, title=title, created_at=release.generated_at))
+        Path(f"{stem}.pdf").write_bytes(markdown_to_pdf(markdown, title=title, created_at=release.generated_at))
         for line in summary_lines(log, evidence.outcomes):
             self.stdout.write(line)
         self.stdout.write(f"wrote {stem}.md and {stem}.pdf")
