@@ -81,13 +81,17 @@ def _line(pdf: FPDF, font: str, line: str) -> None:
     if text.startswith("- "):
         text = "• " + text[2:] if font != "Helvetica" else "- " + text[2:]
         indent += 3
-    pdf.set_font(font, "B" if bold else "", 9)
-    _write(pdf, _plain(text, font), indent=indent, height=4.6)
+    # A test's node id is one long word: smaller, and broken anywhere rather than pushed to a line of its own.
+    node_id = "::" in text
+    pdf.set_font(font, "B" if bold else "", 7.5 if node_id else 9)
+    _write(pdf, _plain(text, font), indent=indent, height=4 if node_id else 4.6, wrapmode="CHAR" if node_id else "WORD")
 
 
-def _write(pdf: FPDF, text: str, *, indent: float, height: float) -> None:
+def _write(pdf: FPDF, text: str, *, indent: float, height: float, wrapmode: str = "WORD") -> None:
     pdf.set_x(pdf.l_margin + indent)
-    pdf.multi_cell(w=pdf.epw - indent, h=height, text=text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.multi_cell(
+        w=pdf.epw - indent, h=height, text=text, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT, wrapmode=wrapmode
+    )
 
 
 def _table(pdf: FPDF, font: str, rows: list[str]) -> None:
