@@ -112,7 +112,14 @@ def test_an_unnamed_skipped_test_does_not_fail_ci(suite, monkeypatch):
 
 @pytest.mark.parametrize(
     "narrowing",
-    [["-k", "test_one"], ["tests/test_a.py::test_one"], ["-m", "not slow"], ["--deselect=tests/test_a.py::test_one"]],
+    [
+        ["-k", "test_one"],
+        ["tests/test_a.py::test_one"],
+        ["tests/test_a.py"],
+        ["-m", "not slow"],
+        ["--deselect=tests/test_a.py::test_one"],
+        ["--ignore=tests/test_b.py"],
+    ],
 )
 def test_a_narrowed_run_does_not_check_or_write_results(suite, narrowing):
     # given a log naming a test that does not exist

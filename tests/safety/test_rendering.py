@@ -98,10 +98,14 @@ def test_the_command_writes_the_pages_then_finds_them_current(tmp_path):
     with pytest.raises(CommandError, match="out of date with the hazard log") as raised:
         call_command("safety_case", "--check", f"--hazard-log={log}", stdout=StringIO())
     assert "hazard-log.md" in str(raised.value) and "case.md" in str(raised.value)
-    # when the command writes them (with a draft report elsewhere)
-    call_command("safety_case", f"--hazard-log={log}", f"--output={tmp_path / 'out'}", "--draft", stdout=StringIO())
-    # then the page holds the open hazard and --check is satisfied
+    assert "python manage.py safety_case --pages-only" in str(raised.value)
+    # when the command regenerates them
+    call_command(
+        "safety_case", f"--hazard-log={log}", "--pages-only", f"--output={tmp_path / 'out'}", stdout=StringIO()
+    )
+    # then the page holds the open hazard, no report was written, and --check is satisfied
     assert "- still needed: Build it." in page.read_text()
+    assert not (tmp_path / "out").exists()
     call_command("safety_case", "--check", f"--hazard-log={log}", stdout=StringIO())
 
 

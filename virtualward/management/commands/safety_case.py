@@ -28,6 +28,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--check", action="store_true", help="Only check that the log is valid and the pages are up to date."
         )
+        parser.add_argument(
+            "--pages-only", action="store_true", help="Only validate the log and regenerate the pages, no report."
+        )
         evidence = parser.add_mutually_exclusive_group()
         evidence.add_argument(
             "--results", type=Path, help=f"The test-run file of a whole-suite run (default {DEFAULT_RESULTS})."
@@ -40,7 +43,7 @@ class Command(BaseCommand):
             "--draft", action="store_true", help="Write a report marked DRAFT without failing when evidence is missing."
         )
 
-    def handle(self, *args, hazard_log: Path, docs: Path | None, check: bool, **options) -> None:  # type: ignore[no-untyped-def]
+    def handle(self, *args, hazard_log: Path, docs: Path | None, check: bool, pages_only: bool, **options) -> None:  # type: ignore[no-untyped-def]
         try:
             log = load_hazard_log(hazard_log)
         except HazardLogError as exc:
@@ -50,8 +53,13 @@ class Command(BaseCommand):
         if check:
             if stale:
                 raise CommandError(
-                    "out of date with the hazard log: " + ", ".join(map(str, stale)) + " (run manage.py safety_case)"
+                    "out of date with the hazard log: "
+                    + ", ".join(map(str, stale))
+                    + " (regenerate them: python manage.py safety_case --pages-only)"
                 )
+            self.stdout.write(self.style.SUCCESS(f"{hazard_log}: valid; the pages in {docs} are up to date."))
+            return
+        if pages_only:
             self.stdout.write(self.style.SUCCESS(f"{hazard_log}: valid; the pages in {docs} are up to date."))
             return
         self._report(log, options["results"], options["junit"], options["output"], options["draft"])
