@@ -17,6 +17,10 @@ from django.db import connection
 
 from virtualward.embedded import embedded_mqtt, embedded_redis, url_reachable
 
+# The clinical safety case's check (docs/clinical-safety): every test the hazard log names must exist,
+# and in CI must not be skipped. pytester runs it on small logs in tests/safety/.
+pytest_plugins = ("pytester", "virtualward.safety.pytest_plugin")
+
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     if os.environ.get("VW_REQUIRE_SERVICES") != "true":
