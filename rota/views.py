@@ -10,7 +10,6 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -18,6 +17,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.access import sees_all_wards, visible_patients, visible_wards
+from accounts.audit_hooks import audit_note, audited
+from accounts.permissions import staff_required
 from alerts.models import Alert
 from alerts.services import AlertActionError, alert_acknowledge
 from rota import handover, selectors, services
@@ -25,7 +26,7 @@ from rota.links import BadLink, read_ack_token
 from rota.models import DutyRole, PushSubscription
 
 
-@login_required
+@staff_required
 @require_GET
 def rota_page(request: HttpRequest) -> HttpResponse:
     wards = list(visible_wards(request.user).order_by("name"))
@@ -42,7 +43,7 @@ def rota_page(request: HttpRequest) -> HttpResponse:
     return render(request, "rota/rota.html", context)
 
 
-@login_required
+@staff_required
 @require_POST
 def shift_add(request: HttpRequest) -> HttpResponse:
     people = get_user_model().objects.filter(is_active=True)
@@ -74,16 +75,18 @@ def _local(raw: str) -> datetime:
     return timezone.make_aware(moment) if timezone.is_naive(moment) else moment
 
 
-@login_required
+@staff_required
 @require_GET
+@audited("notification.listed")
 def notifications_page(request: HttpRequest) -> HttpResponse:
     """Every message sent about alerts the user may see: to whom, how, and what became of it."""
     alert_ids = list(Alert.objects.filter(patient__in=visible_patients(request.user)).values_list("pk", flat=True))
-    sent = selectors.notifications_sent(alert_ids=alert_ids)
+    sent = list(selectors.notifications_sent(alert_ids=alert_ids))
+    audit_note(request, *(note.alert.patient_id for note in sent))
     return render(request, "rota/notifications.html", {"notifications": sent})
 
 
-@login_required
+@staff_required
 @require_POST
 def push_subscribe(request: HttpRequest) -> HttpResponse:
     """The browser's PushSubscription.toJSON(), stored for the signed-in person."""
@@ -122,8 +125,9 @@ def acknowledge_from_link(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, "rota/acknowledge.html", context)
 
 
-@login_required
+@staff_required
 @require_GET
+@audited("handover.viewed")
 def handover_page(request: HttpRequest) -> HttpResponse:
     wards = list(visible_wards(request.user).order_by("name"))
     ward = next((w for w in wards if str(w.pk) == request.GET.get("ward")), None)
@@ -135,10 +139,11 @@ def handover_page(request: HttpRequest) -> HttpResponse:
         "wards": wards,
         "staff": get_user_model().objects.filter(is_active=True, staff_profile__isnull=False).order_by("last_name"),
     }
+    audit_note(request, *context["patients_of_concern"], *(alert.patient_id for alert in context["alerts"]))
     return render(request, "rota/handover.html", context)
 
 
-@login_required
+@staff_required
 @require_POST
 def handover_start(request: HttpRequest) -> HttpResponse:
     ward = visible_wards(request.user).filter(pk=request.POST.get("ward") or 0).first()
@@ -154,7 +159,7 @@ def handover_start(request: HttpRequest) -> HttpResponse:
     return redirect(_handover_url(ward))
 
 
-@login_required
+@staff_required
 @require_POST
 def handover_accept(request: HttpRequest, handover_id: int) -> HttpResponse:
     try:

@@ -388,11 +388,11 @@ def test_two_ingest_processes_sharing_a_subscription_store_every_message_exactly
     assert sum(duplicates for _, duplicates in totals) == 0, totals
 
 
-def test_a_resend_hears_the_stored_ack_and_a_reused_msg_id_is_refused_through_the_broker(mqtt_url, ingests):
+def test_a_resend_hears_the_stored_ack_and_a_reused_msg_id_is_refused_through_the_broker(wire, ingests):
     # given a paired device whose message was stored and acked
     device = DeviceFactory()
-    ingests(_client_id(), _group())
-    client = Device(mqtt_url, [device.device_id])
+    ingests(_client_id(), _group(wire))
+    client = Device(wire, [device.device_id])
     original = obs_json("resend-1", reading(71), reading(999))
     client.publish(device.device_id, original)
     first = client.wait_for_ack(device.device_id, "resend-1")
