@@ -167,7 +167,9 @@ def test_the_command_fails_when_a_named_test_did_not_pass_but_still_writes_the_d
     assert "DRAFT" in (tmp_path / f"safety-case-report-{project_version()}.md").read_text()
 
 
-def test_the_command_without_a_run_writes_a_draft_only_when_asked(tmp_path):
+def test_the_command_without_a_run_writes_a_draft_only_when_asked(tmp_path, monkeypatch):
+    # an earlier whole-suite run in this checkout must not stand in for the missing one
+    monkeypatch.setattr("virtualward.management.commands.safety_case.DEFAULT_RESULTS", tmp_path / "none.json")
     log = write_log(tmp_path / "hazard-log.yaml", hazard_log(hazard()))
     missing = tmp_path / "no-run.json"
     with pytest.raises(CommandError, match="not a readable test-run file"):
