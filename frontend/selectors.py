@@ -21,8 +21,8 @@ from accounts.access import AnyUser, visible_patients, visible_wards
 from accounts.models import Role
 from alerts import reports
 from alerts.incident_selectors import open_incidents
-from alerts.models import Alert, AlertEvent, AlertState, Severity
-from alerts.present import headline
+from alerts.models import Alert, AlertEvent, AlertState
+from alerts.present import DRIVER_LABEL, SEVERITY_BAND, headline
 from alerts.selectors import alert_queue, current_score_if_loaded
 from devices.models import Connectivity, ConnectivityGap, Device, IngestRejection
 from devices.network import network_to_dict
@@ -34,22 +34,9 @@ RISK_RANK = {"high": 4, "medium": 3, "low-medium": 2, "low": 1}
 # A patient with no score at all is not "low risk": nothing is known. They sort above low.
 NO_SCORE_RANK = 1.5
 RISK_LABELS = {"high": "High", "medium": "Medium", "low-medium": "Low–medium", "low": "Low"}
-SEVERITY_TO_RISK = {
-    Severity.HIGH: "high",
-    Severity.MEDIUM: "medium",
-    Severity.LOW_MEDIUM: "low-medium",
-    Severity.LOW: "low",
-    Severity.INFO: "low",
-}
-PARAMETER_LABELS = {
-    "respiratory_rate": "Resp",
-    "spo2": "SpO₂",
-    "on_oxygen": "Air/O₂",
-    "systolic_bp": "Sys BP",
-    "heart_rate": "Pulse",
-    "consciousness": "ACVPU",
-    "temperature": "Temp",
-}
+# One table each, kept with the alert presentation that also reads them.
+SEVERITY_TO_RISK = SEVERITY_BAND
+PARAMETER_LABELS = DRIVER_LABEL
 
 
 @dataclass(frozen=True)
