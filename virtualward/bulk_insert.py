@@ -33,6 +33,7 @@ def insert_rows(
     if not rows:
         return []
     meta = model._meta
+    columns, rows = _with_defaults(meta, columns, rows)
     fields = [meta.get_field(name) for name in columns]
     if connection.vendor != "postgresql":
         made = model.objects.bulk_create(
@@ -62,3 +63,20 @@ def insert_rows(
         return fetch_binary(sql, params)
     fetch_binary(sql + " RETURNING 1", params)
     return []
+
+
+def _with_defaults(meta: Any, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> tuple[list[str], list[tuple]]:
+    """Every other field with a default (a blank string for text) gets it, as ``Model.objects.create`` would.
+
+    Django's defaults live in Python, not in the table: a column left out of the raw INSERT
+    would be NULL, and a not-null one added to the model later would break the insert.
+    """
+    named = {meta.get_field(name).attname for name in columns}
+    extra = [
+        field for field in meta.concrete_fields
+        if field.attname not in named and not field.primary_key
+        and (field.has_default() or (not field.null and field.empty_strings_allowed))
+    ]  # fmt: skip
+    if not extra:
+        return list(columns), [tuple(row) for row in rows]
+    return [*columns, *(f.name for f in extra)], [(*row, *(f.get_default() for f in extra)) for row in rows]

@@ -21,7 +21,7 @@ from alerts.services.technical import offline_news
 from virtualward.bulk_insert import insert_rows
 
 _ALERT_COLUMNS = ["kind", "category", "severity", "state", "patient", "device", "title", "detail", "opened_at",
-                  "updated_at", "outcome", "raised_risk", "snooze_reason"]  # fmt: skip
+                  "updated_at"]  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +54,7 @@ def raise_devices_offline(dropped: Sequence[DroppedDevice], *, now: datetime) ->
     }  # fmt: skip
     rows = [
         (n.kind, category_of(n.kind), n.severity, AlertState.OPEN, d.patient_id, d.pk, n.title[:200], n.detail,
-         now, now, "", "", "")
+         now, now)
         for d in dropped
         if (n := news[d.pk])
     ]  # fmt: skip
