@@ -10,7 +10,7 @@ Every reconnect sends what is still waiting at once: the old connection may have
 
 :class:`Outbox` is pure logic over an injected clock and random source (tests drive it with a
 fake clock); :func:`publish_due` is the small adapter that hands its due messages to a paho
-client. The simulator (``devices/simulator.py``) and the bench's fleet (``devices/bench/fleet.py``)
+client. The simulator (``devices/simulator.py``) and the bench's fleet (``benchmarks/fleet.py``)
 both use it. The platform answers a resend with the ack it stored the first time.
 """
 

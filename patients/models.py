@@ -43,6 +43,9 @@ class Patient(models.Model):
     admitted_at = models.DateTimeField()
     discharged_at = models.DateTimeField(null=True, blank=True)
     phone = models.CharField(max_length=40, blank=True)
+    # The home's postcode (upper case, one space): places the patient for outage and not-spot
+    # views by postcode district. Personal data, shown only to those who may see the patient.
+    postcode = models.CharField(max_length=8, blank=True)
     # Scale 2 only by a clinician's decision, recorded with who and when: scoring a patient on
     # the wrong SpO2 scale is a known clinical hazard (RCP NEWS2 2017, chart 1 notes).
     spo2_scale = models.PositiveSmallIntegerField(choices=SpO2Scale.choices, default=SpO2Scale.SCALE_1)

@@ -22,6 +22,7 @@ from frontend.events import publish
 from patients.models import Observation, Patient, SpO2Scale, SpO2ScaleChange, Ward
 from patients.nhs_number import normalise_nhs_number
 from patients.selectors import can_enter_observation, can_set_spo2_scale
+from patients.signals import patient_discharged
 from patients.vitals import VitalValueError, clean_vital
 from scoring.services import request_rescore
 
@@ -84,6 +85,8 @@ def patient_discharge(*, patient: Patient, user: AnyUser, discharged_at: datetim
         patient.save(update_fields=["discharged_at"])
         audit_record(actor=user, action="patient.discharged", patient=patient, obj=patient)
         publish("patient.discharged", ward_id=patient.ward_id, patient_id=patient.pk)
+        discharged = patient
+        transaction.on_commit(lambda: patient_discharged.send(sender=Patient, patient=discharged, user=user))
     return patient
 
 

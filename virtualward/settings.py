@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "scoring",
     "alerts",
     "rota",
+    "benchmarks",
     "frontend",
 ]
 

@@ -8,8 +8,8 @@ from channels.layers import channel_layers, get_channel_layer
 from channels_redis.pubsub import RedisPubSubLoopLayer
 from django.test import override_settings
 
-from devices.bench import alertwatch
-from devices.bench.alertwatch import AlertWatch
+from benchmarks import alertwatch
+from benchmarks.alertwatch import AlertWatch
 from frontend import events
 
 

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import pytest
 from django.db import connection
 
-from devices.bench.baseline import TABLE, Delivery, ensure_table, main, rows_of, write_batch
-from devices.bench.messages import alert_readings, encode_msg_id, obs_payload, ordinary_readings, rfc3339
+from benchmarks.baseline import TABLE, Delivery, ensure_table, main, rows_of, write_batch
+from benchmarks.messages import alert_readings, encode_msg_id, obs_payload, ordinary_readings, rfc3339
 
 NOW = datetime(2026, 11, 23, 10, 31, 2, tzinfo=UTC)
 

@@ -9,7 +9,7 @@ from urllib.parse import unquote, urlsplit
 import paho.mqtt.client as mqtt
 import pytest
 
-from devices.bench.broker import own_broker, with_credentials
+from benchmarks.broker import own_broker, with_credentials
 from devices.broker_auth import mosquitto_binary, platform_mqtt_account
 
 pytestmark = [

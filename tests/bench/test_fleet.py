@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from devices.bench.fleet import (
+from benchmarks.fleet import (
     StepOutcome,
     StepPlan,
     _AckBook,
@@ -19,7 +19,7 @@ from devices.bench.fleet import (
     publishers_for,
     split_plan,
 )
-from devices.bench.messages import decode_msg_id
+from benchmarks.messages import decode_msg_id
 
 DEVICES = tuple(f"dev-bench-{n:05d}" for n in range(200))
 ALERTING = tuple(f"dev-bench-{n:05d}" for n in range(200, 220))

@@ -8,7 +8,7 @@ import uuid
 
 import paho.mqtt.client as mqtt
 
-from devices.bench.fleet import StepOutcome, StepPlan, _AckBook, merge_outcomes, run_step
+from benchmarks.fleet import StepOutcome, StepPlan, _AckBook, merge_outcomes, run_step
 from devices.outbox import Outbox, publish_due
 
 

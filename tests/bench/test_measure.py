@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from devices.bench import measure
-from devices.bench.messages import alert_readings, elevated_readings, obs_payload, rfc3339
+from benchmarks import measure
+from benchmarks.messages import alert_readings, elevated_readings, obs_payload, rfc3339
 from devices.protocol import parse_obs
 from scoring.services import rescore_patients
 from tests.factories import DeviceFactory, ObservationFactory, PatientFactory

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from alerts.services.clinical import RISK_SEVERITY
-from devices.bench.messages import (
+from benchmarks.messages import (
     alert_readings,
     decode_msg_id,
     elevated_readings,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from devices.bench.pacing import PacingReport, message_count, paced
+from benchmarks.pacing import PacingReport, message_count, paced
 
 
 class FakeClock:

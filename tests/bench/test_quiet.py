@@ -6,10 +6,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from devices.bench import quiet, runner
-from devices.bench.quiet import CpuTimes, Quiet, cpu_times, idle_share, read_cpu_times, steal_share, wait_until_quiet
-from devices.bench.runner import BenchConfig
-from devices.bench.stack import Services
+from benchmarks import quiet, runner
+from benchmarks.quiet import CpuTimes, Quiet, cpu_times, idle_share, read_cpu_times, steal_share, wait_until_quiet
+from benchmarks.runner import BenchConfig
+from benchmarks.stack import Services
 from tests.bench.test_refine import _step
 
 STAT = "cpu  100 5 50 800 20 3 2 10 7 0\ncpu0 50 2 25 400 10 1 1 5 3 0\nintr 12345\n"

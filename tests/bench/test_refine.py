@@ -6,13 +6,13 @@ from types import SimpleNamespace
 
 import pytest
 
-from devices.bench import runner
-from devices.bench.fleet import StepOutcome
-from devices.bench.measure import Stored
-from devices.bench.refine import next_rate
-from devices.bench.report import LADDER, REFINE, capacity, step_result, summary, table
-from devices.bench.runner import BenchConfig, alert_patients_needed
-from devices.bench.stack import Services
+from benchmarks import runner
+from benchmarks.fleet import StepOutcome
+from benchmarks.measure import Stored
+from benchmarks.refine import next_rate
+from benchmarks.report import LADDER, REFINE, capacity, step_result, summary, table
+from benchmarks.runner import BenchConfig, alert_patients_needed
+from benchmarks.stack import Services
 
 LADDER_RATES = [250.0, 500.0, 1000.0, 1500.0, 2000.0, 2500.0, 3000.0]
 

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from devices.bench.fleet import StepOutcome
-from devices.bench.measure import Stored
-from devices.bench.report import alert_latencies, step_result, summary, table, write_json
-from devices.bench.stats import summarise_latencies
+from benchmarks.fleet import StepOutcome
+from benchmarks.measure import Stored
+from benchmarks.report import alert_latencies, step_result, summary, table, write_json
+from benchmarks.stats import summarise_latencies
 
 
 def _outcome(*, published: int, acked: int, seconds: float, obs_per_msg: int = 4) -> StepOutcome:

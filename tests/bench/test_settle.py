@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from devices.bench.runner import settle
+from benchmarks.runner import settle
 
 
 class Clock:

@@ -11,9 +11,9 @@ import pytest
 from django.conf import settings as django_settings
 from django.core.management import CommandError, call_command
 
-from devices.bench import stack
-from devices.bench.stack import BenchSetupError, Services, bench_database_name, check_services
-from devices.management.commands import bench as bench_command
+from benchmarks import stack
+from benchmarks.management.commands import bench as bench_command
+from benchmarks.stack import BenchSetupError, Services, bench_database_name, check_services
 from virtualward.embedded import free_port
 
 

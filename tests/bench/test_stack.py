@@ -14,9 +14,9 @@ from django.conf import settings
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from devices.bench import stack
-from devices.bench.broker import own_broker
-from devices.bench.stack import BenchSetupError, ProcessSpec, Services, Stack
+from benchmarks import stack
+from benchmarks.broker import own_broker
+from benchmarks.stack import BenchSetupError, ProcessSpec, Services, Stack
 from devices.broker_auth import mosquitto_binary, platform_mqtt_account
 
 SERVICES = Services("postgres://postgres@127.0.0.1:5432/vw_bench", "redis://127.0.0.1:6379/9", "mqtt://127.0.0.1:1")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from devices.bench.stats import latency_by_second, percentile, ratio, summarise_latencies, sustained_rate
+from benchmarks.stats import latency_by_second, percentile, ratio, summarise_latencies, sustained_rate
 
 
 @pytest.mark.parametrize(

@@ -1,15 +1,15 @@
-"""`make bench BENCH_ARGS=--tls`: TLS's cost in the same run (devices/bench/tls.py)."""
+"""`make bench BENCH_ARGS=--tls`: TLS's cost in the same run (benchmarks/tls.py)."""
 
 from __future__ import annotations
 
 import pytest
 
+from benchmarks import tls as bench_tls
+from benchmarks.report import summary
+from benchmarks.runner import BenchConfig, alert_patients_needed
+from benchmarks.stack import Services
+from benchmarks.stats import summarise_latencies
 from devices import broker_auth
-from devices.bench import tls as bench_tls
-from devices.bench.report import summary
-from devices.bench.runner import BenchConfig, alert_patients_needed
-from devices.bench.stack import Services
-from devices.bench.stats import summarise_latencies
 from tests.bench.test_report import _step
 
 

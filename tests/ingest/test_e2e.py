@@ -35,9 +35,9 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
 
+from benchmarks.broker import BENCH_USERNAME, add_bench_account
+from benchmarks.stack import forget_mqtt_session
 from devices import broker_auth
-from devices.bench.broker import BENCH_USERNAME, add_bench_account
-from devices.bench.stack import forget_mqtt_session
 from devices.models import ReceivedMessage
 from devices.mqtt_tls import ClientTls, tls_context
 from devices.protocol import ack_topic, obs_topic

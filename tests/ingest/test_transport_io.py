@@ -27,8 +27,8 @@ import pytest
 from django.conf import settings
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
 
+from benchmarks.stack import forget_mqtt_session
 from devices import mqtt_client, mqtt_transport
-from devices.bench.stack import forget_mqtt_session
 from devices.mqtt_client import IngestClient
 from devices.mqtt_transport import MqttTransport, Received, TransportConfig
 

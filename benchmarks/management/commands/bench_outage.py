@@ -10,8 +10,8 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, connections
 
-from devices.bench import stack
-from devices.bench.outage import run
+from benchmarks import stack
+from benchmarks.outage import run
 
 
 class Command(BaseCommand):

@@ -8,9 +8,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from devices.bench.fleet import StepOutcome
-from devices.bench.measure import Stored
-from devices.bench.stats import LatencySummary, latency_by_second, ratio, summarise_latencies, sustained_rate
+from benchmarks.fleet import StepOutcome
+from benchmarks.measure import Stored
+from benchmarks.stats import LatencySummary, latency_by_second, ratio, summarise_latencies, sustained_rate
 
 # A step "keeps up" when it completes at least this share of the offered rate with no loss.
 KEEPS_UP = 0.95
@@ -22,9 +22,9 @@ TARGET_RATE = 1000.0
 # may be the load generator's is never read as the system's.
 FLEET_ON_SCHEDULE = 0.98
 FLEET_MAX_LAG_S = 0.5
-# A step of the rate ladder, or one of the bisection steps after it (devices/bench/refine.py).
+# A step of the rate ladder, or one of the bisection steps after it (benchmarks/refine.py).
 LADDER, REFINE = "ladder", "refine"
-# The platform's ladder over TLS (devices/bench/tls.py); TLS may cost at most 15 % of its rate.
+# The platform's ladder over TLS (benchmarks/tls.py); TLS may cost at most 15 % of its rate.
 TLS_SYSTEM, TARGET_TLS_SHARE = "tls", 0.85
 
 
@@ -52,7 +52,7 @@ class StepResult:
     # Rows created between the step's start and its messages being stored (platform steps).
     scores_created: int | None = None
     alerts_created: int | None = None
-    # How the step began (devices/bench/quiet.py): the wait for an idle machine, the idle share
+    # How the step began (benchmarks/quiet.py): the wait for an idle machine, the idle share
     # of the processors in the last second of it, and whether it was quiet by then.
     quiet_wait_s: float | None = None
     idle_before: float | None = None

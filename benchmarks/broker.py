@@ -24,7 +24,7 @@ from devices.credentials import secret_generate, secret_hash
 BENCH_USERNAME = "vw-bench-fleet"
 
 BENCH_ACL_TEXT = """
-# The bench's fleet and baseline subscriber (devices/bench/broker.py), on its own broker only.
+# The bench's fleet and baseline subscriber (benchmarks/broker.py), on its own broker only.
 user {username}
 topic readwrite vw/v1/devices/#
 topic readwrite vwbench/v1/devices/#

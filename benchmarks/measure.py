@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from django.db import connection
 
 from alerts.models import CLINICAL_KINDS, Alert
-from devices.bench.baseline import TABLE
+from benchmarks.baseline import TABLE
 from devices.models import Device, ReceivedMessage
 from patients.models import Observation
 from scoring.models import EarlyWarningScore

@@ -1,6 +1,6 @@
 """A sweeper process for `make bench-outage`: Django is set up here, in the fresh process.
 
-Kept apart from devices/bench/outage.py, which imports models at the top: a spawned process
+Kept apart from benchmarks/outage.py, which imports models at the top: a spawned process
 imports the target's module before Django is ready.
 """
 

@@ -1,6 +1,6 @@
 """`make bench-outage`: 10,000 devices silent at once, on the real PostgreSQL.
 
-The fleet is seeded straight into a database of the bench's own (as devices/bench/seed.py
+The fleet is seeded straight into a database of the bench's own (as benchmarks/seed.py
 does: the pairing services' events and audit records are not what is measured), every device
 made overdue at one shared deadline, and then sweepers claim them as the beat would. A poller
 on its own connection notes when the incident and the last episode become visible to another
@@ -19,8 +19,8 @@ from django.db import connections, transaction
 from django.utils import timezone
 
 from alerts.models import Alert, AlertEvent, AlertKind, ConnectivityIncident, IncidentMember
-from devices.bench.outage_sweeper import sweep_on_ticks
-from devices.bench.seed import bench_nhs_number
+from benchmarks.outage_sweeper import sweep_on_ticks
+from benchmarks.seed import bench_nhs_number
 from devices.models import Connectivity, ConnectivityGap, Device, DeviceKind, DeviceMode
 from patients.models import Pathway, Patient, Ward
 

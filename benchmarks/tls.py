@@ -20,8 +20,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from django.test.utils import override_settings
 
+from benchmarks import report
 from devices import pki
-from devices.bench import report
 from devices.protocol import TOPIC_PREFIX
 
 SYSTEM = report.TLS_SYSTEM
@@ -68,7 +68,7 @@ def tls_ladder(run: Any, plain: Any, cleanup: contextlib.ExitStack) -> list[repo
 
     ``run`` and ``plain`` are the runner's run and the plain platform's stack, which stops here.
     """
-    from devices.bench import runner  # the runner imports this module
+    from benchmarks import runner  # the runner imports this module
 
     services = run.config.services
     plain.stop()

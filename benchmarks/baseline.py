@@ -6,7 +6,7 @@ readings in batches, acknowledge after commit — and it keeps the platform's de
 No validation, no idempotency, no scoring: the ratio of the platform's sustained rate to this
 one is the price of everything the platform adds.
 
-    python -m devices.bench.baseline --database-url postgres://... --mqtt-url mqtt://...
+    python -m benchmarks.baseline --database-url postgres://... --mqtt-url mqtt://...
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import psycopg
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from devices.bench.fleet import no_delay
+from benchmarks.fleet import no_delay
 from devices.mqtt_client import set_publish_window
 from devices.mqtt_transport import publish_window_for
 from virtualward.interpreter import set_switch_interval

@@ -27,7 +27,7 @@ from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
 
-from devices.bench.messages import (
+from benchmarks.messages import (
     alert_readings,
     elevated_readings,
     encode_msg_id,
@@ -35,7 +35,7 @@ from devices.bench.messages import (
     ordinary_readings,
     rfc3339,
 )
-from devices.bench.pacing import PacingReport, message_count, paced
+from benchmarks.pacing import PacingReport, message_count, paced
 from devices.mqtt_tls import ClientTls, client_tls_configure
 from devices.outbox import ACK_TIMEOUT_S, Outbox, publish_due
 

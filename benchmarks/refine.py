@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from devices.bench.report import StepResult, bracket, refine_steps
+from benchmarks.report import StepResult, bracket, refine_steps
 
 
 def next_rate(steps: Sequence[StepResult], system: str, rounds: int) -> float | None:

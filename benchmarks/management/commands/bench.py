@@ -11,10 +11,10 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from devices.bench import quiet, report
-from devices.bench.fleet import RATE_PER_PUBLISHER
-from devices.bench.runner import BenchConfig, run_bench
-from devices.bench.stack import BenchSetupError, Services, check_ingest_args
+from benchmarks import quiet, report
+from benchmarks.fleet import RATE_PER_PUBLISHER
+from benchmarks.runner import BenchConfig, run_bench
+from benchmarks.stack import BenchSetupError, Services, check_ingest_args
 
 QUICK = {"rates": "200,1000", "seconds": 5.0, "devices": 50, "alerts_per_step": 5, "refine": 0}
 # Fine steps where the ratio is decided: with 250/500/1000/2000 a platform keeping up with
@@ -162,7 +162,7 @@ class Command(BaseCommand):
             "alerts_per_step": config.alerts_per_step,
             # Bisection steps per system after the ladder, each marked "stage": "refine" below.
             "refine": config.refine,
-            # The longest wait for an idle machine before each step (devices/bench/quiet.py).
+            # The longest wait for an idle machine before each step (benchmarks/quiet.py).
             "quiet_limit_s": config.quiet_limit_s,
             "ingest_args": config.ingest_args,
             "ingest_processes": config.ingest_processes,

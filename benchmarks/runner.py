@@ -22,11 +22,11 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import connections
 
-from devices.bench import baseline, measure, quiet, refine, report, stack
-from devices.bench import tls as bench_tls
-from devices.bench.alertwatch import AlertWatch
-from devices.bench.broker import BrokerUnavailable, free_port, own_broker
-from devices.bench.fleet import (
+from benchmarks import baseline, measure, quiet, refine, report, stack
+from benchmarks import tls as bench_tls
+from benchmarks.alertwatch import AlertWatch
+from benchmarks.broker import BrokerUnavailable, free_port, own_broker
+from benchmarks.fleet import (
     RATE_PER_PUBLISHER,
     StepOutcome,
     StepPlan,
@@ -37,9 +37,9 @@ from devices.bench.fleet import (
     run_step,
     split_plan,
 )
-from devices.bench.report import StepResult
-from devices.bench.seed import Fleet, seed_fleet
-from devices.bench.stats import summarise_latencies
+from benchmarks.report import StepResult
+from benchmarks.seed import Fleet, seed_fleet
+from benchmarks.stats import summarise_latencies
 from devices.protocol import TOPIC_PREFIX
 
 Say = Callable[[str], None]
@@ -56,9 +56,9 @@ class BenchConfig:
     seconds: float
     devices: int = 200
     alerts_per_step: int = 20
-    # Bisection steps per system after the ladder (devices/bench/refine.py); 0 turns them off.
+    # Bisection steps per system after the ladder (benchmarks/refine.py); 0 turns them off.
     refine: int = 2
-    # The longest wait for an idle machine before each step (devices/bench/quiet.py); 0: none.
+    # The longest wait for an idle machine before each step (benchmarks/quiet.py); 0: none.
     quiet_limit_s: float = quiet.LIMIT_S
     drain_timeout_s: float = 60.0
     alert_timeout_s: float = 30.0
@@ -70,7 +70,7 @@ class BenchConfig:
     keep_db: bool = False
     results_dir: Path = Path("bench-results")
     warmup_attempts: int = 6
-    # After the plain ladder, the platform's ladder again over TLS (devices/bench/tls.py).
+    # After the plain ladder, the platform's ladder again over TLS (benchmarks/tls.py).
     tls: bool = False
 
 
@@ -239,7 +239,7 @@ def _start_stack(config: BenchConfig, say: Say) -> stack.Stack:
             [
                 sys.executable,
                 "-m",
-                "devices.bench.baseline",
+                "benchmarks.baseline",
                 "--database-url",
                 config.services.database_url,
                 "--mqtt-url",

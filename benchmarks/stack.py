@@ -41,9 +41,9 @@ class BenchSetupError(RuntimeError):
 class Services:
     database_url: str
     redis_url: str
-    mqtt_url: str  # empty: the bench runs its own broker (devices/bench/broker.py)
+    mqtt_url: str  # empty: the bench runs its own broker (benchmarks/broker.py)
     fleet_mqtt_url: str = ""  # what the fleet and the baseline connect to, when it differs
-    # With --tls, the same broker's TLS listener, for the run's TLS ladder (devices/bench/tls.py).
+    # With --tls, the same broker's TLS listener, for the run's TLS ladder (benchmarks/tls.py).
     tls_mqtt_url: str = ""
     tls_fleet_mqtt_url: str = ""
 
