@@ -174,7 +174,7 @@ def _by_silence(row: dict[str, Any]) -> tuple:
     # Silent patients first, the longest silence first; a patient never heard from at all
     # (no device, or none that ever spoke) before any who has been.
     silent = row["not_heard_from"] or row["no_devices"]
-    heard: datetime | None = row["heard_at"]
+    heard: datetime | None = row["heard_at"] if silent else None
     return (not silent, heard is not None, heard.timestamp() if heard else 0, *sickest_first(row))
 
 
@@ -185,7 +185,7 @@ def _by_review(row: dict[str, Any]) -> tuple:
 
 SORT_KEYS = {
     "sickest": sickest_first,
-    "name": lambda row: (row["name"].casefold(), row["id"]),
+    "name": lambda row: (row["sort_name"].casefold(), row["id"]),
     "ward": lambda row: (row["ward_name"], *sickest_first(row)),
     "silent": _by_silence,
     "review": _by_review,

@@ -132,6 +132,7 @@ def patient_row(patient: Patient, *, now: datetime) -> dict[str, Any]:
     return {
         "id": patient.pk,
         "name": patient.name,
+        "sort_name": f"{patient.family_name}, {patient.given_name}",
         "nhs_number": patient.nhs_number,
         "ward_id": patient.ward_id,
         "ward_name": patient.ward.name,
