@@ -20,7 +20,7 @@
   if (!root || !form) return;
 
   var IDLE_MS = 20000, TYPE_DELAY_MS = 250;
-  var board = { pointerIn: false, lastMove: 0, pending: null, force: false, idleTimer: null, typingTimer: null };
+  var board = { urgent: false, pointerIn: false, lastMove: 0, pending: null, force: false, idleTimer: null, typingTimer: null };
   window.vwBoard = board;
 
   function queryString() {
@@ -101,6 +101,7 @@
   function release() {
     var html = board.pending;
     board.pending = null;
+    board.urgent = false;
     if (bar) bar.hidden = true;
     if (html !== null) root.innerHTML = html;
   }
@@ -108,6 +109,18 @@
   function rowsOf(container) {
     var table = container.querySelector("table.board");
     return table ? Array.prototype.slice.call(table.tBodies[0].rows) : null;
+  }
+
+  /* How many rows must move to reach the new order: those outside the longest run already in
+     order (one patient rising to the top is one change, not a shift of everyone below). */
+  function longestRising(positions) {
+    var tails = [];
+    positions.forEach(function (value) {
+      var low = 0, high = tails.length;
+      while (low < high) { var mid = (low + high) >> 1; if (tails[mid] < value) low = mid + 1; else high = mid; }
+      tails[low] = value;
+    });
+    return tails.length;
   }
 
   /* Called by live.js for every snapshot; true when it has put the HTML in place itself. */
@@ -119,6 +132,7 @@
     if (board.force || !sameView || !holding()) {
       board.force = false;
       board.pending = null;
+      board.urgent = false;
       if (bar) bar.hidden = true;
       root.innerHTML = html;
       return true;
@@ -126,11 +140,12 @@
     board.pending = html;
     var byId = {};
     fresh.forEach(function (row) { byId[row.dataset.patientId] = row; });
-    var order = [], changes = 0, urgent = false;
-    shown.forEach(function (old, index) {
+    var order = [], changes = 0, kept = [];
+    shown.forEach(function (old) {
       var id = old.dataset.patientId, row = byId[id];
       if (row) {
-        if (fresh.indexOf(row) !== index) { changes += 1; urgent = urgent || row.dataset.risk === "high"; }
+        kept.push(fresh.indexOf(row));
+        board.urgent = board.urgent || (row.dataset.risk === "high" && old.dataset.risk !== "high");
         if (old.classList.contains("row-new")) row.classList.add("row-new");
         order.push(row);
         delete byId[id];
@@ -143,16 +158,17 @@
     fresh.forEach(function (row) {
       if (!byId[row.dataset.patientId]) return;
       row.classList.add("row-new");
-      urgent = urgent || row.dataset.risk === "high";
+      board.urgent = board.urgent || row.dataset.risk === "high";
       order.push(row);
       changes += 1;
     });
+    changes += kept.length - longestRising(kept);
     var tbody = template.content.querySelector("table.board").tBodies[0];
     order.forEach(function (row) { tbody.appendChild(row); });
     root.replaceChildren(template.content);
     if (bar && changes) {
       bar.querySelector(".resort-text").textContent = changes + (changes === 1 ? " change" : " changes") +
-        " in order" + (urgent ? ", including HIGH risk" : "") + " – kept still while you point at the list";
+        " waiting" + (board.urgent ? ", including a patient now HIGH risk" : "") + " – rows kept still while you point at the list";
       bar.hidden = false;
     }
     clearTimeout(board.idleTimer);
