@@ -12,7 +12,6 @@ from alerts.models import AlertState
 from frontend import live
 from frontend.board_query import BoardQuery, query_from_string
 from patients.models import Pathway
-from tests.factories import UserFactory
 from tests.frontend.conftest import make_alert, make_patient, new_patient
 from tests.frontend.test_consumers import open_socket
 
@@ -160,32 +159,6 @@ def test_a_bad_filter_value_on_the_page_is_named_not_guessed(client, ward, clini
     client.force_login(clinician)
     html = client.get(f"/wards/{ward.pk}/?band=purple").content.decode()
     assert "NEWS2 band: ignored" in html
-
-
-def _seed(ward, count):
-    for n in range(count):
-        patient = make_patient(ward, risk=("low", "medium", "high", "low-medium")[n % 4], online=n % 5 != 0)
-        make_alert(patient, severity=(30, 40, 50, 40)[n % 4])
-
-
-@pytest.mark.parametrize("query", ["", "band=high&band=medium&unowned=1&sort=name", "q=patient&silent=1&view=detailed"])
-def test_the_all_wards_board_and_its_live_snapshot_cost_the_same_queries_for_20_patients_as_for_200(
-    client, ward, other_ward, django_assert_max_num_queries, query
-):
-    # given an operator, and the all-wards board with 20 and then 200 patients
-    operator = UserFactory(role="operator")
-    client.force_login(operator)
-    counts = []
-    for target, added in ((ward, 20), (other_ward, 180)):
-        _seed(target, added)
-        # when the page and a live snapshot are rendered
-        with django_assert_max_num_queries(25) as page:
-            assert client.get(f"/wards/?{query}").status_code == 200
-        with django_assert_max_num_queries(15) as snapshot:
-            live.board_snapshot(user=operator, ward_id=None, query=query_from_string(query))
-        counts.append((len(page.captured_queries), len(snapshot.captured_queries)))
-    # then both cost the same number of queries
-    assert counts[0] == counts[1]
 
 
 def test_the_filter_form_offers_the_pathways_the_model_knows(client, ward, clinician):
