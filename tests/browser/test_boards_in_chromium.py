@@ -103,6 +103,10 @@ def rows_above_the_fold(page: Any) -> list[dict[str, Any]]:
     )
 
 
+def patient_ids(page: Any) -> list[str]:
+    return page.locator("#live-root tbody tr.patient-row").evaluate_all("rows => rows.map(r => r.dataset.patientId)")
+
+
 def first_screen(page: Any, name: str) -> None:
     """What the operator sees without scrolling, published to docs/screenshots/ for the README."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -117,7 +121,8 @@ def no_horizontal_scroll(page: Any) -> bool:
 
 def test_the_compact_board_shows_at_least_25_of_200_patients_on_one_1440_by_900_screen(live_platform, chromium):
     # given 200 patients across 8 wards, some with unacknowledged HIGH alerts (the banner is up)
-    base, cast = live_platform["url"], seed_command_centre()
+    base = live_platform["url"]
+    seed_command_centre()
 
     # when the command centre opens the all-wards board
     page = log_in(chromium, base, "command", viewport=DESKTOP)
@@ -205,7 +210,7 @@ def test_rows_stay_still_under_the_pointer_until_the_operator_re_sorts(live_plat
     base, cast = live_platform["url"], seed_command_centre()
     page = log_in(chromium, base, "command", viewport=DESKTOP)
     wait_live(page)
-    order = page.locator("#live-root tbody tr.patient-row").evaluate_all("rows => rows.map(r => r.dataset.patientId)")
+    order = patient_ids(page)
     turning = str(cast["turning"].pk)
     assert order.index(turning) > 100
     box = page.locator("#live-root tbody tr.patient-row").nth(3).bounding_box()
@@ -218,7 +223,7 @@ def test_rows_stay_still_under_the_pointer_until_the_operator_re_sorts(live_plat
     row = page.locator(f'tr[data-patient-id="{turning}"]')
     expect(row).to_have_attribute("data-risk", "high", timeout=30000)
     page.mouse.move(box["x"] + 210, box["y"] + 6)
-    held = page.locator("#live-root tbody tr.patient-row").evaluate_all("rows => rows.map(r => r.dataset.patientId)")
+    held = patient_ids(page)
     assert held == order
     expect(page.locator("#resort")).to_be_visible()
     expect(page.locator("#resort")).to_contain_text("1 change waiting, including a patient now HIGH risk")
@@ -229,7 +234,7 @@ def test_rows_stay_still_under_the_pointer_until_the_operator_re_sorts(live_plat
 
     # then the patient moves up among the HIGH patients and the bar goes
     expect(page.locator("#resort")).to_be_hidden()
-    resorted = page.locator("#live-root tbody tr.patient-row").evaluate_all("rows => rows.map(r => r.dataset.patientId)")
+    resorted = patient_ids(page)
     assert resorted.index(turning) < 20
 
 
