@@ -80,6 +80,20 @@
     applyForm();
   });
 
+  /* The filter and key panels drop down over the list: Escape or a click elsewhere folds them. */
+  var panels = form.querySelectorAll("details");
+  document.addEventListener("click", function (event) {
+    panels.forEach(function (panel) { if (panel.open && !panel.contains(event.target)) panel.open = false; });
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") return;
+    panels.forEach(function (panel) {
+      if (!panel.open) return;
+      panel.open = false;
+      if (panel.contains(document.activeElement)) panel.querySelector("summary").focus();
+    });
+  });
+
   /* Holding the order while someone is pointing at or working in the list. */
   root.addEventListener("pointerenter", function () { board.pointerIn = true; board.lastMove = Date.now(); });
   root.addEventListener("pointermove", function () { board.pointerIn = true; board.lastMove = Date.now(); });
