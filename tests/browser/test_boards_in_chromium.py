@@ -20,6 +20,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from accounts.models import Role
+from alerts.models import Alert
 from patients.models import Pathway
 from scoring.models import EarlyWarningScore
 from tests.browser.conftest import ARTIFACTS, ROOT
@@ -92,6 +93,22 @@ def wait_for_new_score(patient: Any, before: int, timeout: float = 30) -> None:
             return
         time.sleep(0.2)
     raise AssertionError(f"no new score for {patient} within {timeout} s")
+
+
+def settle(patient: Any, quiet_for: float = 2.0, timeout: float = 30) -> None:
+    """Wait until ingest has finished with the patient (no new score or alert for a while).
+
+    The test database is emptied after each test; a reading still being scored then would
+    hold locks the emptying needs.
+    """
+    deadline, last, since = time.monotonic() + timeout, None, time.monotonic()
+    while time.monotonic() < deadline:
+        now = (EarlyWarningScore.objects.filter(patient=patient).count(), Alert.objects.filter(patient=patient).count())
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet_for:
+            return
+        time.sleep(0.2)
 
 
 def rows_above_the_fold(page: Any) -> list[dict[str, Any]]:
@@ -175,7 +192,6 @@ def test_a_filter_and_a_search_work_and_survive_live_updates_over_mqtt(live_plat
     expect(page.locator(f'tr[data-patient-id="{turning.pk}"]')).to_have_attribute("data-risk", "high", timeout=30000)
     expect(rows).to_have_count(17)
     expect(page.locator(f'tr[data-patient-id="{calm.pk}"]')).to_have_count(0)
-    snapshots = page.evaluate("window.vwLive.snapshots")
 
     # when the operator clears the filter and searches by name
     page.get_by_role("link", name="Clear filters").click()
@@ -188,7 +204,9 @@ def test_a_filter_and_a_search_work_and_survive_live_updates_over_mqtt(live_plat
 
     # when another live update arrives over MQTT
     snapshots = page.evaluate("window.vwLive.snapshots")
+    before = EarlyWarningScore.objects.filter(patient=calm).count()
     publish_normal(live_platform["mqtt_url"], device_of(calm))
+    wait_for_new_score(calm, before)
     page.wait_for_function("n => window.vwLive.snapshots > n", arg=snapshots, timeout=30000)
 
     # then the search still holds
@@ -203,6 +221,8 @@ def test_a_filter_and_a_search_work_and_survive_live_updates_over_mqtt(live_plat
     page.reload()
     expect(page.get_by_label("Search name or NHS number")).to_have_value(f"{number[:3]} {number[3:6]} {number[6:]}")
     expect(rows).to_have_count(1)
+    settle(calm)
+    settle(turning)
 
 
 def test_rows_stay_still_under_the_pointer_until_the_operator_re_sorts(live_platform, chromium):
@@ -236,6 +256,7 @@ def test_rows_stay_still_under_the_pointer_until_the_operator_re_sorts(live_plat
     expect(page.locator("#resort")).to_be_hidden()
     resorted = patient_ids(page)
     assert resorted.index(turning) < 20
+    settle(cast["turning"])
 
 
 def test_on_a_phone_the_first_screen_is_the_sickest_patients_and_nothing_scrolls_sideways(live_platform, chromium):
