@@ -225,7 +225,7 @@ def test_a_filter_and_a_search_work_and_survive_live_updates_over_mqtt(live_plat
     settle(turning)
 
 
-def test_rows_stay_still_under_the_pointer_until_the_operator_re_sorts(live_platform, chromium):
+def test_rows_stay_still_under_the_pointer_or_focus_until_the_operator_re_sorts(live_platform, chromium):
     # given the board of 200, sickest first, and the operator pointing at the list
     base, cast = live_platform["url"], seed_command_centre()
     page = log_in(chromium, base, "command", viewport=DESKTOP)
@@ -256,7 +256,23 @@ def test_rows_stay_still_under_the_pointer_until_the_operator_re_sorts(live_plat
     expect(page.locator("#resort")).to_be_hidden()
     resorted = patient_ids(page)
     assert resorted.index(turning) < 20
+
+    # given, with the mouse away, keyboard focus on a patient's link in the list
+    page.mouse.move(5, 5)
+    page.locator("#live-root tbody tr.patient-row").nth(3).locator("a.patient-name").focus()
+    calm = str(cast["calm"].pk)
+    # when another patient far down deteriorates
+    publish_deterioration(live_platform["mqtt_url"], device_of(cast["calm"]))
+    # then the order holds while focus is in the list
+    expect(page.locator(f'tr[data-patient-id="{calm}"]')).to_have_attribute("data-risk", "high", timeout=30000)
+    assert patient_ids(page) == resorted
+    expect(page.locator("#resort")).to_be_visible()
+    # and when focus leaves the list, the new order is applied by itself
+    page.get_by_label("Search name or NHS number").focus()
+    expect(page.locator("#resort")).to_be_hidden()
+    assert patient_ids(page).index(calm) < 20
     settle(cast["turning"])
+    settle(cast["calm"])
 
 
 def test_on_a_phone_the_first_screen_is_the_sickest_patients_and_nothing_scrolls_sideways(live_platform, chromium):

@@ -117,7 +117,10 @@
     board.pending = null;
     board.urgent = false;
     if (bar) bar.hidden = true;
-    if (html !== null) root.innerHTML = html;
+    if (html === null) return;
+    var key = focusKey();
+    root.innerHTML = html;
+    restoreFocus(key);
   }
 
   function rowsOf(container) {
@@ -137,8 +140,32 @@
     return tails.length;
   }
 
+  /* A snapshot replaces the rows' HTML; keyboard focus goes back to the same link in the same
+     patient's row, so a keyboard user is neither thrown to the top of the page nor released
+     from the held order by the update itself. */
+  function focusKey() {
+    var active = document.activeElement;
+    if (!active || active === root || !root.contains(active)) return null;
+    var row = active.closest("tr[data-patient-id]");
+    if (!row) return null;
+    var selector = active.dataset.alertId ? '[data-alert-id="' + active.dataset.alertId + '"]' : "a.patient-name";
+    return '#live-root tr[data-patient-id="' + row.dataset.patientId + '"] ' + selector;
+  }
+
+  function restoreFocus(key) {
+    var target = key && document.querySelector(key);
+    if (target) target.focus({ preventScroll: true });
+  }
+
   /* Called by live.js for every snapshot; true when it has put the HTML in place itself. */
   board.render = function (html) {
+    var key = focusKey();
+    var done = place(html);
+    restoreFocus(key);
+    return done;
+  };
+
+  function place(html) {
     var template = document.createElement("template");
     template.innerHTML = html;
     var fresh = rowsOf(template.content), shown = rowsOf(root);
@@ -192,5 +219,5 @@
       release();
     }, 1000);
     return true;
-  };
+  }
 })();
