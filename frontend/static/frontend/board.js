@@ -209,7 +209,7 @@
     root.replaceChildren(template.content);
     if (bar && changes) {
       bar.querySelector(".resort-text").textContent = changes + (changes === 1 ? " change" : " changes") +
-        " waiting" + (board.urgent ? ", including a patient now HIGH risk" : "") + " – rows kept still while you point at the list";
+        " waiting" + (board.urgent ? ", including a patient now HIGH risk" : "") + " – rows kept still while you are in the list";
       bar.hidden = false;
     }
     clearTimeout(board.idleTimer);
