@@ -52,6 +52,8 @@ INSTALLED_APPS = [
     "alerts",
     "rota",
     "benchmarks",
+    "careplan",
+    "checkins",
     "frontend",
 ]
 
@@ -162,6 +164,16 @@ CELERY_BEAT_SCHEDULE = {
     "escalation-ladder-sweep": {
         "task": "rota.tasks.sweep_ladders",
         "schedule": float(env_int("VW_LADDER_SWEEP_SECONDS", 10)),
+    },
+    # Agreed parameters past their review date (docs/care-plan.md).
+    "agreed-reviews-sweep": {
+        "task": "careplan.tasks.sweep_agreed_reviews",
+        "schedule": 3600.0,
+    },
+    # Daily check-ins not answered in time (docs/care-plan.md#check-ins).
+    "checkins-overdue-sweep": {
+        "task": "checkins.tasks.sweep_overdue_checkins",
+        "schedule": 300.0,
     },
 }
 
