@@ -249,6 +249,10 @@ VW_ROUTINE_RESCORE_SECONDS = env_int("VW_ROUTINE_RESCORE_SECONDS", 30)
 VW_LATE_READING_SECONDS = env_int("VW_LATE_READING_SECONDS", 120)
 VW_WARD_PHONE = env_str("VW_WARD_PHONE", "0300 123 4567")
 VW_PAIRING_CODE_MINUTES = env_int("VW_PAIRING_CODE_MINUTES", 15)
+# Patient check-ins (docs/care-plan.md): how long a personal link lasts, and the local hour by
+# which the day's check-in is due before "check-in overdue" is raised.
+VW_CHECKIN_LINK_DAYS = env_int("VW_CHECKIN_LINK_DAYS", 14)
+VW_CHECKIN_DUE_HOUR = env_int("VW_CHECKIN_DUE_HOUR", 12)
 # Pairing (docs/pairing.md): wrong codes allowed per IP / per code prefix in a 10-minute window,
 # minutes before the waiting page offers help, and the broker address handed to devices.
 VW_PAIRING_MAX_FAILURES = env_int("VW_PAIRING_MAX_FAILURES", 8)
