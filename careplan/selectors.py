@@ -40,10 +40,10 @@ def limits_by_patient(patient_ids: Iterable[int]) -> dict[int, dict[str, Limit]]
 
 
 def limits_of(patient: Any) -> dict[str, Limit]:
-    """A patient's live limits: from the prefetch when the caller made one, else one query."""
+    """A patient's (or patient id's) live limits: from the prefetch when the caller made one, else one query."""
     rows = getattr(patient, LIVE_LIMITS_ATTR, None)
     if rows is None:
-        rows = list(live_limits().filter(patient_id=patient.pk))
+        rows = list(live_limits().filter(patient_id=getattr(patient, "pk", patient)))
     return {row.parameter: as_rule(row) for row in rows}
 
 

@@ -61,6 +61,8 @@ READS = {
     "frontend:patient": Case("GET", "/patients/{patient}/", "patient.viewed"),
     "frontend:patient-series": Case("GET", "/patients/{patient}/series.json", "patient.chart_viewed"),
     "frontend:pairing-code": Case("GET", "/patients/{patient}/pairing-code/", "patient.pairing_viewed"),
+    "careplan:plan": Case("GET", "/patients/{patient}/plan/", "careplan.plan_viewed"),
+    "checkins:phone": Case("GET", "/patients/{patient}/checkins/phone/", "checkin.phone_form_viewed"),
 }
 WRITES = {
     "observation-list:post": Case(
@@ -107,6 +109,17 @@ WRITES = {
     "device-unpair": Case("POST", "/api/v1/devices/{device}/unpair/", "device.unpaired", data={"reason": "lost"}),
     "audit-export": Case("GET", "/api/v1/audit/export.csv", "audit.exported", who="administrator",
                          about_the_patient=False),
+    "careplan:limit-set": Case(
+        "POST", "/patients/{patient}/agreed/", "careplan.limit_set", status=302,
+        data={"parameter": "heart_rate", "low": "50", "high": "130", "reason": "known AF",
+              "review_by": (timezone.localdate() + dt.timedelta(days=7)).isoformat()},
+    ),
+    "careplan:plan:post": Case(
+        "POST", "/patients/{patient}/plan/", "careplan.plan_saved", status=302,
+        data={"if_worse": "rest", "call_ward_when": "worse", "call_111_when": "closed", "call_999_when": "chest pain",
+              "ward_phone": "0300 123 4567", "ward_hours": "8am to 8pm"},
+    ),
+    "checkins:link-issue": Case("POST", "/patients/{patient}/checkin-link/", "checkin.link_issued", status=200),
 }  # fmt: skip
 # Routes that show no particular patient's data, and why.
 NO_PATIENT_DATA = {
@@ -136,6 +149,11 @@ NO_PATIENT_DATA = {
     "rota:acknowledge": "an acknowledge link's page; the press is audited as alert.acknowledged (alerts.services)",
     "alert-snooze": "a technical alert's snooze, audited as alert.snoozed by the alert action service",
     "rota:notifications": "audited as notification.listed (rota.views); its rows need a sent message to name a patient",
+    "checkins:start": "the patient's own check-in page: audited as checkin.page_viewed with no actor "
+                      "(tests/checkins/test_pages.py)",
+    "checkins:question": "as checkins:start", "checkins:done": "as checkins:start", "checkins:plan": "as checkins:start",
+    "careplan:limit-end": "ends an agreement, audited as careplan.limit_ended by careplan.services (tests/careplan)",
+    "checkins:link-revoke": "stops a link, audited as checkin.link_revoked by checkins.services (tests/checkins)",
 }  # fmt: skip
 SOCKETS = {
     "ws/patient/<int:patient_id>/": ("/ws/patient/{patient}/", "patient.live_opened"),
