@@ -73,7 +73,11 @@ def agreed_limit_set(
     new = rules.Limit(parameter, low, high, spo2_scale)
     now = timezone.now()
     with transaction.atomic():
-        patient = Patient.objects.select_for_update(no_key=True).select_related("current_score").get(pk=patient.pk)
+        patient = (
+            Patient.objects.select_for_update(no_key=True, of=("self",))
+            .select_related("current_score")
+            .get(pk=patient.pk)
+        )
         if not patient.is_active:
             raise ValidationError({"patient": "This patient has been discharged."})
         live = list(AgreedLimit.objects.select_for_update().filter(patient=patient, ended_at__isnull=True))
@@ -111,7 +115,9 @@ def agreed_limit_end(*, limit: AgreedLimit, user: AnyUser, reason: str) -> Agree
     now = timezone.now()
     with transaction.atomic():
         patient = (
-            Patient.objects.select_for_update(no_key=True).select_related("current_score").get(pk=limit.patient_id)
+            Patient.objects.select_for_update(no_key=True, of=("self",))
+            .select_related("current_score")
+            .get(pk=limit.patient_id)
         )
         live = list(AgreedLimit.objects.select_for_update().filter(patient=patient, ended_at__isnull=True))
         row = next((candidate for candidate in live if candidate.pk == limit.pk), None)

@@ -151,7 +151,8 @@ NO_PATIENT_DATA = {
     "rota:notifications": "audited as notification.listed (rota.views); its rows need a sent message to name a patient",
     "checkins:start": "the patient's own check-in page: audited as checkin.page_viewed with no actor "
                       "(tests/checkins/test_pages.py)",
-    "checkins:question": "as checkins:start", "checkins:done": "as checkins:start", "checkins:plan": "as checkins:start",
+    "checkins:question": "as checkins:start", "checkins:done": "as checkins:start",
+    "checkins:plan": "as checkins:start",
     "careplan:limit-end": "ends an agreement, audited as careplan.limit_ended by careplan.services (tests/careplan)",
     "checkins:link-revoke": "stops a link, audited as checkin.link_revoked by checkins.services (tests/checkins)",
 }  # fmt: skip

@@ -99,7 +99,7 @@ def test_a_tampered_link_opens_nothing(nurse_and_patient):
 
 def test_a_revoked_link_and_a_replaced_link_open_nothing(nurse_and_patient):
     nurse, patient = nurse_and_patient
-    first, first_token = checkin_link_issue(patient=patient, user=nurse)
+    _, first_token = checkin_link_issue(patient=patient, user=nurse)
     _, second_token = checkin_link_issue(patient=patient, user=nurse)
     with pytest.raises(BadLink, match="replaced or stopped"):
         read_link(first_token)
