@@ -409,6 +409,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "News2ParameterEnum": "scoring.news2.PARAMETERS",
         "SpO2ScaleEnum": "patients.models.SpO2Scale",
+        "AnsweredByEnum": "checkins.models.AnsweredBy",
+        "PhoneSourceEnum": "checkins.api.PhoneSource",
     },
 }
 

@@ -62,6 +62,8 @@ READS = {
     "frontend:patient-series": Case("GET", "/patients/{patient}/series.json", "patient.chart_viewed"),
     "frontend:pairing-code": Case("GET", "/patients/{patient}/pairing-code/", "patient.pairing_viewed"),
     "careplan:plan": Case("GET", "/patients/{patient}/plan/", "careplan.plan_viewed"),
+    "patient-agreed-parameters": Case("GET", "/api/v1/patients/{patient}/agreed-parameters/", "careplan.agreed_viewed"),
+    "patient-checkins": Case("GET", "/api/v1/patients/{patient}/checkins/", "checkin.listed"),
     "checkins:phone": Case("GET", "/patients/{patient}/checkins/phone/", "checkin.phone_form_viewed"),
 }
 WRITES = {
@@ -120,6 +122,16 @@ WRITES = {
               "ward_phone": "0300 123 4567", "ward_hours": "8am to 8pm"},
     ),
     "checkins:link-issue": Case("POST", "/patients/{patient}/checkin-link/", "checkin.link_issued", status=200),
+    "patient-agreed-parameters:post": Case(
+        "POST", "/api/v1/patients/{patient}/agreed-parameters/", "careplan.limit_set", status=201,
+        data={"parameter": "heart_rate", "low": 50, "high": 130, "reason": "known AF",
+              "review_by": (timezone.localdate() + dt.timedelta(days=7)).isoformat()},
+    ),
+    "patient-checkins:post": Case(
+        "POST", "/api/v1/patients/{patient}/checkins/", "checkin.recorded_by_phone", status=201,
+        data={"told_by": "carer", "answers": {"breathing": "same", "cough_sputum": "no_change",
+                                               "finish_sentence": "yes", "chest_pain": "no"}},
+    ),
 }  # fmt: skip
 # Routes that show no particular patient's data, and why.
 NO_PATIENT_DATA = {
@@ -155,6 +167,9 @@ NO_PATIENT_DATA = {
     "checkins:plan": "as checkins:start",
     "careplan:limit-end": "ends an agreement, audited as careplan.limit_ended by careplan.services (tests/careplan)",
     "checkins:link-revoke": "stops a link, audited as checkin.link_revoked by checkins.services (tests/checkins)",
+    "patient-agreed-parameter-end": "as careplan:limit-end (tests/careplan/test_api.py)",
+    "patient-escalation-plan": "read audited as careplan.plan_viewed, written as careplan.plan_saved "
+                               "(tests/careplan/test_api.py)",
 }  # fmt: skip
 SOCKETS = {
     "ws/patient/<int:patient_id>/": ("/ws/patient/{patient}/", "patient.live_opened"),
