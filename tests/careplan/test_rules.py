@@ -217,3 +217,46 @@ def test_every_set_of_limits_the_guard_rails_accept_keeps_its_worst_case_below_h
     for limit in limits:
         floor, ceiling = SAFETY_BOUNDS[limit.parameter]
         assert floor <= limit.low <= limit.high <= ceiling
+
+
+# --- the same, through the function that decides a score's alerts ------------------------------
+
+
+def _stored(values):
+    """An unsaved EarlyWarningScore as scoring stores one, from vitals."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from scoring.models import EarlyWarningScore
+
+    subs, result = _subs(**values)
+    return EarlyWarningScore(
+        computed_at=timezone.now(), as_of=timezone.now() - dt.timedelta(minutes=1), total=result.total,
+        risk=str(result.risk), band=result.band, spo2_scale=result.spo2_scale, complete=result.complete,
+        single_parameter_3=result.single_parameter_3, sub_scores=subs, missing=list(result.missing), stale=[],
+        clinical_response=result.clinical_response, monitoring_frequency=result.monitoring_frequency,
+        monitoring_interval_s=int(result.monitoring_interval.total_seconds()),
+    )  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(before=_vitals, after=_vitals, limits=_limits)
+def test_the_alert_decision_never_lets_limits_hide_a_new_high_total_or_new_confusion(before, after, limits):
+    from alerts.models import AlertKind, Severity
+    from alerts.services.clinical import _score_news
+
+    previous, score = _stored(before), _stored(after)
+    news = _score_news(score, previous, limits)
+    risk = [item for item in news if item.kind == AlertKind.NEWS2_RISK]
+    if score.total >= HIGH_TOTAL and previous.total < HIGH_TOTAL:
+        assert risk and risk[0].severity == Severity.HIGH
+    newly_confused = after["consciousness"] in ("C", "V", "P", "U") and before["consciousness"] in (None, "A")
+    if newly_confused:
+        single = [item for item in news if item.kind == AlertKind.SINGLE_PARAMETER]
+        assert single and "consciousness" in single[0].data["new"]
+    # an alert raised under limits is never more severe than the chart's band for the score
+    from alerts.services.clinical import RISK_SEVERITY
+
+    for item in risk:
+        assert item.severity <= RISK_SEVERITY[score.risk]
