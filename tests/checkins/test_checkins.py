@@ -274,3 +274,13 @@ def test_stopping_the_link_resolves_a_live_overdue_alert(nurse_and_patient, sett
     sweep_overdue_checkins(now=_at(13))
     checkin_link_revoke(link=link, user=nurse)
     assert sweep_overdue_checkins(now=_at(13, 5))["resolved"] == 1
+
+
+def test_beat_runs_both_sweeps_and_their_tasks_run(settings, nurse_and_patient):
+    from careplan.tasks import sweep_agreed_reviews
+    from checkins.tasks import sweep_overdue_checkins as task
+
+    scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert {"careplan.tasks.sweep_agreed_reviews", "checkins.tasks.sweep_overdue_checkins"} <= scheduled
+    assert sweep_agreed_reviews.apply().get() == {"raised": 0, "resolved": 0}
+    assert set(task.apply().get()) == {"raised", "resolved"}
