@@ -15,9 +15,16 @@ class AlertKind(models.TextChoices):
     OBSERVATIONS_OVERDUE = "observations_overdue", "Observations overdue"
     LOW_BATTERY = "low_battery", "Low battery"
     NOTIFICATION_FAILED = "notification_failed", "Notification not delivered"
+    # The patient's own daily check-in (checkins): an answer that is a red flag, or no answer.
+    CHECKIN_RED_FLAG = "checkin_red_flag", "Check-in red flag"
+    CHECKIN_OVERDUE = "checkin_overdue", "Check-in overdue"
+    # A patient's agreed parameters (careplan) are past their review date.
+    AGREED_REVIEW_DUE = "agreed_review_due", "Agreed parameters review due"
 
 
-CLINICAL_KINDS = frozenset({AlertKind.NEWS2_RISK, AlertKind.SINGLE_PARAMETER, AlertKind.FALL})
+CLINICAL_KINDS = frozenset(
+    {AlertKind.NEWS2_RISK, AlertKind.SINGLE_PARAMETER, AlertKind.FALL, AlertKind.CHECKIN_RED_FLAG}
+)
 
 
 class Category(models.TextChoices):
@@ -89,6 +96,9 @@ class Alert(models.Model):
     # What the alert was raised for, kept as raised: the card compares it with the patient now.
     raised_total = models.PositiveSmallIntegerField(null=True, blank=True)
     raised_risk = models.CharField(max_length=12, blank=True)
+    # What the patient's agreed parameters made of the score when raised (careplan.rules):
+    # {"within": [...], "alerting_total": n, "alerting_risk": ...}; empty when none applied.
+    agreed = models.JSONField(default=dict, blank=True)
     # Set when a clinical alert is closed (or, at HIGH, kept) while the patient is still in its
     # band: at this time the review sweep brings the alert back if the patient still is.
     review_by = models.DateTimeField(null=True, blank=True, db_index=True)

@@ -5,7 +5,9 @@ later, or at 1: a screen that shows the title alone presents a stale figure as c
 screen therefore shows an alert through these functions: the figure it was raised for, always
 labelled "when raised", and the current score with its band, the parameters driving it and the
 change since. Pure functions over an alert and the patient's current score (no queries), so a
-queue of fifty costs nothing more than the select_related that loaded them.
+queue of fifty costs nothing more than the select_related that loaded them; the one exception is
+the patient's agreed parameters, read from the prefetch alerts.selectors and the patient page
+make (careplan.selectors.live_limits_prefetch), else one query for that patient.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from alerts.models import CLINICAL_KINDS, Alert, AlertKind, AlertState, Severity
+from careplan.selectors import agreed_now
 
 BAND_RANK = {"low": 0, "low-medium": 1, "medium": 2, "high": 3}
 BAND_LABEL = {"low": "Low", "low-medium": "Low–medium", "medium": "Medium", "high": "High"}
@@ -76,6 +79,9 @@ def patient_now(alert: Alert, score: Any) -> dict[str, Any] | None:
         if isinstance(sub, dict) and sub.get("score")
     ]
     drivers.sort(key=lambda d: -d["score"])
+    # What the patient's agreed parameters make of this score (careplan.rules): the total stays
+    # the chart's; "within agreed parameters" is said beside it, never instead of it.
+    agreed = agreed_now(alert.patient, score)
     return {
         "score_id": score.pk,
         "total": score.total,
@@ -88,6 +94,8 @@ def patient_now(alert: Alert, score: Any) -> dict[str, Any] | None:
         "change_since_raised": change,
         "trend": None if change is None else ("up" if change > 0 else "down" if change < 0 else "same"),
         "in_band": still_in_band(alert, score) if alert.kind in CLINICAL_KINDS else None,
+        "agreed": agreed,
+        "agreed_text": agreed["text"] if agreed and (agreed["within"] or agreed["set_aside"]) else "",
     }
 
 
@@ -95,8 +103,16 @@ def raised_for(alert: Alert) -> str:
     """What the alert was raised for, worded as the past it is."""
     if alert.kind == AlertKind.NEWS2_RISK and alert.raised_total is not None:
         band = BAND_LABEL.get(alert.raised_risk, alert.raised_risk).lower()
+        within = agreed_words(alert)
+        if within:
+            return f"NEWS2 {alert.raised_total}{within}, alerting at {band} risk, when raised"
         return f"NEWS2 {alert.raised_total} ({band} risk) when raised"
     return alert.title
+
+
+def agreed_words(alert: Alert) -> str:
+    """ " · within agreed parameters" when the patient's agreed parameters shaped the alert."""
+    return " · within agreed parameters" if (alert.agreed or {}).get("within") else ""
 
 
 def headline(alert: Alert, score: Any = None) -> str:
@@ -104,6 +120,8 @@ def headline(alert: Alert, score: Any = None) -> str:
     if alert.kind not in CLINICAL_KINDS:
         return f"Technical: {alert.title}"
     now = f"NEWS2 now {score.total} {BAND_LABEL.get(score.risk, score.risk).upper()}" if score is not None else ""
+    if now and (alert.agreed or {}).get("within"):
+        now += " · within agreed parameters when raised"
     if alert.kind == AlertKind.NEWS2_RISK:
         band = BAND_LABEL[_band_of_severity(alert)]
         when = f"raised at {alert.raised_total}" if alert.raised_total is not None else ""

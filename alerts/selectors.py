@@ -12,6 +12,7 @@ from alerts import present
 from alerts.incident_selectors import folded_alert_ids
 from alerts.models import CLINICAL_KINDS, Alert, AlertEvent, AlertKind, AlertState, Category
 from alerts.timeline import timeline, timeline_entry_to_dict
+from careplan.selectors import live_limits_prefetch
 from patients.models import Patient
 
 # What the command centre needs to tell apart at a glance: a patient getting worse, a patient
@@ -26,13 +27,21 @@ REASONS = {
     # A message to a person about an alert could not be delivered: the command centre must
     # reach them another way.
     AlertKind.NOTIFICATION_FAILED: "not_delivered",
+    # The patient told us they are worse (a red-flag answer), or has not told us at all.
+    AlertKind.CHECKIN_RED_FLAG: "deteriorating",
+    AlertKind.CHECKIN_OVERDUE: "not_heard_from",
+    # Paperwork that keeps alerting honest: an agreement past its review date.
+    AlertKind.AGREED_REVIEW_DUE: "care_plan_review",
 }
 LIVE_STATES = (AlertState.OPEN, AlertState.ACKNOWLEDGED)
 
 
 def visible_alerts(user: AnyUser) -> QuerySet[Alert]:
-    return Alert.objects.filter(patient__in=visible_patients(user)).select_related(
-        "patient__current_score", "device", "acknowledged_by", "assigned_to", "resolved_by"
+    return (
+        Alert.objects.filter(patient__in=visible_patients(user))
+        .select_related("patient__current_score", "device", "acknowledged_by", "assigned_to", "resolved_by")
+        # Each card says whether the patient's score is within their agreed parameters.
+        .prefetch_related(live_limits_prefetch("patient__agreed_limits"))
     )
 
 
@@ -126,6 +135,8 @@ def alert_to_dict(alert: Alert) -> dict[str, Any]:
         "raised_for": present.raised_for(alert),
         "raised_total": alert.raised_total,
         "raised_risk": alert.raised_risk or None,
+        # What agreed parameters made of the score when raised ({} when none applied).
+        "agreed": alert.agreed or {},
         "now": {**now, "as_of": _iso(now["as_of"])} if now else None,
         "waiting_s": present.waiting_seconds(alert, timezone.now()),
         "owner": _user_dict(present.owner(alert)),

@@ -24,6 +24,7 @@ from alerts.incident_selectors import open_incidents
 from alerts.models import Alert, AlertEvent, AlertState
 from alerts.present import DRIVER_LABEL, SEVERITY_BAND, headline
 from alerts.selectors import alert_queue, current_score_if_loaded
+from careplan.selectors import live_limits_prefetch
 from devices.models import Connectivity, ConnectivityGap, Device, IngestRejection
 from devices.network import network_to_dict
 from frontend.cards import alert_cards
@@ -274,7 +275,9 @@ def patient_page(*, patient: Patient, now: datetime | None = None) -> dict[str, 
         Alert.objects.filter(patient=patient)
         .select_related("acknowledged_by", "assigned_to", "resolved_by")
         .prefetch_related(
-            Prefetch("events", queryset=AlertEvent.objects.select_related("actor")), "notifications__recipient"
+            Prefetch("events", queryset=AlertEvent.objects.select_related("actor")),
+            "notifications__recipient",
+            live_limits_prefetch("patient__agreed_limits"),
         )
         .order_by("-opened_at")[:30]
     )

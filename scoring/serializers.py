@@ -133,6 +133,12 @@ class CurrentScoreSerializer(serializers.Serializer):
     complete = serializers.BooleanField(help_text="false when there is no score or it lacks parameters.")
     score = EarlyWarningScoreSerializer(allow_null=True)
     reason = serializers.CharField(allow_null=True, help_text="Why there is no score, or why it is incomplete.")
+    agreed = serializers.JSONField(
+        allow_null=True,
+        help_text="What the patient's agreed parameters make of this score (careplan.rules): the chart's total, "
+        "the alerting total and risk, the parameters within agreed limits, and `text` such as "
+        "'NEWS2 6 · within agreed parameters (Pulse); alerting as 4, low risk'. The score itself never changes.",
+    )
 
 
 def current_score_data(patient_id: int, score: EarlyWarningScore | None) -> dict[str, Any]:
@@ -144,4 +150,13 @@ def current_score_data(patient_id: int, score: EarlyWarningScore | None) -> dict
             reason += f" Too old to use: {', '.join(score.stale)}."
     else:
         reason = None
-    return {"patient": patient_id, "complete": bool(score and score.complete), "score": score, "reason": reason}
+    from careplan.selectors import agreed_now
+
+    agreed = agreed_now(patient_id, score)
+    return {
+        "patient": patient_id,
+        "complete": bool(score and score.complete),
+        "score": score,
+        "reason": reason,
+        "agreed": agreed,
+    }

@@ -5,6 +5,8 @@ from rest_framework.routers import DefaultRouter
 
 from accounts.api import AuditExportView
 from alerts.api import AlertViewSet
+from careplan.api import AgreedLimitEndView, AgreedParametersView, EscalationPlanView
+from checkins.api import PatientCheckinsView
 from devices.api import ConnectivityAreasView, DeviceViewSet, IngestRejectionViewSet
 from devices.pairing_api import CollectView, DeviceUnpairView, PairingView
 from patients.api import ObservationViewSet, PatientViewSet, WardViewSet
@@ -27,5 +29,13 @@ urlpatterns = [
     path("devices/<int:pk>/unpair/", DeviceUnpairView.as_view(), name="device-unpair"),
     path("connectivity/areas/", ConnectivityAreasView.as_view(), name="connectivity-areas"),
     path("audit/export.csv", AuditExportView.as_view(), name="audit-export"),
+    path("patients/<int:pk>/agreed-parameters/", AgreedParametersView.as_view(), name="patient-agreed-parameters"),
+    path(
+        "patients/<int:pk>/agreed-parameters/<int:limit_id>/end/",
+        AgreedLimitEndView.as_view(),
+        name="patient-agreed-parameter-end",
+    ),
+    path("patients/<int:pk>/escalation-plan/", EscalationPlanView.as_view(), name="patient-escalation-plan"),
+    path("patients/<int:pk>/checkins/", PatientCheckinsView.as_view(), name="patient-checkins"),
     *router.urls,
 ]

@@ -52,6 +52,8 @@ INSTALLED_APPS = [
     "alerts",
     "rota",
     "benchmarks",
+    "careplan",
+    "checkins",
     "frontend",
 ]
 
@@ -163,6 +165,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "rota.tasks.sweep_ladders",
         "schedule": float(env_int("VW_LADDER_SWEEP_SECONDS", 10)),
     },
+    # Agreed parameters past their review date (docs/care-plan.md).
+    "agreed-reviews-sweep": {
+        "task": "careplan.tasks.sweep_agreed_reviews",
+        "schedule": 3600.0,
+    },
+    # Daily check-ins not answered in time (docs/care-plan.md#check-ins).
+    "checkins-overdue-sweep": {
+        "task": "checkins.tasks.sweep_overdue_checkins",
+        "schedule": 300.0,
+    },
 }
 
 # --- Notifications to staff (docs/alerting.md#notifications) --------------------------------
@@ -237,6 +249,10 @@ VW_ROUTINE_RESCORE_SECONDS = env_int("VW_ROUTINE_RESCORE_SECONDS", 30)
 VW_LATE_READING_SECONDS = env_int("VW_LATE_READING_SECONDS", 120)
 VW_WARD_PHONE = env_str("VW_WARD_PHONE", "0300 123 4567")
 VW_PAIRING_CODE_MINUTES = env_int("VW_PAIRING_CODE_MINUTES", 15)
+# Patient check-ins (docs/care-plan.md): how long a personal link lasts, and the local hour by
+# which the day's check-in is due before "check-in overdue" is raised.
+VW_CHECKIN_LINK_DAYS = env_int("VW_CHECKIN_LINK_DAYS", 14)
+VW_CHECKIN_DUE_HOUR = env_int("VW_CHECKIN_DUE_HOUR", 12)
 # Pairing (docs/pairing.md): wrong codes allowed per IP / per code prefix in a 10-minute window,
 # minutes before the waiting page offers help, and the broker address handed to devices.
 VW_PAIRING_MAX_FAILURES = env_int("VW_PAIRING_MAX_FAILURES", 8)
@@ -393,6 +409,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "News2ParameterEnum": "scoring.news2.PARAMETERS",
         "SpO2ScaleEnum": "patients.models.SpO2Scale",
+        "AnsweredByEnum": "checkins.models.AnsweredBy",
+        "PhoneSourceEnum": "checkins.api.PhoneSource",
     },
 }
 

@@ -21,5 +21,7 @@ urlpatterns = [
     path("accounts/login/", LoginView.as_view(authentication_form=SignInForm), name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("rota.urls")),
+    path("", include("careplan.urls")),
+    path("", include("checkins.urls")),
     path("", include("frontend.urls")),
 ]

@@ -6,7 +6,7 @@ person (see ``alerts.services.actions.alert_resolve``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -22,6 +22,8 @@ from alerts.services.core import (
     raise_or_escalate,
     raise_or_escalate_all,
 )
+from careplan.rules import HIGH_TOTAL, Assessment, Limit
+from careplan.selectors import assess_score, limits_by_patient
 from patients.models import Patient
 from scoring.models import EarlyWarningScore
 
@@ -56,8 +58,18 @@ def evaluate_scores(
 ) -> None:
     """:func:`evaluate_score` for several patients, their live alerts read in one locking query."""
     live = live_patient_alerts([patient.pk for patient, _, _ in scored], SCORE_KINDS)
+    # Agreed parameters only ever lower what the chart calls for, so only patients whose score
+    # could alert at all need their limits read (one query, or none at all). Not "whose score
+    # the chart alerts on": a limit lowers the previous score too, so a reading that leaves an
+    # agreed range can alert where the chart, unchanged since, does not.
+    calling = [patient.pk for patient, score, _ in scored if _could_alert(score)]
+    limits = limits_by_patient(calling)
     raise_or_escalate_all(
-        [(patient, news) for patient, score, previous in scored for news in _score_news(score, previous)],
+        [
+            (patient, news)
+            for patient, score, previous in scored
+            for news in _score_news(score, previous, limits.get(patient.pk))
+        ],
         now=now,
         live=live,
     )
@@ -73,20 +85,73 @@ def evaluate_scores(
             )
 
 
-def _score_news(score: EarlyWarningScore, previous: EarlyWarningScore | None) -> list[AlertNews]:
-    """What a new score calls for: a higher risk band, and parameters newly scoring 3."""
+def _could_alert(score: EarlyWarningScore) -> bool:
+    """Whether agreed parameters could matter to this score's alerts.
+
+    Not at a HIGH total: the guard rail sets every limit aside there (careplan.rules), and the
+    chart alone decides, against the previous score by the chart too.
+    """
+    if score.total >= HIGH_TOTAL:
+        return False
+    return score.risk in RISK_SEVERITY or any(sub.get("score") == 3 for sub in score.sub_scores.values())
+
+
+def _score_news(
+    score: EarlyWarningScore, previous: EarlyWarningScore | None, limits: Mapping[str, Limit] | None = None
+) -> list[AlertNews]:
+    """What a new score calls for: a higher risk band, and parameters newly scoring 3.
+
+    Both judged as the patient's agreed parameters (careplan.rules) have it, the previous
+    score under the same limits; with none, exactly as the chart says.
+    """
+    assessed = assess_score(score, limits)
+    before = assess_score(previous, limits) if previous is not None else None
+    return assessed_news(score, assessed, before)
+
+
+def assessed_news(score: EarlyWarningScore, assessed: Assessment, before: Assessment | None) -> list[AlertNews]:
+    """What a score calls for now (``assessed``) that it did not before (``before``; None: nothing)."""
     news = []
-    previous_rank = RISK_RANK[previous.risk] if previous is not None else 0
-    if RISK_RANK[score.risk] > previous_rank and score.risk in RISK_SEVERITY:
-        news.append(risk_news(score))
-    newly_at_3 = _parameters_at_3(score) - (_parameters_at_3(previous) if previous is not None else set())
+    previous_rank = RISK_RANK[before.alerting_risk] if before is not None else 0
+    if RISK_RANK[assessed.alerting_risk] > previous_rank and assessed.alerting_risk in RISK_SEVERITY:
+        news.append(risk_news(score, assessed))
+    newly_at_3 = assessed.threes - (before.threes if before is not None else frozenset())
     if newly_at_3:
-        news.append(_single_parameter_news(score, newly_at_3))
+        news.append(_single_parameter_news(score, set(newly_at_3), assessed))
     return news
 
 
-def _parameters_at_3(score: EarlyWarningScore) -> set[str]:
-    return {name for name, sub in score.sub_scores.items() if sub.get("score") == 3}
+def reevaluate_agreed_change(
+    *, patient: Patient, before: Mapping[str, Limit], after: Mapping[str, Limit], now: datetime
+) -> None:
+    """A clinician changed the agreed parameters: raise what the current score now calls for.
+
+    Inside the caller's transaction. A narrower (or ended) limit may put a patient who was within
+    agreed parameters over a threshold at once, without waiting for their next reading.
+    """
+    score = patient.current_score
+    if score is None:
+        return
+    for news in assessed_news(score, assess_score(score, after), assess_score(score, before)):
+        raise_or_escalate(patient=patient, news=news, now=now)
+
+
+def _agreed_data(assessed: Assessment | None) -> dict:
+    if assessed is None or not (assessed.within or assessed.set_aside):
+        return {}
+    return {
+        "within": list(assessed.within),
+        "alerting_total": assessed.alerting_total,
+        "alerting_risk": assessed.alerting_risk,
+        "set_aside": assessed.set_aside,
+    }
+
+
+def _within_words(assessed: Assessment | None) -> str:
+    if assessed is None or not assessed.within:
+        return ""
+    names = ", ".join(PARAMETER_LABEL.get(name, name) for name in assessed.within)
+    return f" · within agreed parameters ({names})"
 
 
 def _incompleteness(score: EarlyWarningScore) -> str:
@@ -96,29 +161,39 @@ def _incompleteness(score: EarlyWarningScore) -> str:
     return f" Incomplete — missing: {missing}; the total and risk are lower bounds."
 
 
-def risk_news(score: EarlyWarningScore) -> AlertNews:
-    label = RISK_LABEL[score.risk]
+def risk_news(score: EarlyWarningScore, assessed: Assessment | None = None) -> AlertNews:
+    # The band alerting stands for: the chart's, unless agreed parameters left points out.
+    risk = assessed.alerting_risk if assessed is not None else score.risk
+    label = RISK_LABEL[risk]
+    within = _within_words(assessed)
+    alerting = f"alerting as {assessed.alerting_total}, " if within and assessed is not None else ""
+    agreed = _agreed_data(assessed)
     return AlertNews(
         kind=AlertKind.NEWS2_RISK,
-        severity=RISK_SEVERITY[score.risk],
+        severity=RISK_SEVERITY[risk],
         # Stamped with the score's time: a title is a record of then, never a figure for now
         # (alerts.present shows the current score beside it).
-        title=f"NEWS2 {score.total} at {_clock(score.as_of)}: {label} risk{'' if score.complete else ' (incomplete)'}",
+        title=(
+            f"NEWS2 {score.total} at {_clock(score.as_of)}{within}: {alerting}{label} risk"
+            f"{'' if score.complete else ' (incomplete)'}"
+        ),
         detail=f"{score.clinical_response}. Monitor: {score.monitoring_frequency}.{_incompleteness(score)}",
         score_id=score.pk,
-        data={"score_id": score.pk, "total": score.total, "risk": score.risk},
+        data={"score_id": score.pk, "total": score.total, "risk": risk, **({"agreed": agreed} if agreed else {})},
     )
 
 
-def _single_parameter_news(score: EarlyWarningScore, newly_at_3: set[str]) -> AlertNews:
-    at_3 = sorted(_parameters_at_3(score))
+def _single_parameter_news(score: EarlyWarningScore, newly_at_3: set[str], assessed: Assessment) -> AlertNews:
+    # The parameters at 3 that alert: a 3 inside its own agreed range does not (careplan.rules).
+    at_3 = sorted(assessed.threes)
+    agreed = _agreed_data(assessed)
     names = ", ".join(PARAMETER_LABEL.get(name, name) for name in at_3)
     values = "; ".join(f"{PARAMETER_LABEL.get(n, n)} {score.sub_scores[n]['value']}" for n in at_3)
     return AlertNews(
         kind=AlertKind.SINGLE_PARAMETER,
         # Two or more parameters at 3 is worse than one: the alert escalates in place.
         severity=Severity.MEDIUM if len(at_3) > 1 else Severity.LOW_MEDIUM,
-        title=f"{names} scored 3",
+        title=f"{names} scored 3{_within_words(assessed)}",
         detail=f"Red score (RCP NEWS2 chart 2): {values}. Urgent ward-based response.{_incompleteness(score)}",
         score_id=score.pk,
         data={
@@ -128,6 +203,7 @@ def _single_parameter_news(score: EarlyWarningScore, newly_at_3: set[str]) -> Al
             "values": {name: score.sub_scores[name]["value"] for name in at_3},
             "total": score.total,
             "risk": score.risk,
+            **({"agreed": agreed} if agreed else {}),
         },
         always_escalate=True,
     )

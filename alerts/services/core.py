@@ -170,6 +170,7 @@ def _new_alert(patient: Any, news: AlertNews, now: datetime) -> Alert:
         updated_at=now,
         raised_total=news.data.get("total"),
         raised_risk=news.data.get("risk", ""),
+        agreed=news.data.get("agreed") or {},
     )
 
 
@@ -185,7 +186,8 @@ def _escalate(alert: Alert, news: AlertNews, now: datetime) -> None:
     if news.data.get("total") is not None:
         # The figure the alert now stands for: its band was reached at this total.
         alert.raised_total, alert.raised_risk = news.data["total"], news.data.get("risk", "")
-        fields += ["raised_total", "raised_risk"]
+        alert.agreed = news.data.get("agreed") or {}
+        fields += ["raised_total", "raised_risk", "agreed"]
     alert.save(update_fields=fields)
     data = {**news.data, "severity_before": before, "severity": alert.severity}
     record_event(alert, AlertEvent.Action.ESCALATED, at=now, note=news.detail, data=data)

@@ -115,6 +115,7 @@ def test_the_current_score_is_200_with_a_null_score_and_a_reason_before_any_is_c
         "complete": False,
         "score": None,
         "reason": "No NEWS2 has been computed for this patient yet.",
+        "agreed": None,
     }
 
 

@@ -61,6 +61,10 @@ READS = {
     "frontend:patient": Case("GET", "/patients/{patient}/", "patient.viewed"),
     "frontend:patient-series": Case("GET", "/patients/{patient}/series.json", "patient.chart_viewed"),
     "frontend:pairing-code": Case("GET", "/patients/{patient}/pairing-code/", "patient.pairing_viewed"),
+    "careplan:plan": Case("GET", "/patients/{patient}/plan/", "careplan.plan_viewed"),
+    "patient-agreed-parameters": Case("GET", "/api/v1/patients/{patient}/agreed-parameters/", "careplan.agreed_viewed"),
+    "patient-checkins": Case("GET", "/api/v1/patients/{patient}/checkins/", "checkin.listed"),
+    "checkins:phone": Case("GET", "/patients/{patient}/checkins/phone/", "checkin.phone_form_viewed"),
 }
 WRITES = {
     "observation-list:post": Case(
@@ -107,6 +111,27 @@ WRITES = {
     "device-unpair": Case("POST", "/api/v1/devices/{device}/unpair/", "device.unpaired", data={"reason": "lost"}),
     "audit-export": Case("GET", "/api/v1/audit/export.csv", "audit.exported", who="administrator",
                          about_the_patient=False),
+    "careplan:limit-set": Case(
+        "POST", "/patients/{patient}/agreed/", "careplan.limit_set", status=302,
+        data={"parameter": "heart_rate", "low": "50", "high": "130", "reason": "known AF",
+              "review_by": (timezone.localdate() + dt.timedelta(days=7)).isoformat()},
+    ),
+    "careplan:plan:post": Case(
+        "POST", "/patients/{patient}/plan/", "careplan.plan_saved", status=302,
+        data={"if_worse": "rest", "call_ward_when": "worse", "call_111_when": "closed", "call_999_when": "chest pain",
+              "ward_phone": "0300 123 4567", "ward_hours": "8am to 8pm"},
+    ),
+    "checkins:link-issue": Case("POST", "/patients/{patient}/checkin-link/", "checkin.link_issued", status=200),
+    "patient-agreed-parameters:post": Case(
+        "POST", "/api/v1/patients/{patient}/agreed-parameters/", "careplan.limit_set", status=201,
+        data={"parameter": "heart_rate", "low": 50, "high": 130, "reason": "known AF",
+              "review_by": (timezone.localdate() + dt.timedelta(days=7)).isoformat()},
+    ),
+    "patient-checkins:post": Case(
+        "POST", "/api/v1/patients/{patient}/checkins/", "checkin.recorded_by_phone", status=201,
+        data={"told_by": "carer", "answers": {"breathing": "same", "cough_sputum": "no_change",
+                                               "finish_sentence": "yes", "chest_pain": "no"}},
+    ),
 }  # fmt: skip
 # Routes that show no particular patient's data, and why.
 NO_PATIENT_DATA = {
@@ -136,6 +161,15 @@ NO_PATIENT_DATA = {
     "rota:acknowledge": "an acknowledge link's page; the press is audited as alert.acknowledged (alerts.services)",
     "alert-snooze": "a technical alert's snooze, audited as alert.snoozed by the alert action service",
     "rota:notifications": "audited as notification.listed (rota.views); its rows need a sent message to name a patient",
+    "checkins:start": "the patient's own check-in page: audited as checkin.page_viewed with no actor "
+                      "(tests/checkins/test_pages.py)",
+    "checkins:question": "as checkins:start", "checkins:done": "as checkins:start",
+    "checkins:plan": "as checkins:start",
+    "careplan:limit-end": "ends an agreement, audited as careplan.limit_ended by careplan.services (tests/careplan)",
+    "checkins:link-revoke": "stops a link, audited as checkin.link_revoked by checkins.services (tests/checkins)",
+    "patient-agreed-parameter-end": "as careplan:limit-end (tests/careplan/test_api.py)",
+    "patient-escalation-plan": "read audited as careplan.plan_viewed, written as careplan.plan_saved "
+                               "(tests/careplan/test_api.py)",
 }  # fmt: skip
 SOCKETS = {
     "ws/patient/<int:patient_id>/": ("/ws/patient/{patient}/", "patient.live_opened"),
