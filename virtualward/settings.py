@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "alerts",
     "rota",
     "benchmarks",
+    "ukcore",
     "frontend",
 ]
 

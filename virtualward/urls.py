@@ -18,6 +18,7 @@ urlpatterns = [
         name="api-docs",
     ),
     path("api/v1/", include("virtualward.api_urls")),
+    path("fhir/R4/", include("ukcore.urls")),
     path("accounts/login/", LoginView.as_view(authentication_form=SignInForm), name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("rota.urls")),

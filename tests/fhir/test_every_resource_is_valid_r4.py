@@ -1,0 +1,59 @@
+"""Everything the platform can emit as FHIR passes fhir.resources (R4B) and HL7's R4 JSON schema."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.fhir.validation import assert_valid_fhir, schema_errors
+from ukcore.resources.care import device_resource, encounter_resource, flag_resource, practitioner_resource
+from ukcore.resources.observations import observation_resource, score_resource
+from ukcore.resources.patient import organization_resource, patient_resource
+from ukcore.selectors import blood_pressure_partners, reading_types
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_validators_catch_what_they_are_here_to_catch():
+    # given resources broken in ways each validator owns, then each validator refuses its own
+    assert schema_errors({"resourceType": "Patient", "id": "1", "gender": "x"}) != []  # R4's gender codes
+    assert schema_errors({"resourceType": "Patient", "id": "1", "birthDate": "17/05/1944"}) != []
+    with pytest.raises(AssertionError, match="R4 JSON schema"):
+        assert_valid_fhir({"resourceType": "Patient", "id": "1", "gender": "x"})
+    with pytest.raises(ValueError, match="status"):  # pydantic: a required element missing
+        assert_valid_fhir({"resourceType": "Observation", "id": "1", "code": {"text": "x"}})
+    assert schema_errors({"resourceType": "Patient", "id": "1", "gender": "female"}) == []
+
+
+@pytest.mark.parametrize("name", [
+    "respiratory_rate", "spo2", "heart_rate", "systolic_bp", "diastolic_bp", "temperature", "consciousness",
+    "on_oxygen", "o2_flow_rate", "weight", "fall_detected", "room_air", "lone_diastolic",
+])  # fmt: skip
+def test_every_kind_of_reading_is_a_valid_observation(ward, name):
+    observation = ward.readings[name]
+    partner = blood_pressure_partners([observation]).get(observation.pk)
+    assert_valid_fhir(observation_resource(observation, partner))
+
+
+def test_a_complete_and_an_incomplete_news2_are_valid_observations(ward, incomplete_score):
+    for score in (ward.score, incomplete_score):
+        assert_valid_fhir(score_resource(score, reading_types([score])))
+
+
+def test_patient_stay_flag_devices_and_people_are_valid(ward):
+    patient = ward.patient
+    assert_valid_fhir(patient_resource(patient))
+    assert_valid_fhir(encounter_resource(patient))
+    assert_valid_fhir(flag_resource(patient))
+    for device in ward.devices.values():
+        assert_valid_fhir(device_resource(device))
+    assert_valid_fhir(practitioner_resource(ward.clinician))
+    practice = {"id": "ods-B82005", "ods": "B82005", "name": "The Health Centre"}
+    assert_valid_fhir(organization_resource(practice, patient.admitted_at))
+
+
+def test_a_discharged_patients_stay_and_flag_are_valid(ward):
+    from django.utils import timezone
+
+    ward.patient.discharged_at = timezone.now()
+    assert_valid_fhir(encounter_resource(ward.patient))
+    assert_valid_fhir(flag_resource(ward.patient))
