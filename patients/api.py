@@ -25,7 +25,7 @@ from rest_framework.response import Response
 
 from accounts.access import visible_patients, visible_wards
 from accounts.audit_hooks import AuditedReadsMixin
-from patients import fhir, selectors, services
+from patients import selectors, services
 from patients.models import Observation, Patient, VitalType, Ward
 from patients.serializers import (
     NAIVE_MESSAGE,
@@ -44,7 +44,7 @@ from virtualward.datetimes import aware_datetime_problem
 
 
 class FhirJSONRenderer(JSONRenderer):
-    media_type = fhir.FHIR_MEDIA_TYPE
+    media_type = "application/fhir+json"
     format = "fhir"
 
 
@@ -231,10 +231,16 @@ class PatientViewSet(AuditedReadsMixin, mixins.CreateModelMixin, viewsets.ReadOn
             change = services.patient_set_spo2_scale(patient=patient, user=request.user, **given.validated_data)
         return Response(SpO2ScaleChangeSerializer(change).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(summary="The patient as a FHIR R4 Patient resource", responses=OpenApiTypes.OBJECT, filters=False)
+    @extend_schema(
+        summary="The patient as a FHIR R4 UK Core Patient (also at /fhir/R4/Patient/{id}, docs/fhir.md)",
+        responses=OpenApiTypes.OBJECT,
+        filters=False,
+    )
     @action(detail=True, methods=["get"], renderer_classes=FHIR_RENDERERS)
     def fhir(self, request: Request, pk: str | None = None) -> Response:
-        return Response(fhir.patient_resource(self.get_object()))
+        from ukcore.resources.patient import patient_resource
+
+        return Response(patient_resource(self.get_object()))
 
 
 @extend_schema_view(
@@ -264,7 +270,15 @@ class ObservationViewSet(AuditedReadsMixin, mixins.CreateModelMixin, viewsets.Re
             observation = services.observation_record_manual(user=request.user, **given.validated_data)
         return Response(ObservationSerializer(observation).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(summary="The observation as a FHIR R4 Observation", responses=OpenApiTypes.OBJECT, filters=False)
+    @extend_schema(
+        summary="The observation as a FHIR R4 UK Core Observation (a blood pressure: its panel; docs/fhir.md)",
+        responses=OpenApiTypes.OBJECT,
+        filters=False,
+    )
     @action(detail=True, methods=["get"], renderer_classes=FHIR_RENDERERS)
     def fhir(self, request: Request, pk: str | None = None) -> Response:
-        return Response(fhir.observation_resource(self.get_object()))
+        from ukcore.resources.observations import observation_resource
+        from ukcore.selectors import blood_pressure_partners
+
+        observation = self.get_object()
+        return Response(observation_resource(observation, blood_pressure_partners([observation]).get(observation.pk)))

@@ -130,22 +130,24 @@ class SearchView(FhirView):
         links = [{"relation": "self", "url": f"{base}?{urlencode(flat)}" if flat else base}]
         if shown.next_cursor:
             links.append({"relation": "next", "url": f"{base}?{urlencode([*flat, ('_page', shown.next_cursor)])}"})
-        return {
+        bundle: dict[str, Any] = {
             "resourceType": "Bundle",
             "id": str(uuid.uuid4()),
             "meta": {"lastUpdated": instant(timezone.now())},
             "type": "searchset",
             "total": shown.total,
             "link": links,
-            "entry": [
+        }
+        if shown.resources:  # FHIR's JSON has no empty arrays
+            bundle["entry"] = [
                 {
                     "fullUrl": request.build_absolute_uri(f"/fhir/R4/{r['resourceType']}/{r['id']}"),
                     "resource": r,
                     "search": {"mode": "match"},
                 }
                 for r in shown.resources
-            ],
-        }
+            ]
+        return bundle
 
 
 class MetadataView(FhirView):

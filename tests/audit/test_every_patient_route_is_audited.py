@@ -61,6 +61,16 @@ READS = {
     "frontend:patient": Case("GET", "/patients/{patient}/", "patient.viewed"),
     "frontend:patient-series": Case("GET", "/patients/{patient}/series.json", "patient.chart_viewed"),
     "frontend:pairing-code": Case("GET", "/patients/{patient}/pairing-code/", "patient.pairing_viewed"),
+    "fhir:patient-read": Case("GET", "/fhir/R4/Patient/{patient}", "fhir.patient_read"),
+    "fhir:patient-search": Case("GET", "/fhir/R4/Patient?_id={patient}", "fhir.patient_searched"),
+    "fhir:observation-read": Case("GET", "/fhir/R4/Observation/{observation}", "fhir.observation_read"),
+    "fhir:observation-search": Case("GET", "/fhir/R4/Observation?patient={patient}", "fhir.observation_searched"),
+    "fhir:encounter-read": Case("GET", "/fhir/R4/Encounter/stay-{patient}", "fhir.encounter_read"),
+    "fhir:encounter-search": Case("GET", "/fhir/R4/Encounter?patient={patient}", "fhir.encounter_searched"),
+    "fhir:flag-read": Case("GET", "/fhir/R4/Flag/virtual-ward-{patient}", "fhir.flag_read"),
+    "fhir:flag-search": Case("GET", "/fhir/R4/Flag?patient={patient}", "fhir.flag_searched"),
+    "fhir:device-read": Case("GET", "/fhir/R4/Device/{device}", "fhir.device_read"),
+    "fhir:device-search": Case("GET", "/fhir/R4/Device?patient={patient}", "fhir.device_searched"),
 }
 WRITES = {
     "observation-list:post": Case(
@@ -135,6 +145,10 @@ NO_PATIENT_DATA = {
     "rota:handover-accept": "as rota:handover-start (rota.handover audits each alert moved)",
     "rota:acknowledge": "an acknowledge link's page; the press is audited as alert.acknowledged (alerts.services)",
     "alert-snooze": "a technical alert's snooze, audited as alert.snoozed by the alert action service",
+    "fhir:metadata": "the FHIR server's CapabilityStatement",
+    "fhir:unknown": "an OperationOutcome for a path the FHIR server does not serve",
+    "fhir:organization-read": "a GP practice's ODS code and name",
+    "fhir:practitioner-read": "a staff member's name (who entered a reading)",
     "rota:notifications": "audited as notification.listed (rota.views); its rows need a sent message to name a patient",
 }  # fmt: skip
 SOCKETS = {

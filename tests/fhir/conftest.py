@@ -43,7 +43,9 @@ def reading(patient, type_, value, *, unit="", code="", at, device=None, by=None
 def ward(db, settings) -> Ward:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     home, away = WardFactory(name="Ward A", phone="0300 000 0001"), WardFactory(name="Ward B")
-    patient = PatientFactory(ward=home, given_name="Ada", family_name="Lovelace", postcode="LS1 4AP", phone="0113 496 0000")
+    patient = PatientFactory(
+        ward=home, given_name="Ada", family_name="Lovelace", postcode="LS1 4AP", phone="0113 496 0000"
+    )
     other = PatientFactory(ward=away, given_name="Bea", family_name="Brown")
     clinician = UserFactory(username="clin-a", role=Role.CLINICIAN, first_name="Nia", last_name="Jones")
     home.staff.add(clinician)
@@ -68,7 +70,9 @@ def ward(db, settings) -> Ward:
         "weight": reading(patient, "weight", 71.5, unit="kg", at=at - dt.timedelta(hours=1), by=clinician),
         "fall_detected": reading(patient, "fall_detected", 1.0, at=at - dt.timedelta(hours=2), device=sensor),
         "room_air": reading(patient, "on_oxygen", 0.0, at=at - dt.timedelta(hours=3), by=clinician),
-        "lone_diastolic": reading(patient, "diastolic_bp", 80, unit="mm[Hg]", at=at - dt.timedelta(hours=4), device=cuff),
+        "lone_diastolic": reading(
+            patient, "diastolic_bp", 80, unit="mm[Hg]", at=at - dt.timedelta(hours=4), device=cuff
+        ),
     }  # fmt: skip
     score = rescore_patient(patient.pk, now=now)
     devices = {"oximeter": oximeter, "cuff": cuff, "thermometer": thermometer, "sensor": sensor}
