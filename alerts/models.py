@@ -15,6 +15,8 @@ class AlertKind(models.TextChoices):
     OBSERVATIONS_OVERDUE = "observations_overdue", "Observations overdue"
     LOW_BATTERY = "low_battery", "Low battery"
     NOTIFICATION_FAILED = "notification_failed", "Notification not delivered"
+    # The GP's discharge summary could not be sent to the configured FHIR endpoint (ukcore).
+    FHIR_DELIVERY_FAILED = "fhir_delivery_failed", "Discharge summary not delivered"
 
 
 CLINICAL_KINDS = frozenset({AlertKind.NEWS2_RISK, AlertKind.SINGLE_PARAMETER, AlertKind.FALL})

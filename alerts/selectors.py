@@ -26,6 +26,8 @@ REASONS = {
     # A message to a person about an alert could not be delivered: the command centre must
     # reach them another way.
     AlertKind.NOTIFICATION_FAILED: "not_delivered",
+    # The discharge summary did not reach the GP's system: someone must send it another way.
+    AlertKind.FHIR_DELIVERY_FAILED: "not_delivered",
 }
 LIVE_STATES = (AlertState.OPEN, AlertState.ACKNOWLEDGED)
 

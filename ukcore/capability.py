@@ -18,7 +18,7 @@ SUPPORTED_PROFILES = {
         "ACVPU", "InspiredOxygen", "EarlyWarningScore", "Observation",
     ],
     "Encounter": ["Encounter"], "Flag": ["Flag"], "Device": ["Device"],
-    "Organization": ["Organization"], "Practitioner": ["Practitioner"],
+    "Organization": ["Organization"], "Practitioner": ["Practitioner"], "Composition": ["Composition"],
 }  # fmt: skip
 COMMON_PARAMETERS = {"_lastUpdated": "date", "_count": "number"}
 

@@ -313,6 +313,25 @@ def _by_ids(readings: QuerySet[Observation], scores: QuerySet[EarlyWarningScore]
     return readings, scores.filter(pk__in=score_ids)
 
 
+def composition_read(user: AnyUser, raw_id: str) -> Shown:
+    """A discharge summary's Composition, by the document id the GP received."""
+    import uuid
+
+    from ukcore.models import DischargeSummary
+
+    try:
+        document_id = uuid.UUID(raw_id)
+    except ValueError:
+        raise NotFound from None
+    summary = DischargeSummary.objects.filter(
+        document_id=document_id, patient__in=selectors.patients(user=user)
+    ).first()
+    if summary is None:
+        raise NotFound
+    composition = summary.document["entry"][0]["resource"]
+    return Shown([composition], [summary.patient_id])
+
+
 READ = {
     "Patient": patient_read,
     "Observation": observation_read,
@@ -321,6 +340,7 @@ READ = {
     "Device": device_read,
     "Organization": organization_read,
     "Practitioner": practitioner_read,
+    "Composition": composition_read,
 }
 SEARCH = {
     "Patient": patient_search,

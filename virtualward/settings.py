@@ -193,6 +193,18 @@ VW_NOTIFY_RETRIES = env_int("VW_NOTIFY_RETRIES", 3)
 VW_NOTIFY_RETRY_SECONDS = env_int("VW_NOTIFY_RETRY_SECONDS", 5)
 VW_ACK_LINK_HOURS = env_int("VW_ACK_LINK_HOURS", 12)
 
+# --- FHIR to other systems (docs/fhir.md#sending) -------------------------------------------
+# Where the discharge summary (a FHIR document Bundle) is POSTed, e.g. the GP system's or shared
+# care record's [base]/Bundle; empty: summaries are made and downloadable, not sent.
+VW_FHIR_DISCHARGE_URL = env_str("VW_FHIR_DISCHARGE_URL")
+# A FHIR server base to which newly scored observations are POSTed as transaction Bundles; empty: off.
+VW_FHIR_OBSERVATIONS_URL = env_str("VW_FHIR_OBSERVATIONS_URL")
+VW_FHIR_TOKEN = env_secret("VW_FHIR_TOKEN")  # sent as "Authorization: Bearer ..." when set
+VW_FHIR_RETRIES = env_int("VW_FHIR_RETRIES", 4)
+VW_FHIR_RETRY_SECONDS = env_int("VW_FHIR_RETRY_SECONDS", 30)  # doubled after each failed try
+VW_FHIR_TIMEOUT_SECONDS = env_int("VW_FHIR_TIMEOUT_SECONDS", 15)
+VW_FHIR_PUSH_MAX_RESOURCES = env_int("VW_FHIR_PUSH_MAX_RESOURCES", 200)  # per transaction Bundle
+
 # --- MQTT -----------------------------------------------------------------------------------
 # Empty means "not configured": `make run` then starts an embedded broker and sets it.
 MQTT_URL = env_str("MQTT_URL")

@@ -22,5 +22,6 @@ urlpatterns = [
     path("accounts/login/", LoginView.as_view(authentication_form=SignInForm), name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("rota.urls")),
+    path("", include("ukcore.page_urls")),
     path("", include("frontend.urls")),
 ]

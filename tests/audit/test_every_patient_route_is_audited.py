@@ -26,6 +26,7 @@ from frontend.routing import websocket_urlpatterns
 from patients.models import SpO2ScaleChange
 from tests.factories import ObservationFactory, UserFactory
 from tests.frontend.conftest import make_alert, make_patient
+from ukcore.discharge.services import discharge_summary_create
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,16 @@ READS = {
     "fhir:flag-search": Case("GET", "/fhir/R4/Flag?patient={patient}", "fhir.flag_searched"),
     "fhir:device-read": Case("GET", "/fhir/R4/Device/{device}", "fhir.device_read"),
     "fhir:device-search": Case("GET", "/fhir/R4/Device?patient={patient}", "fhir.device_searched"),
+    "fhir:composition-read": Case("GET", "/fhir/R4/Composition/{document}", "fhir.composition_read"),
+    "ukcore:summary-html": Case(
+        "GET", "/patients/{patient}/discharge-summaries/{summary}.html", "discharge_summary.viewed"
+    ),
+    "ukcore:summary-pdf": Case(
+        "GET", "/patients/{patient}/discharge-summaries/{summary}.pdf", "discharge_summary.downloaded"
+    ),
+    "ukcore:summary-document": Case(
+        "GET", "/patients/{patient}/discharge-summaries/{summary}.json", "discharge_summary.downloaded"
+    ),
 }
 WRITES = {
     "observation-list:post": Case(
@@ -168,6 +179,7 @@ ADMIN_PATIENT_MODELS = {
     "devices.device": "device",
     "devices.pairingcode": "pairing_code",
     "devices.connectivitygap": "gap",
+    "ukcore.dischargesummary": "summary",
 }
 # Admin models of the merged features that are not yet exercised above: each with its reason.
 ADMIN_NOT_YET_EXERCISED = {
@@ -180,6 +192,7 @@ ADMIN_OTHER_MODELS = {
     "devices.receivedmessage", "devices.ingestrejection", "authtoken.tokenproxy", "axes.accessattempt",
     "axes.accessfailurelog", "axes.accesslog",
     "rota.shift", "rota.ladderrung", "rota.escalationstep", "rota.staffcontact", "rota.pushsubscription",
+    "ukcore.observationpush",  # delivery state and patient ids; its Bundle is not shown (ukcore.admin)
 }  # fmt: skip
 
 
@@ -230,6 +243,7 @@ def world(db, settings):
         "pairing_code": PairingCode.objects.create(patient=patient, code_hash="x" * 64, issued_by=clinician,
                                                    issued_at=now, expires_at=now + dt.timedelta(minutes=15)),
         "gap": ConnectivityGap.objects.create(device=device, patient=patient, cause="timeout", started_at=now),
+        "summary": discharge_summary_create(patient_id=patient.pk, user_id=clinician.pk),
     }  # fmt: skip
     return {"users": {"clinician": clinician, "administrator": administrator}, **objects}
 
@@ -238,6 +252,7 @@ def ids(world) -> dict[str, Any]:
     return {
         **{name: obj.pk for name, obj in world.items() if hasattr(obj, "pk")},
         "me": world["users"]["clinician"].pk,
+        "document": world["summary"].document_id,
         "now": timezone.now().isoformat(),
         "local_now": timezone.localtime().strftime("%Y-%m-%dT%H:%M"),
     }

@@ -1,0 +1,176 @@
+"""What a discharge summary says, gathered once from the record: the one source for the FHIR
+document, the HTML page and the PDF, so the three can never disagree.
+
+Section headings are the Professional Record Standards Body headings UK Core codes in
+CodeSystem-UKCore-RecordStandardHeadings. Nothing is invented: where the platform recorded
+nothing (a plan, advice given), the section says so rather than staying silent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db.models import Q
+from django.utils import timezone
+
+from alerts.models import CLINICAL_KINDS, Alert, AlertEvent
+from devices.models import Device, PairingCode
+from patients.models import Patient
+from scoring.models import EarlyWarningScore
+from ukcore import codes
+from ukcore.resources.observations import PARAMETER_NAMES
+
+TREND_WINDOW = timedelta(hours=24)
+TREND_POINTS = 6
+
+
+@dataclass
+class Section:
+    code: codes.Code
+    title: str
+    lines: list[str]
+    entries: list[tuple[str, str]] = field(default_factory=list)  # (resource type, id) it refers to
+
+
+@dataclass
+class Summary:
+    patient: Patient
+    admitted_at: datetime
+    discharged_at: datetime
+    author: Any  # the person who discharged, or None
+    last_score: EarlyWarningScore | None
+    devices: list[Device]
+    sections: list[Section]
+
+
+def when(moment: datetime | None) -> str:
+    return timezone.localtime(moment).strftime("%d %b %Y %H:%M") if moment else "unknown"
+
+
+def gather(patient: Patient, author: Any) -> Summary:
+    discharged_at = patient.discharged_at or timezone.now()
+    scores = list(
+        EarlyWarningScore.objects.filter(patient=patient, as_of__gte=patient.admitted_at, as_of__lte=discharged_at)
+        .order_by("as_of", "id")
+        .only("id", "as_of", "computed_at", "total", "risk", "complete", "missing", "stale", "spo2_scale", "sub_scores")
+    )
+    last = scores[-1] if scores else None
+    devices = list(
+        Device.objects.filter(
+            Q(patient=patient)
+            | Q(pk__in=PairingCode.objects.filter(patient=patient, device__isnull=False).values("device"))
+        ).order_by("kind", "serial")
+    )
+    sections = [
+        _reason_for_admission(patient),
+        _course(patient, scores, discharged_at),
+        _alerts(patient, discharged_at),
+        _devices(devices),
+        Section(codes.heading("plan-and-requested-actions", "Plan and requested actions"), "Plan and requested actions",
+                [_recorded(patient, "discharge_plan", "No plan or requested action was recorded on the virtual ward "
+                           "platform; the discharging clinician's letter, if any, carries it.")]),
+        Section(codes.heading("information-and-advice-given", "Information and advice given"),
+                "Information and advice given",
+                [_recorded(patient, "discharge_advice", "No advice given to the patient was recorded on the "
+                           "virtual ward platform.")]),
+    ]  # fmt: skip
+    return Summary(patient, patient.admitted_at, discharged_at, author, last, devices, sections)
+
+
+def _recorded(patient: Patient, name: str, otherwise: str) -> str:
+    value = getattr(patient, name, "") or ""
+    return str(value) if value else otherwise
+
+
+def _reason_for_admission(patient: Patient) -> Section:
+    ward = patient.ward
+    lines = [
+        f"Admitted to {ward.name} ({ward.get_pathway_display()} pathway) on {when(patient.admitted_at)} "
+        "for remote monitoring at home (hospital at home).",
+    ]
+    reason = getattr(patient, "admission_reason", "")
+    lines.append(str(reason) if reason else "No reason for admission was recorded on the virtual ward platform.")
+    return Section(codes.heading("reason-for-admission", "Reason for admission"), "Reason for admission", lines)
+
+
+def _course(patient: Patient, scores: list[EarlyWarningScore], discharged_at: datetime) -> Section:
+    days = max((discharged_at - patient.admitted_at).total_seconds() / 86400, 0)
+    lines = [f"On the virtual ward {days:.1f} days, from {when(patient.admitted_at)} to {when(discharged_at)}."]
+    entries: list[tuple[str, str]] = []
+    if not scores:
+        lines.append("No NEWS2 score was computed during the stay (no readings were received).")
+    else:
+        last = scores[-1]
+        highest = max(scores, key=lambda score: (score.total, score.as_of))
+        state = "complete" if last.complete else "incomplete: " + _absent(last) + "; the score is a lower bound"
+        lines.append(
+            f"Last NEWS2: {last.total} ({last.get_risk_display().lower()} risk) at {when(last.as_of)}, "
+            f"SpO2 Scale {last.spo2_scale}, {state}."
+        )
+        lines.append(f"Highest NEWS2 during the stay: {highest.total} at {when(highest.as_of)}.")
+        lines.append(f"Trend: {_trend(scores)}")
+        lines.append(f"{len(scores)} scores were computed during the stay.")
+        entries.append(("Observation", f"news2-{last.pk}"))
+    return Section(codes.heading("clinical-summary", "Clinical summary"), "Course on the virtual ward", lines, entries)
+
+
+def _absent(score: EarlyWarningScore) -> str:
+    absent = dict.fromkeys([*score.missing, *score.stale])
+    return "no current " + ", ".join(PARAMETER_NAMES.get(name, name).lower() for name in absent)
+
+
+def _trend(scores: list[EarlyWarningScore]) -> str:
+    recent = [score for score in scores if score.as_of >= scores[-1].as_of - TREND_WINDOW]
+    step = max(len(recent) // TREND_POINTS, 1)
+    points = recent[::-1][::step][:TREND_POINTS][::-1]  # evenly spread, always ending at the last
+    totals = " → ".join(str(score.total) for score in points)
+    if len(points) < 2:
+        return f"{totals} (one score in the last 24 hours of the stay)."
+    direction = (
+        "rising"
+        if points[-1].total > points[0].total
+        else "falling"
+        if points[-1].total < points[0].total
+        else "unchanged"
+    )
+    return f"{totals} over the last 24 hours of the stay ({direction})."
+
+
+def _alerts(patient: Patient, discharged_at: datetime) -> Section:
+    alerts = list(
+        Alert.objects.filter(patient=patient, opened_at__lte=discharged_at)
+        .select_related("resolved_by")
+        .order_by("opened_at", "id")
+    )
+    clinical = [alert for alert in alerts if alert.kind in CLINICAL_KINDS]
+    notes = _resolution_notes([alert.pk for alert in clinical])
+    lines = [] if clinical else ["No clinical alert was raised during the stay."]
+    for alert in clinical:
+        done = alert.get_outcome_display() if alert.outcome else "not yet closed at discharge"
+        note = notes.get(alert.pk)
+        closed = f", closed {when(alert.resolved_at)}" if alert.resolved_at else ""
+        lines.append(
+            f"{when(alert.opened_at)}: {alert.title} ({alert.get_severity_display()}). "
+            f"Done: {done}{closed}{': ' + note if note else ''}."
+        )
+    technical = len(alerts) - len(clinical)
+    if technical:
+        lines.append(f"{technical} technical alert(s) (devices, connectivity) were raised and handled by the team.")
+    return Section(codes.heading("alerts", "Alerts"), "Alerts and what was done", lines)
+
+
+def _resolution_notes(alert_ids: list[int]) -> dict[int, str]:
+    events = AlertEvent.objects.filter(alert_id__in=alert_ids, action=AlertEvent.Action.RESOLVED).exclude(note="")
+    return {event.alert_id: event.note for event in events.order_by("at")}
+
+
+def _devices(devices: list[Device]) -> Section:
+    lines = [f"{device.get_kind_display()}, serial {device.serial}" for device in devices]
+    return Section(
+        codes.heading("medical-devices", "Medical devices"),
+        "Devices used",
+        lines or ["No monitoring device was paired during the stay."],
+        [("Device", str(device.pk)) for device in devices],
+    )
