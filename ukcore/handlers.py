@@ -272,6 +272,11 @@ def observation_read(user: AnyUser, raw_id: str) -> Shown:
 
 def observation_search(user: AnyUser, params: Any, count: int, cursor: str | None) -> Shown:
     search.check_parameters(params, ["patient", "subject", "code", "category", "date", "_id"])
+    if not any(params.getlist(name) for name in ("patient", "subject", "_id")):
+        # Bounded cost: every Observation index starts with the patient (patients.models).
+        raise search.SearchError(
+            "Observation searches need patient (or subject, or _id): give patient=Patient/<id>.", code="too-costly"
+        )
     targets = set(EVERYTHING)
     if (raw := search.one(params, "code")) is not None:
         targets &= _targets_for_code(raw)

@@ -18,6 +18,7 @@ from patients.models import Observation, Patient
 from scoring.models import EarlyWarningScore
 from scoring.services import rescore_patient
 from tests.factories import DeviceFactory, PatientFactory, UserFactory, WardFactory
+from tests.scoring_services.builders import clean_cache, eager_tasks  # noqa: F401 (fixtures for these tests)
 
 
 @dataclass

@@ -14,7 +14,6 @@ from alerts.models import Alert, AlertKind
 from patients.services import patient_discharge
 from tests.fhir.receiver import fhir_receiver
 from tests.fhir.validation import assert_valid_fhir
-from tests.scoring_services.builders import eager_tasks  # noqa: F401 (a fixture for these tests)
 from ukcore.models import Delivery, DischargeSummary
 
 pytestmark = pytest.mark.django_db
@@ -110,7 +109,7 @@ def test_the_summary_is_posted_to_the_configured_fhir_endpoint_and_recorded_as_s
     ward,
     settings,
     django_capture_on_commit_callbacks,
-    eager_tasks,  # noqa: F811
+    eager_tasks,
 ):
     with fhir_receiver() as receiver:
         settings.VW_FHIR_DISCHARGE_URL = receiver.url
@@ -127,7 +126,7 @@ def test_a_failing_endpoint_is_retried_and_the_summary_then_delivered(
     ward,
     settings,
     django_capture_on_commit_callbacks,
-    eager_tasks,  # noqa: F811
+    eager_tasks,
 ):
     with fhir_receiver() as receiver:
         receiver.fail_next = [503, 500]
@@ -142,7 +141,7 @@ def test_an_endpoint_failing_every_retry_raises_one_technical_alert(
     ward,
     settings,
     django_capture_on_commit_callbacks,
-    eager_tasks,  # noqa: F811
+    eager_tasks,
 ):
     settings.VW_FHIR_RETRIES = 2
     with fhir_receiver() as receiver:
@@ -156,7 +155,7 @@ def test_an_endpoint_failing_every_retry_raises_one_technical_alert(
     assert alert.category == "technical" and "Download it" in alert.detail
 
 
-def test_a_refused_summary_is_not_retried(ward, settings, django_capture_on_commit_callbacks, eager_tasks):  # noqa: F811
+def test_a_refused_summary_is_not_retried(ward, settings, django_capture_on_commit_callbacks, eager_tasks):
     with fhir_receiver() as receiver:
         receiver.fail_next = [422]
         settings.VW_FHIR_DISCHARGE_URL = receiver.url
@@ -170,7 +169,7 @@ def test_an_unreachable_endpoint_is_a_failure_on_record_not_a_lost_summary(
     ward,
     settings,
     django_capture_on_commit_callbacks,
-    eager_tasks,  # noqa: F811
+    eager_tasks,
 ):
     from virtualward.embedded import free_port
 

@@ -8,7 +8,6 @@ from django.utils import timezone
 from tests.fhir.conftest import reading
 from tests.fhir.receiver import fhir_receiver
 from tests.fhir.validation import assert_valid_fhir
-from tests.scoring_services.builders import clean_cache, eager_tasks  # noqa: F401 (fixtures)
 from ukcore.models import Delivery, ObservationPush
 from ukcore.push import push_resend
 
@@ -24,7 +23,11 @@ def score_now(ward, django_capture_on_commit_callbacks):
 
 
 def test_nothing_is_pushed_when_no_endpoint_is_configured(
-    ward, settings, django_capture_on_commit_callbacks, eager_tasks, clean_cache  # noqa: F811
+    ward,
+    settings,
+    django_capture_on_commit_callbacks,
+    eager_tasks,
+    clean_cache,
 ):
     settings.VW_FHIR_OBSERVATIONS_URL = ""
     assert score_now(ward, django_capture_on_commit_callbacks)
@@ -32,7 +35,11 @@ def test_nothing_is_pushed_when_no_endpoint_is_configured(
 
 
 def test_a_new_score_and_its_readings_are_pushed_as_one_valid_transaction(
-    ward, settings, django_capture_on_commit_callbacks, eager_tasks, clean_cache  # noqa: F811
+    ward,
+    settings,
+    django_capture_on_commit_callbacks,
+    eager_tasks,
+    clean_cache,
 ):
     with fhir_receiver() as receiver:
         settings.VW_FHIR_OBSERVATIONS_URL = receiver.url
@@ -50,7 +57,11 @@ def test_a_new_score_and_its_readings_are_pushed_as_one_valid_transaction(
 
 
 def test_a_large_batch_is_split_into_bundles_of_the_configured_size(
-    ward, settings, django_capture_on_commit_callbacks, eager_tasks, clean_cache  # noqa: F811
+    ward,
+    settings,
+    django_capture_on_commit_callbacks,
+    eager_tasks,
+    clean_cache,
 ):
     settings.VW_FHIR_PUSH_MAX_RESOURCES = 3
     with fhir_receiver() as receiver:
@@ -62,7 +73,11 @@ def test_a_large_batch_is_split_into_bundles_of_the_configured_size(
 
 
 def test_a_failing_shared_record_is_retried_then_the_push_is_kept_failed_and_can_be_resent(
-    ward, settings, django_capture_on_commit_callbacks, eager_tasks, clean_cache  # noqa: F811
+    ward,
+    settings,
+    django_capture_on_commit_callbacks,
+    eager_tasks,
+    clean_cache,
 ):
     settings.VW_FHIR_RETRIES = 2
     with fhir_receiver() as receiver:

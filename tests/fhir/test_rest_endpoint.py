@@ -34,7 +34,16 @@ def test_the_capability_statement_is_public_and_names_every_search(client):
     assert response.status_code == 200
     assert_valid_fhir(body)
     served = {r["type"]: r for r in body["rest"][0]["resource"]}
-    assert set(served) == {"Patient", "Observation", "Encounter", "Flag", "Device", "Organization", "Practitioner"}
+    assert set(served) == {
+        "Patient",
+        "Observation",
+        "Encounter",
+        "Flag",
+        "Device",
+        "Organization",
+        "Practitioner",
+        "Composition",
+    }
     assert {p["name"] for p in served["Observation"]["searchParam"]} >= {"patient", "code", "date", "_count"}
     assert body["fhirVersion"] == "4.0.1"
 
@@ -185,13 +194,14 @@ def test_every_reference_an_observation_makes_resolves(ward, fhir_as):
 
 @pytest.mark.parametrize(("query", "status", "code"), [
     ("Observation?colour=red", 400, "not-supported"),
-    ("Observation?code:text=pulse", 400, "not-supported"),
-    ("Observation?date=ge2026-11-23T10:00:00", 400, "invalid"),  # no offset: never guessed
-    ("Observation?date=sa2026-11-23", 400, "not-supported"),
-    ("Observation?date=yesterday", 400, "invalid"),
+    ("Observation?code=8867-4", 400, "too-costly"),  # every search names the patient
+    ("Observation?patient=1&code:text=pulse", 400, "not-supported"),
+    ("Observation?patient=1&date=ge2026-11-23T10:00:00", 400, "invalid"),  # no offset: never guessed
+    ("Observation?patient=1&date=sa2026-11-23", 400, "not-supported"),
+    ("Observation?patient=1&date=yesterday", 400, "invalid"),
     ("Observation?_count=201", 400, "invalid"),
     ("Observation?_count=-1", 400, "invalid"),
-    ("Observation?_page=bm90LWEtY3Vyc29y", 400, "invalid"),
+    ("Observation?patient=1&_page=bm90LWEtY3Vyc29y", 400, "invalid"),
     ("Observation?patient=Device/1", 400, "invalid"),
     ("Encounter?status=planned", 400, "invalid"),
     ("Patient?_format=xml", 406, "not-supported"),
