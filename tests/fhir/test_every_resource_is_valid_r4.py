@@ -57,3 +57,14 @@ def test_a_discharged_patients_stay_and_flag_are_valid(ward):
     ward.patient.discharged_at = timezone.now()
     assert_valid_fhir(encounter_resource(ward.patient))
     assert_valid_fhir(flag_resource(ward.patient))
+
+
+def test_an_incomplete_news2_says_it_is_a_lower_bound_and_scores_no_missing_parameter_as_0(incomplete_score):
+    # given a score built from SpO2 alone; when it is shared as FHIR
+    resource = score_resource(incomplete_score, reading_types([incomplete_score]))
+
+    # then the six missing parameters carry a reason for having no value, never a 0
+    absent = [c for c in resource["component"] if "dataAbsentReason" in c]
+    assert len(absent) == 6 and not any("valueQuantity" in c for c in absent)
+    # and the note says the total and risk are lower bounds
+    assert "Incomplete" in resource["note"][0]["text"] and "lower bounds" in resource["note"][0]["text"]
