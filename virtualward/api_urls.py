@@ -7,7 +7,7 @@ from accounts.api import AuditExportView
 from alerts.api import AlertViewSet
 from devices.api import ConnectivityAreasView, DeviceViewSet, IngestRejectionViewSet
 from devices.pairing_api import CollectView, DeviceUnpairView, PairingView
-from patients.api import ObservationViewSet, PatientViewSet, WardViewSet
+from patients.api import ObservationViewSet, PatientViewSet, StayViewSet, WardViewSet
 from rota.api import ShiftViewSet
 from scoring.api import News2CalculatorView
 
@@ -15,6 +15,7 @@ router = DefaultRouter()
 router.register("wards", WardViewSet, basename="ward")
 router.register("patients", PatientViewSet, basename="patient")
 router.register("observations", ObservationViewSet, basename="observation")
+router.register("stays", StayViewSet, basename="stay")
 router.register("devices", DeviceViewSet, basename="device")
 router.register("rejections", IngestRejectionViewSet, basename="rejection")
 router.register("alerts", AlertViewSet, basename="alert")

@@ -393,6 +393,10 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "News2ParameterEnum": "scoring.news2.PARAMETERS",
         "SpO2ScaleEnum": "patients.models.SpO2Scale",
+        "ReferralSourceEnum": "patients.models.ReferralSource",
+        "NewReferralSourceEnum": "patients.stays.REFERRAL_CHOICES",
+        "DischargeOutcomeEnum": "patients.models.DischargeOutcome",
+        "NewDischargeOutcomeEnum": "patients.stays.OUTCOME_CHOICES",
     },
 }
 

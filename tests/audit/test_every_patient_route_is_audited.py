@@ -24,7 +24,7 @@ from alerts.models import AlertEvent, Severity
 from devices.models import ConnectivityGap, PairingCode
 from frontend.routing import websocket_urlpatterns
 from patients.models import SpO2ScaleChange
-from tests.factories import ObservationFactory, UserFactory
+from tests.factories import ObservationFactory, PatientFactory, UserFactory
 from tests.frontend.conftest import make_alert, make_patient
 
 
@@ -46,6 +46,11 @@ READS = {
     "patient-scores": Case("GET", "/api/v1/patients/{patient}/scores/", "patient.scores_viewed"),
     "patient-spo2-scale": Case("GET", "/api/v1/patients/{patient}/spo2-scale/", "patient.spo2_scale_viewed"),
     "patient-fhir": Case("GET", "/api/v1/patients/{patient}/fhir/", "patient.fhir_exported"),
+    "patient-stays": Case("GET", "/api/v1/patients/{patient}/stays/", "patient.stays_viewed"),
+    "patient-phones": Case("GET", "/api/v1/patients/{patient}/phones/", "patient.phones_viewed"),
+    "patient-contacts": Case("GET", "/api/v1/patients/{patient}/contacts/", "patient.contacts_viewed"),
+    "stay-list": Case("GET", "/api/v1/stays/", "stay.listed"),
+    "stay-detail": Case("GET", "/api/v1/stays/{stay}/", "stay.viewed"),
     "observation-list": Case("GET", "/api/v1/observations/?patient={patient}", "observation.listed"),
     "observation-detail": Case("GET", "/api/v1/observations/{observation}/", "observation.viewed"),
     "observation-fhir": Case("GET", "/api/v1/observations/{observation}/fhir/", "observation.fhir_exported"),
@@ -82,9 +87,28 @@ WRITES = {
     "patient-list:post": Case(
         "POST", "/api/v1/patients/", "patient.admitted", status=201, about_the_patient=False,
         data={"nhs_number": "9434765919", "given_name": "Ada", "family_name": "Lovelace",
-              "date_of_birth": "1950-01-01", "ward": "{ward}"},
+              "date_of_birth": "1950-01-01", "ward": "{ward}", "referral_source": "gp", "reason": "COPD"},
     ),
-    "patient-discharge": Case("POST", "/api/v1/patients/{patient}/discharge/", "patient.discharged"),
+    "patient-discharge": Case(
+        "POST", "/api/v1/patients/{patient}/discharge/", "patient.discharged", data={"outcome": "recovered"}
+    ),
+    "patient-readmit": Case(
+        "POST", "/api/v1/patients/{discharged}/readmit/", "patient.readmitted", status=201, about_the_patient=False,
+        data={"ward": "{ward}", "referral_source": "hospital_ward", "reason": "early supported discharge"},
+    ),
+    "patient-record": Case(
+        "PATCH", "/api/v1/patients/{patient}/record/", "patient.record_changed",
+        data={"gp_practice_code": "a81001", "gp_practice_name": "Riverside Surgery"},
+    ),
+    "patient-phones:post": Case(
+        "POST", "/api/v1/patients/{patient}/phones/", "patient.phone_added", status=201,
+        data={"number": "07700 900123", "kind": "mobile"},
+    ),
+    "patient-contacts:post": Case(
+        "POST", "/api/v1/patients/{patient}/contacts/", "patient.contact_added", status=201,
+        data={"name": "Sam Carer", "relationship": "child", "phone": "07700 900456", "is_next_of_kin": True,
+              "may_see": "plan"},
+    ),
     "alert-acknowledge": Case("POST", "/api/v1/alerts/{alert}/acknowledge/", "alert.acknowledged"),
     "alert-assign": Case("POST", "/api/v1/alerts/{alert}/assign/", "alert.assigned", data={"assignee": "{me}"}),
     "alert-note": Case("POST", "/api/v1/alerts/{alert}/note/", "alert.note", data={"note": "called"}),
@@ -216,6 +240,10 @@ def world(db, settings):
         "pairing_code": PairingCode.objects.create(patient=patient, code_hash="x" * 64, issued_by=clinician,
                                                    issued_at=now, expires_at=now + dt.timedelta(minutes=15)),
         "gap": ConnectivityGap.objects.create(device=device, patient=patient, cause="timeout", started_at=now),
+        "stay": patient.stays.get(),
+        "discharged": PatientFactory(
+            ward=ward, admitted_at=now - dt.timedelta(days=9), discharged_at=now - dt.timedelta(days=3)
+        ),
     }  # fmt: skip
     return {"users": {"clinician": clinician, "administrator": administrator}, **objects}
 
@@ -250,7 +278,8 @@ def call(world, case: Case):
     else:
         client = APIClient()
         client.force_authenticate(user)
-        response = client.get(path) if case.method == "GET" else client.post(path, data, format="json")
+        send = {"GET": client.get, "POST": client.post, "PATCH": client.patch}[case.method]
+        response = client.get(path) if case.method == "GET" else send(path, data, format="json")
     return user, path, response
 
 
@@ -307,7 +336,7 @@ def test_a_list_records_every_patient_it_showed_and_no_other(world):
 
     # then both listed patients have an event and the unseen one has none
     listed = set(AuditEvent.objects.filter(action="patient.listed").values_list("patient_id", flat=True))
-    assert listed == {world["patient"].pk, second.pk} and stranger.pk not in listed
+    assert listed == {world["patient"].pk, world["discharged"].pk, second.pk} and stranger.pk not in listed
 
 
 @pytest.mark.parametrize("label", list(ADMIN_PATIENT_MODELS))
