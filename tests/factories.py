@@ -11,8 +11,8 @@ from django.utils import timezone
 from accounts.models import Role, StaffProfile
 from devices.models import Device, DeviceKind, DeviceMode
 from patients.models import (
-    DischargeOutcome,
     Direction,
+    DischargeOutcome,
     Observation,
     Pathway,
     Patient,
