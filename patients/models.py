@@ -360,3 +360,26 @@ class Observation(models.Model):
         if self.type in (VitalType.ON_OXYGEN, VitalType.FALL_DETECTED):
             return bool(self.value)
         return self.value
+
+
+class DailyReturn(models.Model):
+    """One day's patient-level return (modelled on the Virtual Ward Minimum Data Set), stored once.
+
+    Made by ``patients.daily_return.daily_return_make``: the first run for a day writes it, every
+    later run returns the same row, so the file sent for a day never changes under anyone.
+    """
+
+    day = models.DateField(unique=True, help_text="The reporting day, Europe/London.")
+    identifier = models.CharField(max_length=12, help_text="nhs_number or pseudonym (VW_RETURN_IDENTIFIER).")
+    content = models.TextField(help_text="The CSV file, exactly as downloaded.")
+    sha256 = models.CharField(max_length=64)
+    rows = models.PositiveIntegerField()
+    # Whose data the file holds: each download is audited against these patients.
+    patient_ids = models.JSONField(default=list)
+    generated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-day"]
+
+    def __str__(self) -> str:
+        return f"Daily return for {self.day:%Y-%m-%d} ({self.rows} rows)"

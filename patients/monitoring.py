@@ -92,3 +92,27 @@ def kit_to_collect(patient: Patient) -> QuerySet[KitTask]:
         .select_related("device")
         .order_by("device__kind", "device__serial")
     )
+
+
+def kit_collected(*, task: KitTask, user: AnyUser) -> KitTask:
+    """The kit team brought the device back: the task is done and the device is stock again."""
+    from django.core.exceptions import PermissionDenied
+    from django.db import transaction
+    from django.utils import timezone
+
+    from accounts.access import can_act_on_patient
+    from accounts.audit import audit_record
+
+    if not can_act_on_patient(user, task.patient_id):
+        raise PermissionDenied("You cannot record kit for this patient.")
+    with transaction.atomic():
+        done = KitTask.objects.filter(pk=task.pk, state=KitTask.State.OPEN).update(
+            state=KitTask.State.DONE, done_at=timezone.now()
+        )
+        if done:
+            audit_record(
+                actor=user, action="kit.collected", patient=task.patient, obj=task.device,
+                detail={"serial": task.device.serial},
+            )  # fmt: skip
+    task.refresh_from_db()
+    return task

@@ -8,6 +8,7 @@ from alerts.api import AlertViewSet
 from devices.api import ConnectivityAreasView, DeviceViewSet, IngestRejectionViewSet
 from devices.pairing_api import CollectView, DeviceUnpairView, PairingView
 from patients.api import ObservationViewSet, PatientViewSet, StayViewSet, WardViewSet
+from patients.flow_api import DailyReturnDownloadView, DailyReturnListView, FlowView
 from rota.api import ShiftViewSet
 from scoring.api import News2CalculatorView
 
@@ -28,5 +29,8 @@ urlpatterns = [
     path("devices/<int:pk>/unpair/", DeviceUnpairView.as_view(), name="device-unpair"),
     path("connectivity/areas/", ConnectivityAreasView.as_view(), name="connectivity-areas"),
     path("audit/export.csv", AuditExportView.as_view(), name="audit-export"),
+    path("flow/", FlowView.as_view(), name="flow"),
+    path("daily-returns/", DailyReturnListView.as_view(), name="daily-return-list"),
+    path("daily-returns/<str:day>.csv", DailyReturnDownloadView.as_view(), name="daily-return-download"),
     *router.urls,
 ]

@@ -21,9 +21,9 @@ from rest_framework.test import APIClient
 
 from accounts.models import AuditEvent, Role
 from alerts.models import AlertEvent, Severity
-from devices.models import ConnectivityGap, PairingCode
+from devices.models import ConnectivityGap, KitTask, PairingCode
 from frontend.routing import websocket_urlpatterns
-from patients.models import SpO2ScaleChange
+from patients.models import Contact, DailyReturn, PatientPhone, SpO2ScaleChange
 from tests.factories import ObservationFactory, PatientFactory, UserFactory
 from tests.frontend.conftest import make_alert, make_patient
 
@@ -50,6 +50,10 @@ READS = {
     "patient-phones": Case("GET", "/api/v1/patients/{patient}/phones/", "patient.phones_viewed"),
     "patient-contacts": Case("GET", "/api/v1/patients/{patient}/contacts/", "patient.contacts_viewed"),
     "stay-list": Case("GET", "/api/v1/stays/", "stay.listed"),
+    "frontend:return-download": Case("GET", "/returns/2026-01-01.csv", "return.downloaded", who="administrator"),
+    "daily-return-download": Case(
+        "GET", "/api/v1/daily-returns/2026-01-01.csv", "return.downloaded", who="administrator"
+    ),
     "stay-detail": Case("GET", "/api/v1/stays/{stay}/", "stay.viewed"),
     "observation-list": Case("GET", "/api/v1/observations/?patient={patient}", "observation.listed"),
     "observation-detail": Case("GET", "/api/v1/observations/{observation}/", "observation.viewed"),
@@ -95,6 +99,41 @@ WRITES = {
     "patient-readmit": Case(
         "POST", "/api/v1/patients/{discharged}/readmit/", "patient.readmitted", status=201, about_the_patient=False,
         data={"ward": "{ward}", "referral_source": "hospital_ward", "reason": "early supported discharge"},
+    ),
+    "frontend:admit:post": Case(
+        "POST", "/patients/admit/", "patient.admitted", status=302, about_the_patient=False,
+        data={"ward": "{ward}", "nhs_number": "943 476 5919", "given_name": "Ada", "family_name": "Lovelace",
+              "date_of_birth": "1950-01-01", "sex": "female", "referral_source": "nhs_111", "reason": "COPD"},
+    ),
+    "frontend:patient-discharge": Case(
+        "POST", "/patients/{patient}/discharge/", "patient.discharged", status=302,
+        data={"outcome": "recovered", "confirm_end_monitoring": "on"},
+    ),
+    "frontend:patient-readmit": Case(
+        "POST", "/patients/{discharged}/readmit/", "patient.readmitted", status=302, about_the_patient=False,
+        data={"ward": "{ward}", "referral_source": "gp", "reason": "chest infection"},
+    ),
+    "frontend:patient-record": Case(
+        "POST", "/patients/{patient}/record/", "patient.record_changed", status=302,
+        data={"sex": "female", "nhs_number_status": "01", "preferred_language": "pl", "interpreter_needed": "on"},
+    ),
+    "frontend:patient-phone-add": Case(
+        "POST", "/patients/{patient}/phones/", "patient.phone_added", status=302,
+        data={"number": "0113 496 0000", "kind": "home"},
+    ),
+    "frontend:patient-phone-remove": Case(
+        "POST", "/patients/{patient}/phones/{phone}/remove/", "patient.phone_removed", status=302
+    ),
+    "frontend:patient-contact-add": Case(
+        "POST", "/patients/{patient}/contacts/", "patient.contact_added", status=302,
+        data={"name": "Sam Lee", "relationship": "child", "phone": "07700 900456", "is_carer": "on",
+              "may_see": "plan"},
+    ),
+    "frontend:patient-contact-remove": Case(
+        "POST", "/patients/{patient}/contacts/{contact}/remove/", "patient.contact_removed", status=302
+    ),
+    "frontend:kit-collected": Case(
+        "POST", "/patients/{patient}/kit/{kit_task}/collected/", "kit.collected", status=302
     ),
     "patient-record": Case(
         "PATCH", "/api/v1/patients/{patient}/record/", "patient.record_changed",
@@ -142,6 +181,10 @@ NO_PATIENT_DATA = {
     "rejection-list": "what ingest refused from devices, never patient data (devices.models.IngestRejection)",
     "rejection-detail": "as rejection-list",
     "alert-summary": "counts and times over many alerts, no patient named",
+    "flow": "counts of stays per day and ward (patients.flow), no patient named",
+    "frontend:flow": "as flow", "frontend:flow-csv": "as flow",
+    "frontend:returns": "the list of daily returns made (day, rows, hash); downloading one is audited",
+    "daily-return-list": "as frontend:returns",
     "frontend:triage-summary": "counts and times over many alerts, no patient named",
     "frontend:home": "a redirect to the user's board",
     "pairing": "a patient's own device types its code (the code's use is audited as device.paired)",
@@ -241,6 +284,17 @@ def world(db, settings):
                                                    issued_at=now, expires_at=now + dt.timedelta(minutes=15)),
         "gap": ConnectivityGap.objects.create(device=device, patient=patient, cause="timeout", started_at=now),
         "stay": patient.stays.get(),
+        "phone": PatientPhone.objects.create(patient=patient, number="+447700900111", preferred=True),
+        "contact": Contact.objects.create(
+            patient=patient, name="Jo Lee", relationship="spouse_partner", phone="+447700900222", is_next_of_kin=True
+        ),
+        "kit_task": KitTask.objects.create(
+            device=device, patient=patient, reason="discharged", remedy="collect", created_at=now
+        ),
+        "daily_return": DailyReturn.objects.create(
+            day=dt.date(2026, 1, 1), identifier="pseudonym", content="x\n", sha256="0" * 64, rows=0,
+            patient_ids=[patient.pk], generated_at=now,
+        ),
         "discharged": PatientFactory(
             ward=ward, admitted_at=now - dt.timedelta(days=9), discharged_at=now - dt.timedelta(days=3)
         ),

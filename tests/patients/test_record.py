@@ -81,7 +81,11 @@ def test_a_record_change_is_audited_with_the_fields_not_their_values(patient, cl
     patient_record_update(
         patient=patient,
         user=clinician,
-        changes={"address_line_1": "1 High Street", "postcode": "ls1 4ap", "communication_needs": ["format_large_print"]},
+        changes={
+            "address_line_1": "1 High Street",
+            "postcode": "ls1 4ap",
+            "communication_needs": ["format_large_print"],
+        },
     )
     patient.refresh_from_db()
     assert patient.postcode == "LS1 4AP" and patient.communication_needs == ["format_large_print"]
