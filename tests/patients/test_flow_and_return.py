@@ -21,8 +21,8 @@ from patients.daily_return import (
 )
 from patients.flow import (
     OCCUPANCY_TARGET,
+    Day,
     FlowPeriodError,
-    days_of,
     flow_csv,
     los_bucket,
     occupancy_percent,
@@ -50,9 +50,9 @@ def at(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
 )  # fmt: skip
 def test_occupancy_is_census_over_beds_and_only_above_80_is_over_target(census, beds, percent, over):
     assert occupancy_percent(census, beds) == percent
-    (day,) = days_of([], dt.date(2026, 11, 2), dt.date(2026, 11, 2), beds)
+    day = Day(dt.date(2026, 11, 2), census, 0, 0, beds)
     assert OCCUPANCY_TARGET == 80
-    assert (percent is not None and percent > OCCUPANCY_TARGET) == over
+    assert (day.occupancy, day.over_target) == (percent, over)
 
 
 @pytest.mark.parametrize(
