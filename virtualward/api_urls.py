@@ -7,7 +7,8 @@ from accounts.api import AuditExportView
 from alerts.api import AlertViewSet
 from devices.api import ConnectivityAreasView, DeviceViewSet, IngestRejectionViewSet
 from devices.pairing_api import CollectView, DeviceUnpairView, PairingView
-from patients.api import ObservationViewSet, PatientViewSet, WardViewSet
+from patients.api import ObservationViewSet, PatientViewSet, StayViewSet, WardViewSet
+from patients.flow_api import DailyReturnDownloadView, DailyReturnListView, FlowView
 from rota.api import ShiftViewSet
 from scoring.api import News2CalculatorView
 
@@ -15,6 +16,7 @@ router = DefaultRouter()
 router.register("wards", WardViewSet, basename="ward")
 router.register("patients", PatientViewSet, basename="patient")
 router.register("observations", ObservationViewSet, basename="observation")
+router.register("stays", StayViewSet, basename="stay")
 router.register("devices", DeviceViewSet, basename="device")
 router.register("rejections", IngestRejectionViewSet, basename="rejection")
 router.register("alerts", AlertViewSet, basename="alert")
@@ -27,5 +29,8 @@ urlpatterns = [
     path("devices/<int:pk>/unpair/", DeviceUnpairView.as_view(), name="device-unpair"),
     path("connectivity/areas/", ConnectivityAreasView.as_view(), name="connectivity-areas"),
     path("audit/export.csv", AuditExportView.as_view(), name="audit-export"),
+    path("flow/", FlowView.as_view(), name="flow"),
+    path("daily-returns/", DailyReturnListView.as_view(), name="daily-return-list"),
+    path("daily-returns/<str:day>.csv", DailyReturnDownloadView.as_view(), name="daily-return-download"),
     *router.urls,
 ]

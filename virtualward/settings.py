@@ -164,7 +164,17 @@ CELERY_BEAT_SCHEDULE = {
         "task": "rota.tasks.sweep_ladders",
         "schedule": float(env_int("VW_LADDER_SWEEP_SECONDS", 10)),
     },
+    # Hourly, idempotent: makes any missing daily return of the last week (docs/stay.md).
+    "daily-returns": {
+        "task": "patients.tasks.make_daily_returns",
+        "schedule": 3600.0,
+        "options": {"expires": 3600.0},
+    },
 }
+# The daily patient-level return (docs/stay.md#the-daily-return): patients named by a keyed
+# pseudonym (default) or by NHS number, where the receiving body is entitled to it.
+VW_RETURN_IDENTIFIER = env_str("VW_RETURN_IDENTIFIER", "pseudonym")
+VW_RETURN_PSEUDONYM_KEY = env_secret("VW_RETURN_PSEUDONYM_KEY")
 
 # --- Notifications to staff (docs/alerting.md#notifications) --------------------------------
 # Links in messages point here (the address staff open the dashboard at).
@@ -406,6 +416,10 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "News2ParameterEnum": "scoring.news2.PARAMETERS",
         "SpO2ScaleEnum": "patients.models.SpO2Scale",
+        "ReferralSourceEnum": "patients.models.ReferralSource",
+        "NewReferralSourceEnum": "patients.stays.REFERRAL_CHOICES",
+        "DischargeOutcomeEnum": "patients.models.DischargeOutcome",
+        "NewDischargeOutcomeEnum": "patients.stays.OUTCOME_CHOICES",
     },
 }
 

@@ -21,10 +21,10 @@ from rest_framework.test import APIClient
 
 from accounts.models import AuditEvent, Role
 from alerts.models import AlertEvent, Severity
-from devices.models import ConnectivityGap, PairingCode
+from devices.models import ConnectivityGap, KitTask, PairingCode
 from frontend.routing import websocket_urlpatterns
-from patients.models import SpO2ScaleChange
-from tests.factories import ObservationFactory, UserFactory
+from patients.models import Contact, DailyReturn, PatientPhone, SpO2ScaleChange
+from tests.factories import ObservationFactory, PatientFactory, UserFactory
 from tests.frontend.conftest import make_alert, make_patient
 from ukcore.discharge.services import discharge_summary_create
 
@@ -47,6 +47,15 @@ READS = {
     "patient-scores": Case("GET", "/api/v1/patients/{patient}/scores/", "patient.scores_viewed"),
     "patient-spo2-scale": Case("GET", "/api/v1/patients/{patient}/spo2-scale/", "patient.spo2_scale_viewed"),
     "patient-fhir": Case("GET", "/api/v1/patients/{patient}/fhir/", "patient.fhir_exported"),
+    "patient-stays": Case("GET", "/api/v1/patients/{patient}/stays/", "patient.stays_viewed"),
+    "patient-phones": Case("GET", "/api/v1/patients/{patient}/phones/", "patient.phones_viewed"),
+    "patient-contacts": Case("GET", "/api/v1/patients/{patient}/contacts/", "patient.contacts_viewed"),
+    "stay-list": Case("GET", "/api/v1/stays/", "stay.listed"),
+    "frontend:return-download": Case("GET", "/returns/2026-01-01.csv", "return.downloaded", who="administrator"),
+    "daily-return-download": Case(
+        "GET", "/api/v1/daily-returns/2026-01-01.csv", "return.downloaded", who="administrator"
+    ),
+    "stay-detail": Case("GET", "/api/v1/stays/{stay}/", "stay.viewed"),
     "observation-list": Case("GET", "/api/v1/observations/?patient={patient}", "observation.listed"),
     "observation-detail": Case("GET", "/api/v1/observations/{observation}/", "observation.viewed"),
     "observation-fhir": Case("GET", "/api/v1/observations/{observation}/fhir/", "observation.fhir_exported"),
@@ -103,9 +112,63 @@ WRITES = {
     "patient-list:post": Case(
         "POST", "/api/v1/patients/", "patient.admitted", status=201, about_the_patient=False,
         data={"nhs_number": "9434765919", "given_name": "Ada", "family_name": "Lovelace",
-              "date_of_birth": "1950-01-01", "ward": "{ward}"},
+              "date_of_birth": "1950-01-01", "ward": "{ward}", "referral_source": "gp", "reason": "COPD"},
     ),
-    "patient-discharge": Case("POST", "/api/v1/patients/{patient}/discharge/", "patient.discharged"),
+    "patient-discharge": Case(
+        "POST", "/api/v1/patients/{patient}/discharge/", "patient.discharged", data={"outcome": "recovered"}
+    ),
+    "patient-readmit": Case(
+        "POST", "/api/v1/patients/{discharged}/readmit/", "patient.readmitted", status=201, about_the_patient=False,
+        data={"ward": "{ward}", "referral_source": "hospital_ward", "reason": "early supported discharge"},
+    ),
+    "frontend:admit:post": Case(
+        "POST", "/patients/admit/", "patient.admitted", status=302, about_the_patient=False,
+        data={"ward": "{ward}", "nhs_number": "943 476 5919", "given_name": "Ada", "family_name": "Lovelace",
+              "date_of_birth": "1950-01-01", "sex": "female", "referral_source": "nhs_111", "reason": "COPD"},
+    ),
+    "frontend:patient-discharge": Case(
+        "POST", "/patients/{patient}/discharge/", "patient.discharged", status=302,
+        data={"outcome": "recovered", "confirm_end_monitoring": "on"},
+    ),
+    "frontend:patient-readmit": Case(
+        "POST", "/patients/{discharged}/readmit/", "patient.readmitted", status=302, about_the_patient=False,
+        data={"ward": "{ward}", "referral_source": "gp", "reason": "chest infection"},
+    ),
+    "frontend:patient-record": Case(
+        "POST", "/patients/{patient}/record/", "patient.record_changed", status=302,
+        data={"sex": "female", "nhs_number_status": "01", "preferred_language": "pl", "interpreter_needed": "on"},
+    ),
+    "frontend:patient-phone-add": Case(
+        "POST", "/patients/{patient}/phones/", "patient.phone_added", status=302,
+        data={"number": "0113 496 0000", "kind": "home"},
+    ),
+    "frontend:patient-phone-remove": Case(
+        "POST", "/patients/{patient}/phones/{phone}/remove/", "patient.phone_removed", status=302
+    ),
+    "frontend:patient-contact-add": Case(
+        "POST", "/patients/{patient}/contacts/", "patient.contact_added", status=302,
+        data={"name": "Sam Lee", "relationship": "child", "phone": "07700 900456", "is_carer": "on",
+              "may_see": "plan"},
+    ),
+    "frontend:patient-contact-remove": Case(
+        "POST", "/patients/{patient}/contacts/{contact}/remove/", "patient.contact_removed", status=302
+    ),
+    "frontend:kit-collected": Case(
+        "POST", "/patients/{patient}/kit/{kit_task}/collected/", "kit.collected", status=302
+    ),
+    "patient-record": Case(
+        "PATCH", "/api/v1/patients/{patient}/record/", "patient.record_changed",
+        data={"gp_practice_code": "a81001", "gp_practice_name": "Riverside Surgery"},
+    ),
+    "patient-phones:post": Case(
+        "POST", "/api/v1/patients/{patient}/phones/", "patient.phone_added", status=201,
+        data={"number": "07700 900123", "kind": "mobile"},
+    ),
+    "patient-contacts:post": Case(
+        "POST", "/api/v1/patients/{patient}/contacts/", "patient.contact_added", status=201,
+        data={"name": "Sam Carer", "relationship": "child", "phone": "07700 900456", "is_next_of_kin": True,
+              "may_see": "plan"},
+    ),
     "alert-acknowledge": Case("POST", "/api/v1/alerts/{alert}/acknowledge/", "alert.acknowledged"),
     "alert-assign": Case("POST", "/api/v1/alerts/{alert}/assign/", "alert.assigned", data={"assignee": "{me}"}),
     "alert-note": Case("POST", "/api/v1/alerts/{alert}/note/", "alert.note", data={"note": "called"}),
@@ -139,6 +202,10 @@ NO_PATIENT_DATA = {
     "rejection-list": "what ingest refused from devices, never patient data (devices.models.IngestRejection)",
     "rejection-detail": "as rejection-list",
     "alert-summary": "counts and times over many alerts, no patient named",
+    "flow": "counts of stays per day and ward (patients.flow), no patient named",
+    "frontend:flow": "as flow", "frontend:flow-csv": "as flow",
+    "frontend:returns": "the list of daily returns made (day, rows, hash); downloading one is audited",
+    "daily-return-list": "as frontend:returns",
     "frontend:triage-summary": "counts and times over many alerts, no patient named",
     "frontend:home": "a redirect to the user's board",
     "pairing": "a patient's own device types its code (the code's use is audited as device.paired)",
@@ -244,6 +311,21 @@ def world(db, settings):
                                                    issued_at=now, expires_at=now + dt.timedelta(minutes=15)),
         "gap": ConnectivityGap.objects.create(device=device, patient=patient, cause="timeout", started_at=now),
         "summary": discharge_summary_create(patient_id=patient.pk, user_id=clinician.pk),
+        "stay": patient.stays.get(),
+        "phone": PatientPhone.objects.create(patient=patient, number="+447700900111", preferred=True),
+        "contact": Contact.objects.create(
+            patient=patient, name="Jo Lee", relationship="spouse_partner", phone="+447700900222", is_next_of_kin=True
+        ),
+        "kit_task": KitTask.objects.create(
+            device=device, patient=patient, reason="discharged", remedy="collect", created_at=now
+        ),
+        "daily_return": DailyReturn.objects.create(
+            day=dt.date(2026, 1, 1), identifier="pseudonym", content="x\n", sha256="0" * 64, rows=0,
+            patient_ids=[patient.pk], generated_at=now,
+        ),
+        "discharged": PatientFactory(
+            ward=ward, admitted_at=now - dt.timedelta(days=9), discharged_at=now - dt.timedelta(days=3)
+        ),
     }  # fmt: skip
     return {"users": {"clinician": clinician, "administrator": administrator}, **objects}
 
@@ -279,7 +361,8 @@ def call(world, case: Case):
     else:
         client = APIClient()
         client.force_authenticate(user)
-        response = client.get(path) if case.method == "GET" else client.post(path, data, format="json")
+        send = {"GET": client.get, "POST": client.post, "PATCH": client.patch}[case.method]
+        response = client.get(path) if case.method == "GET" else send(path, data, format="json")
     return user, path, response
 
 
@@ -336,7 +419,7 @@ def test_a_list_records_every_patient_it_showed_and_no_other(world):
 
     # then both listed patients have an event and the unseen one has none
     listed = set(AuditEvent.objects.filter(action="patient.listed").values_list("patient_id", flat=True))
-    assert listed == {world["patient"].pk, second.pk} and stranger.pk not in listed
+    assert listed == {world["patient"].pk, world["discharged"].pk, second.pk} and stranger.pk not in listed
 
 
 @pytest.mark.parametrize("label", list(ADMIN_PATIENT_MODELS))
