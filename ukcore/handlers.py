@@ -15,7 +15,7 @@ from django.db.models import Q, QuerySet
 from django.db.models.functions import Coalesce, Greatest
 
 from accounts.access import AnyUser
-from patients.models import Observation, Patient, VitalType
+from patients.models import Observation, Patient, Stay, VitalType
 from scoring.models import EarlyWarningScore
 from ukcore import codes, search, selectors
 from ukcore.resources.care import device_resource, encounter_resource, flag_resource, practitioner_resource
@@ -119,12 +119,7 @@ def organization_read(user: AnyUser, raw_id: str) -> Shown:
 
 
 def _patients_with_practice(user: AnyUser, ods: str) -> list[Patient]:
-    field = next(
-        (f.name for f in Patient._meta.get_fields() if f.name in ("gp_practice_ods", "gp_practice_code")), None
-    )
-    if field is None:
-        return []
-    return list(selectors.patients(user=user).filter(**{f"{field}__iexact": ods})[:1])
+    return list(selectors.patients(user=user).filter(gp_practice_code__iexact=ods)[:1])
 
 
 def practitioner_read(user: AnyUser, raw_id: str) -> Shown:
@@ -137,44 +132,44 @@ def practitioner_read(user: AnyUser, raw_id: str) -> Shown:
     return Shown([practitioner_resource(person)], [])
 
 
-# --- Encounter and Flag: one per stay -----------------------------------------------------------
+# --- Encounter and Flag: one each per stay ------------------------------------------------------
 
 
 def encounter_read(user: AnyUser, raw_id: str) -> Shown:
-    patient = selectors.patients(user=user).filter(pk=_pk(raw_id, "stay-")).first()
-    if patient is None:
+    stay = selectors.stays(user=user).filter(pk=_pk(raw_id, "stay-")).first()
+    if stay is None:
         raise NotFound
-    return Shown([encounter_resource(patient)], [patient.pk])
+    return Shown([encounter_resource(stay)], [stay.patient_id])
 
 
 def flag_read(user: AnyUser, raw_id: str) -> Shown:
-    patient = selectors.patients(user=user).filter(pk=_pk(raw_id, "virtual-ward-")).first()
-    if patient is None:
+    stay = selectors.stays(user=user).filter(pk=_pk(raw_id, "virtual-ward-")).first()
+    if stay is None:
         raise NotFound
-    return Shown([flag_resource(patient)], [patient.pk])
+    return Shown([flag_resource(stay)], [stay.patient_id])
 
 
 STATUS = {"Encounter": {"in-progress": True, "finished": False}, "Flag": {"active": True, "inactive": False}}
 
 
-def _stay_search(kind: str, build: Callable[[Patient], dict]) -> Callable[..., Shown]:
+def _stay_search(kind: str, build: Callable[[Stay], dict]) -> Callable[..., Shown]:
     def run(user: AnyUser, params: Any, count: int, cursor: str | None) -> Shown:
         search.check_parameters(params, ["patient", "subject", "status"])
-        queryset = _patients_last_changed(selectors.patients(user=user)).filter(_patient_filter(params, "pk"))
+        queryset = selectors.stays(user=user).filter(_patient_filter(params))
         if (raw := search.one(params, "status")) is not None:
             wanted = search.values_of(raw)
             unknown = [value for value in wanted if value not in STATUS[kind]]
             if unknown:
-                raise search.SearchError(
-                    f"{kind} status {unknown[0]!r} is never used here; use {', '.join(STATUS[kind])}."
-                )
+                choices = ", ".join(STATUS[kind])
+                raise search.SearchError(f"{kind} status {unknown[0]!r} is never used here; use {choices}.")
             open_ = {STATUS[kind][value] for value in wanted}
             if len(open_) == 1:
                 queryset = queryset.filter(discharged_at__isnull=open_.pop())
+        queryset = queryset.annotate(_changed=Coalesce("discharged_at", "admitted_at"))
         queryset = queryset.filter(_last_updated(params, "_changed"))
         page = search.paginate([search.Source(queryset)], count=count, cursor=cursor)
         rows = [row for _, row in page.rows]
-        return Shown([build(p) for p in rows], [p.pk for p in rows], page.total, page.next_cursor)
+        return Shown([build(stay) for stay in rows], [stay.patient_id for stay in rows], page.total, page.next_cursor)
 
     return run
 

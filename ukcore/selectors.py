@@ -12,14 +12,18 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from accounts.access import AnyUser, visible_patients
 from devices.models import Device
-from patients.models import Observation, Patient, VitalType
+from patients.models import Observation, Patient, Stay, VitalType
 from scoring.models import EarlyWarningScore
 
 BP = (VitalType.SYSTOLIC_BP, VitalType.DIASTOLIC_BP)
 
 
 def patients(*, user: AnyUser) -> QuerySet[Patient]:
-    return visible_patients(user).select_related("ward")
+    return visible_patients(user).select_related("ward").prefetch_related("phones", "contacts")
+
+
+def stays(*, user: AnyUser) -> QuerySet[Stay]:
+    return Stay.objects.filter(patient__in=visible_patients(user)).select_related("patient", "ward")
 
 
 def readings(*, user: AnyUser) -> QuerySet[Observation]:

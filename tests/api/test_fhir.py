@@ -25,7 +25,10 @@ def test_a_patient_is_a_fhir_patient_with_the_nhs_number_identifier(api_as, clin
     resource = response.json()
     assert resource["resourceType"] == "Patient"
     assert resource["id"] == str(patient_a.pk)
-    assert resource["identifier"] == [{"system": "https://fhir.nhs.uk/Id/nhs-number", "value": patient_a.nhs_number}]
+    [identifier] = resource["identifier"]
+    assert (identifier["system"], identifier["value"]) == ("https://fhir.nhs.uk/Id/nhs-number", patient_a.nhs_number)
+    # with UK Core's verification status (a new record's number is "present but not traced")
+    assert identifier["extension"][0]["valueCodeableConcept"]["coding"][0]["code"] == "02"
     assert resource["name"] == [{"use": "official", "family": "Lovelace", "given": ["Ada"]}]
     assert resource["birthDate"] == "1944-05-17"
     assert resource["active"] is True

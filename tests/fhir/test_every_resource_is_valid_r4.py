@@ -42,8 +42,8 @@ def test_a_complete_and_an_incomplete_news2_are_valid_observations(ward, incompl
 def test_patient_stay_flag_devices_and_people_are_valid(ward):
     patient = ward.patient
     assert_valid_fhir(patient_resource(patient))
-    assert_valid_fhir(encounter_resource(patient))
-    assert_valid_fhir(flag_resource(patient))
+    assert_valid_fhir(encounter_resource(patient.stays.get()))
+    assert_valid_fhir(flag_resource(patient.stays.get()))
     for device in ward.devices.values():
         assert_valid_fhir(device_resource(device))
     assert_valid_fhir(practitioner_resource(ward.clinician))
@@ -51,12 +51,35 @@ def test_patient_stay_flag_devices_and_people_are_valid(ward):
     assert_valid_fhir(organization_resource(practice, patient.admitted_at))
 
 
-def test_a_discharged_patients_stay_and_flag_are_valid(ward):
+def test_a_full_record_and_a_discharged_readmission_are_valid(ward):
     from django.utils import timezone
 
-    ward.patient.discharged_at = timezone.now()
-    assert_valid_fhir(encounter_resource(ward.patient))
-    assert_valid_fhir(flag_resource(ward.patient))
+    from patients.models import Contact, PatientPhone
+
+    # given every part of the record filled in
+    patient = ward.patient
+    patient.sex, patient.nhs_number_status, patient.preferred_language = "female", "01", "cy"
+    patient.address_line_1, patient.address_town, patient.interpreter_needed = "1 High Street", "Leeds", True
+    patient.gp_practice_code, patient.gp_practice_name = "B82005", "The Health Centre"
+    patient.save()
+    PatientPhone.objects.create(patient=patient, kind="mobile", number="+447700900111", preferred=True)
+    PatientPhone.objects.create(patient=patient, kind="home", number="+441134960000")
+    Contact.objects.create(patient=patient, name="Jo Lee", relationship="spouse_partner", phone="+447700900222",
+                           email="jo@example.org", is_next_of_kin=True, is_carer=True)  # fmt: skip
+    resource = patient_resource(patient)
+    assert_valid_fhir(resource)
+    assert (
+        resource["gender"] == "female" and resource["generalPractitioner"][0]["reference"] == "Organization/ods-B82005"
+    )
+    assert [t["value"] for t in resource["telecom"]] == ["+447700900111", "+441134960000"]
+    assert resource["contact"][0]["name"]["text"] == "Jo Lee"
+    assert resource["communication"][0]["language"]["coding"][0]["code"] == "cy"
+    # and a finished stay that readmitted
+    stay = patient.stays.get()
+    stay.discharged_at, stay.outcome, stay.destination = timezone.now(), "hospital", "St James's"
+    assert_valid_fhir(encounter_resource(stay))
+    assert encounter_resource(stay)["hospitalization"]["dischargeDisposition"]["text"].endswith("St James's")
+    assert_valid_fhir(flag_resource(stay))
 
 
 def test_an_incomplete_news2_says_it_is_a_lower_bound_and_scores_no_missing_parameter_as_0(incomplete_score):

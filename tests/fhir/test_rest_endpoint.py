@@ -64,26 +64,28 @@ def test_a_patient_is_read_with_version_etag_and_profile(ward, fhir_as):
 
 def test_the_version_changes_when_the_record_does(ward, fhir_as):
     client = fhir_as(ward.clinician)
-    before = fhir_json(client.get(f"{FHIR}/Encounter/stay-{ward.patient.pk}"))
-    ward.patient.discharged_at = timezone.now()
-    ward.patient.save(update_fields=["discharged_at"])
-    after = fhir_json(client.get(f"{FHIR}/Encounter/stay-{ward.patient.pk}"))
+    stay = ward.patient.stays.get()
+    before = fhir_json(client.get(f"{FHIR}/Encounter/stay-{stay.pk}"))
+    stay.discharged_at, stay.outcome = timezone.now(), "recovered"
+    stay.save(update_fields=["discharged_at", "outcome"])
+    after = fhir_json(client.get(f"{FHIR}/Encounter/stay-{stay.pk}"))
     assert (before["status"], after["status"]) == ("in-progress", "finished")
     assert before["meta"]["versionId"] != after["meta"]["versionId"]
 
 
 @pytest.mark.parametrize("path", [
-    "Patient/{other}", "Encounter/stay-{other}", "Flag/virtual-ward-{other}", "Observation/{other_obs}",
+    "Patient/{other}", "Encounter/stay-{other_stay}", "Flag/virtual-ward-{other_stay}", "Observation/{other_obs}",
     "Device/{other_device}",
 ])  # fmt: skip
 def test_another_wards_record_is_answered_exactly_like_a_missing_one(ward, fhir_as, path):
     from tests.factories import DeviceFactory, ObservationFactory
 
     other_obs = ObservationFactory(patient=ward.other)
-    ids = {"other": ward.other.pk, "other_obs": other_obs.pk, "other_device": DeviceFactory(patient=ward.other).pk}
+    ids = {"other": ward.other.pk, "other_obs": other_obs.pk, "other_device": DeviceFactory(patient=ward.other).pk,
+           "other_stay": ward.other.stays.get().pk}  # fmt: skip
     client = fhir_as(ward.clinician)
     hidden = client.get(f"{FHIR}/{path.format(**ids)}")
-    missing = client.get(f"{FHIR}/{path.format(other=99999, other_obs=99999, other_device=99999)}")
+    missing = client.get(f"{FHIR}/{path.format(other=99999, other_obs=99999, other_device=99999, other_stay=99999)}")
     assert hidden.status_code == missing.status_code == 404
     outcome = fhir_json(hidden)
     assert_valid_fhir(outcome)
@@ -166,7 +168,7 @@ def test_the_stay_flag_and_devices_are_found_by_patient(ward, fhir_as):
     pk = ward.patient.pk
     stays = fhir_json(client.get(f"{FHIR}/Encounter?patient={pk}&status=in-progress"))
     assert_bundle(stays)
-    assert [e["resource"]["id"] for e in stays["entry"]] == [f"stay-{pk}"]
+    assert [e["resource"]["id"] for e in stays["entry"]] == [f"stay-{ward.patient.stays.get().pk}"]
     assert fhir_json(client.get(f"{FHIR}/Encounter?patient={pk}&status=finished"))["total"] == 0
     flags = fhir_json(client.get(f"{FHIR}/Flag?patient=Patient/{pk}"))
     assert_bundle(flags)

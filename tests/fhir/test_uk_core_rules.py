@@ -237,18 +237,20 @@ def served(ward, incomplete_score) -> dict[str, Any]:
     r["news2"] = score_resource(ward.score, reading_types([ward.score]))
     r["news2_incomplete"] = score_resource(incomplete_score, reading_types([incomplete_score]))
     patient = ward.patient
-    patient.nhs_number_verification, patient.gp_practice_ods = "01", "B82005"  # as the stay's record holds them
+    patient.nhs_number_status, patient.gp_practice_code = "01", "B82005"
+    patient.save(update_fields=["nhs_number_status", "gp_practice_code"])
     r["verified_patient"] = patient_resource(patient)
-    r["flag_open"], r["encounter_open"] = flag_resource(patient), encounter_resource(patient)
+    stay = patient.stays.get()
+    r["flag_open"], r["encounter_open"] = flag_resource(stay), encounter_resource(stay)
     patient.spo2_scale = 2
     patient.save(update_fields=["spo2_scale"])
     scale_2 = rescore_patient(patient.pk, now=timezone.now())
     r["news2_scale_2"] = score_resource(scale_2, reading_types([scale_2]))
-    patient.discharged_at = timezone.now()
-    r["flag_closed"], r["encounter_closed"] = flag_resource(patient), encounter_resource(patient)
+    stay.discharged_at, stay.outcome = timezone.now(), "recovered"
+    r["flag_closed"], r["encounter_closed"] = flag_resource(stay), encounter_resource(stay)
     import uuid
 
-    r["document"] = document_bundle(gather(patient, ward.clinician), uuid.uuid4(), timezone.now())
+    r["document"] = document_bundle(gather(patient, ward.clinician, stay), uuid.uuid4(), timezone.now())
     return r
 
 

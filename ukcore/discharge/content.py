@@ -16,8 +16,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from alerts.models import CLINICAL_KINDS, Alert, AlertEvent
-from devices.models import Device, PairingCode
-from patients.models import Patient
+from devices.models import Device, KitTask, PairingCode
+from patients.models import Observation, Patient, Stay
 from scoring.models import EarlyWarningScore
 from ukcore import codes
 from ukcore.resources.observations import PARAMETER_NAMES
@@ -37,6 +37,7 @@ class Section:
 @dataclass
 class Summary:
     patient: Patient
+    stay: Stay
     admitted_at: datetime
     discharged_at: datetime
     author: Any  # the person who discharged, or None
@@ -49,55 +50,72 @@ def when(moment: datetime | None) -> str:
     return timezone.localtime(moment).strftime("%d %b %Y %H:%M") if moment else "unknown"
 
 
-def gather(patient: Patient, author: Any) -> Summary:
-    discharged_at = patient.discharged_at or timezone.now()
+def gather(patient: Patient, author: Any, stay: Stay | None = None) -> Summary:
+    """``stay``: the stay the summary is about; by default the patient's latest (the one just ended)."""
+    stay = stay or patient.stays.select_related("ward").order_by("-admitted_at", "-id").first()
+    if stay is None:
+        raise ValueError(f"Patient {patient.pk} has no stay to summarise.")
+    discharged_at = stay.discharged_at or timezone.now()
+    admitted_at = stay.admitted_at
     scores = list(
-        EarlyWarningScore.objects.filter(patient=patient, as_of__gte=patient.admitted_at, as_of__lte=discharged_at)
+        EarlyWarningScore.objects.filter(patient=patient, as_of__gte=admitted_at, as_of__lte=discharged_at)
         .order_by("as_of", "id")
         .only("id", "as_of", "computed_at", "total", "risk", "complete", "missing", "stale", "spo2_scale", "sub_scores")
     )
     last = scores[-1] if scores else None
-    devices = list(
-        Device.objects.filter(
-            Q(patient=patient)
-            | Q(pk__in=PairingCode.objects.filter(patient=patient, device__isnull=False).values("device"))
-        ).order_by("kind", "serial")
+    # Every device used in the stay: those that sent its readings, were paired to the patient,
+    # or (unpaired at discharge) are waiting to be collected.
+    used = (
+        Q(patient=patient)
+        | Q(pk__in=Observation.objects.filter(patient=patient, measured_at__gte=admitted_at).values("device"))
+        | Q(pk__in=PairingCode.objects.filter(patient=patient, device__isnull=False).values("device"))
+        | Q(pk__in=KitTask.objects.filter(patient=patient).values("device"))
     )
+    devices = list(Device.objects.filter(used).order_by("kind", "serial"))
     sections = [
-        _reason_for_admission(patient),
-        _course(patient, scores, discharged_at),
-        _alerts(patient, discharged_at),
+        _reason_for_admission(stay),
+        _course(stay, scores, discharged_at),
+        _alerts(patient, admitted_at, discharged_at),
         _devices(devices),
-        Section(codes.heading("plan-and-requested-actions", "Plan and requested actions"), "Plan and requested actions",
-                [_recorded(patient, "discharge_plan", "No plan or requested action was recorded on the virtual ward "
-                           "platform; the discharging clinician's letter, if any, carries it.")]),
+        _plan(stay),
         Section(codes.heading("information-and-advice-given", "Information and advice given"),
                 "Information and advice given",
-                [_recorded(patient, "discharge_advice", "No advice given to the patient was recorded on the "
-                           "virtual ward platform.")]),
+                ["No advice given to the patient was recorded on the virtual ward platform."]),
     ]  # fmt: skip
-    return Summary(patient, patient.admitted_at, discharged_at, author, last, devices, sections)
+    return Summary(patient, stay, admitted_at, discharged_at, author, last, devices, sections)
 
 
-def _recorded(patient: Patient, name: str, otherwise: str) -> str:
-    value = getattr(patient, name, "") or ""
-    return str(value) if value else otherwise
-
-
-def _reason_for_admission(patient: Patient) -> Section:
-    ward = patient.ward
+def _reason_for_admission(stay: Stay) -> Section:
+    ward = stay.ward
     lines = [
-        f"Admitted to {ward.name} ({ward.get_pathway_display()} pathway) on {when(patient.admitted_at)} "
-        "for remote monitoring at home (hospital at home).",
+        f"Admitted to {ward.name} ({stay.get_pathway_display()} pathway) on {when(stay.admitted_at)} "
+        f"for remote monitoring at home: {stay.get_direction_display()}.",
+        f"Reason: {stay.reason}" if stay.reason else "No reason for admission was recorded.",
+        f"Referred by: {stay.get_referral_source_display()}" + (f" ({stay.referrer})." if stay.referrer else "."),
     ]
-    reason = getattr(patient, "admission_reason", "")
-    lines.append(str(reason) if reason else "No reason for admission was recorded on the virtual ward platform.")
+    if stay.is_readmission:
+        lines.append("A readmission within 30 days of a previous stay on the virtual ward.")
     return Section(codes.heading("reason-for-admission", "Reason for admission"), "Reason for admission", lines)
 
 
-def _course(patient: Patient, scores: list[EarlyWarningScore], discharged_at: datetime) -> Section:
-    days = max((discharged_at - patient.admitted_at).total_seconds() / 86400, 0)
-    lines = [f"On the virtual ward {days:.1f} days, from {when(patient.admitted_at)} to {when(discharged_at)}."]
+def _plan(stay: Stay) -> Section:
+    lines = []
+    if stay.outcome:
+        lines.append(
+            f"Outcome: {stay.get_outcome_display()}" + (f" ({stay.destination})." if stay.destination else ".")
+        )
+    lines.append(
+        f"Discharge note: {stay.discharge_note}"
+        if stay.discharge_note
+        else "No plan or requested action was recorded on the virtual ward platform."
+    )
+    heading = codes.heading("plan-and-requested-actions", "Plan and requested actions")
+    return Section(heading, "Plan and requested actions", lines)
+
+
+def _course(stay: Stay, scores: list[EarlyWarningScore], discharged_at: datetime) -> Section:
+    days = stay.length_of_stay_days(discharged_at)
+    lines = [f"On the virtual ward {days} day(s), from {when(stay.admitted_at)} to {when(discharged_at)}."]
     entries: list[tuple[str, str]] = []
     if not scores:
         lines.append("No NEWS2 score was computed during the stay (no readings were received).")
@@ -138,9 +156,9 @@ def _trend(scores: list[EarlyWarningScore]) -> str:
     return f"{totals} over the last 24 hours of the stay ({direction})."
 
 
-def _alerts(patient: Patient, discharged_at: datetime) -> Section:
+def _alerts(patient: Patient, admitted_at: datetime, discharged_at: datetime) -> Section:
     alerts = list(
-        Alert.objects.filter(patient=patient, opened_at__lte=discharged_at)
+        Alert.objects.filter(patient=patient, opened_at__gte=admitted_at, opened_at__lte=discharged_at)
         .select_related("resolved_by")
         .order_by("opened_at", "id")
     )

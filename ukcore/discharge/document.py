@@ -34,7 +34,7 @@ def base_url() -> str:
 
 def document_bundle(summary: Summary, document_id: uuid.UUID, created_at: Any) -> dict[str, Any]:
     patient = summary.patient
-    resources = [patient_resource(patient), encounter_resource(patient)]
+    resources = [patient_resource(patient), encounter_resource(summary.stay)]
     practice = gp_practice(patient)
     if practice is not None:
         resources.append(organization_resource(practice, patient.admitted_at))
@@ -80,7 +80,7 @@ def _composition(summary: Summary, document_id: uuid.UUID, created_at: Any, prac
         "status": "final",
         "type": concept(codes.DISCHARGE_SUMMARY),
         "subject": reference("Patient", patient.pk, patient.name),
-        "encounter": reference("Encounter", encounter_id(patient)),
+        "encounter": reference("Encounter", encounter_id(summary.stay)),
         "date": instant(created_at),
         "author": [author],
         "title": TITLE,

@@ -1,8 +1,8 @@
 """The stay and what goes with it: Encounter, the virtual-ward Flag, Device, Practitioner.
 
-Until the patient record has a stay of its own, the stay is the admission: it starts at
-``admitted_at``, ends at ``discharged_at`` and belongs to the patient's ward; its id is
-``stay-<patient id>`` (docs/fhir.md#encounter).
+Each stay on a virtual ward (``patients.models.Stay``: one per admission, a readmission is a
+new one) is an Encounter ``stay-<stay id>``, and has a Flag ``virtual-ward-<stay id>`` that is
+active while the stay is open (docs/fhir.md#resources-and-profiles).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from devices.models import Device, DeviceKind
-from patients.models import Patient
+from patients.models import Stay
 from ukcore import codes
 from ukcore.codes import Code, concept
 from ukcore.resources.common import finish, instant, reference
@@ -24,56 +24,69 @@ DEVICE_TYPES = {
 }
 
 
-def encounter_id(patient: Patient) -> str:
-    return f"stay-{patient.pk}"
+def encounter_id(stay: Stay) -> str:
+    return f"stay-{stay.pk}"
 
 
-def flag_id(patient: Patient) -> str:
-    return f"virtual-ward-{patient.pk}"
+def flag_id(stay: Stay) -> str:
+    return f"virtual-ward-{stay.pk}"
 
 
-def _stay_changed(patient: Patient) -> Any:
-    return patient.discharged_at or patient.admitted_at
+def stay_changed(stay: Stay) -> Any:
+    return stay.discharged_at or stay.admitted_at
 
 
-def _period(patient: Patient) -> dict[str, str]:
-    period = {"start": instant(patient.admitted_at)}
-    if patient.discharged_at is not None:
-        period["end"] = instant(patient.discharged_at)
+def _period(stay: Stay) -> dict[str, str]:
+    period = {"start": instant(stay.admitted_at)}
+    if stay.discharged_at is not None:
+        period["end"] = instant(stay.discharged_at)
     return period
 
 
-def encounter_resource(patient: Patient) -> dict[str, Any]:
-    ward = patient.ward
+def encounter_resource(stay: Stay) -> dict[str, Any]:
+    patient = stay.patient
     resource: dict[str, Any] = {
         "resourceType": "Encounter",
-        "id": encounter_id(patient),
-        "identifier": [{"system": codes.STAY_ID, "value": encounter_id(patient)}],
-        "status": "in-progress" if patient.discharged_at is None else "finished",
+        "id": encounter_id(stay),
+        "identifier": [{"system": codes.STAY_ID, "value": str(stay.pk)}],
+        "status": "in-progress" if stay.discharged_at is None else "finished",
         "class": codes.HOME_HEALTH.coding(),
-        "type": [{"text": f"Virtual ward stay ({ward.get_pathway_display()})"}],
+        "type": [{"text": f"Virtual ward stay ({stay.get_pathway_display()}, {stay.get_direction_display()})"}],
+        "serviceType": {"text": stay.ward.name},
         "subject": reference("Patient", patient.pk, patient.name),
-        "period": _period(patient),
-        "serviceType": {"text": ward.name},
+        "period": _period(stay),
     }
-    return finish(resource, profile="Encounter", last_updated=_stay_changed(patient))
+    if stay.reason:
+        resource["reasonCode"] = [{"text": stay.reason}]
+    hospitalization: dict[str, Any] = {"admitSource": {"text": _referral(stay)}}
+    if stay.is_readmission:
+        hospitalization["reAdmission"] = {"text": "Readmission within 30 days of a previous stay"}
+    if stay.outcome:
+        outcome = stay.get_outcome_display() + (f": {stay.destination}" if stay.destination else "")
+        hospitalization["dischargeDisposition"] = {"text": outcome}
+    resource["hospitalization"] = hospitalization
+    return finish(resource, profile="Encounter", last_updated=stay_changed(stay))
 
 
-def flag_resource(patient: Patient) -> dict[str, Any]:
-    ward = patient.ward
+def _referral(stay: Stay) -> str:
+    return stay.get_referral_source_display() + (f" ({stay.referrer})" if stay.referrer else "")
+
+
+def flag_resource(stay: Stay) -> dict[str, Any]:
+    ward, patient = stay.ward, stay.patient
     text = f"Patient is on a virtual ward: {ward.name}" + (f", telephone {ward.phone}" if ward.phone else "")
     resource: dict[str, Any] = {
         "resourceType": "Flag",
-        "id": flag_id(patient),
+        "id": flag_id(stay),
         # Shown while the stay is open; afterwards it stays readable, inactive, with its period.
-        "status": "active" if patient.discharged_at is None else "inactive",
+        "status": "active" if stay.discharged_at is None else "inactive",
         "category": [concept(codes.ADMIN_FLAG)],
         "code": concept(codes.VIRTUAL_WARD_FLAG, text=text),
         "subject": reference("Patient", patient.pk, patient.name),
-        "period": _period(patient),
-        "encounter": reference("Encounter", encounter_id(patient)),
+        "period": _period(stay),
+        "encounter": reference("Encounter", encounter_id(stay)),
     }
-    return finish(resource, profile="Flag", last_updated=_stay_changed(patient))
+    return finish(resource, profile="Flag", last_updated=stay_changed(stay))
 
 
 def device_resource(device: Device) -> dict[str, Any]:
@@ -93,8 +106,7 @@ def device_resource(device: Device) -> dict[str, Any]:
     if device.patient_id is not None:
         resource["patient"] = reference("Patient", device.patient_id)
     moments = [m for m in (device.paired_at, device.revoked_at, device.credentials_issued_at) if m is not None]
-    last = max(moments) if moments else device.patient.admitted_at if device.patient_id else None
-    return finish(resource, profile="Device", last_updated=last or _epoch())
+    return finish(resource, profile="Device", last_updated=max(moments) if moments else _epoch())
 
 
 def practitioner_resource(user: Any) -> dict[str, Any]:

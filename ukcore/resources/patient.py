@@ -1,8 +1,9 @@
 """The patient (UKCore-Patient) and their registered GP practice (UKCore-Organization).
 
-Only what the record holds is said. Fields the patient record may not have yet (sex, address
-lines, GP practice, contacts, the NHS number's verification status) are read with ``getattr``
-so that this mapping works before and after the record grows them (docs/fhir.md#patient).
+Only what the record holds is said: the NHS number with its verification status (the NHS Data
+Dictionary's codes, which UK Core's England code system carries), name, sex, birth date, home
+address, every phone, the GP practice by ODS code, next of kin and carers, and the preferred
+language (with whether an interpreter is needed).
 """
 
 from __future__ import annotations
@@ -29,9 +30,10 @@ def patient_resource(patient: Patient) -> dict[str, Any]:
         "active": True,
         "name": [{"use": "official", "family": patient.family_name, "given": [patient.given_name]}],
     }
-    if patient.phone:
-        resource["telecom"] = [{"system": "phone", "value": patient.phone, "use": "home"}]
-    gender = GENDERS.get(str(getattr(patient, "sex", "") or "").lower())
+    telecom = _telecom(patient)
+    if telecom:
+        resource["telecom"] = telecom
+    gender = GENDERS.get(patient.sex)
     if gender:
         resource["gender"] = gender
     resource["birthDate"] = patient.date_of_birth.isoformat()
@@ -41,15 +43,17 @@ def patient_resource(patient: Patient) -> dict[str, Any]:
     practice = gp_practice(patient)
     if practice is not None:
         resource["generalPractitioner"] = [reference("Organization", practice["id"], practice.get("name"))]
-    contacts = [_contact(contact) for contact in _contacts(patient)]
+    contacts = [_contact(contact) for contact in patient.contacts.all()]
     if contacts:
         resource["contact"] = contacts
+    if patient.preferred_language:
+        resource["communication"] = [_language(patient)]
     return finish(resource, profile="Patient", last_updated=patient_last_updated(patient))
 
 
 def nhs_number_identifier(patient: Patient) -> dict[str, Any]:
     identifier: dict[str, Any] = {"system": codes.NHS_NUMBER, "value": patient.nhs_number}
-    status = str(getattr(patient, "nhs_number_verification", "") or "")
+    status = patient.nhs_number_status
     if status in codes.VERIFICATION_STATUS:
         identifier = {
             "extension": [
@@ -84,10 +88,10 @@ def _address(patient: Patient) -> dict[str, Any] | None:
 
 def gp_practice(patient: Patient) -> dict[str, str] | None:
     """The registered practice as {"id", "ods", "name"}, or None when the record names none."""
-    ods = str(getattr(patient, "gp_practice_ods", "") or getattr(patient, "gp_practice_code", "") or "").upper()
+    ods = patient.gp_practice_code.upper()
     if not ods:
         return None
-    return {"id": f"ods-{ods}", "ods": ods, "name": str(getattr(patient, "gp_practice_name", "") or "")}
+    return {"id": f"ods-{ods}", "ods": ods, "name": patient.gp_practice_name}
 
 
 def organization_resource(practice: dict[str, str], last_updated: Any) -> dict[str, Any]:
@@ -102,21 +106,41 @@ def organization_resource(practice: dict[str, str], last_updated: Any) -> dict[s
     return finish(resource, profile="Organization", last_updated=last_updated)
 
 
-def _contacts(patient: Patient) -> list[Any]:
-    related = getattr(patient, "contacts", None)
-    if related is None or not hasattr(related, "all"):
-        return []
-    return list(related.all())
+PHONE_USE = {"mobile": "mobile", "home": "home", "work": "work"}
+RELATIONSHIP = "http://terminology.hl7.org/CodeSystem/v2-0131"
+
+
+def _telecom(patient: Patient) -> list[dict[str, Any]]:
+    phones = list(patient.phones.all())
+    if not phones:
+        return [{"system": "phone", "value": patient.phone, "use": "home"}] if patient.phone else []
+    telecom = []
+    for rank, phone in enumerate(phones, start=1):  # the preferred number first (its ordering)
+        entry: dict[str, Any] = {"system": "phone", "value": phone.number, "rank": rank}
+        if phone.kind in PHONE_USE:
+            entry["use"] = PHONE_USE[phone.kind]
+        telecom.append(entry)
+    return telecom
 
 
 def _contact(contact: Any) -> dict[str, Any]:
-    entry: dict[str, Any] = {}
-    relationship = str(getattr(contact, "relationship", "") or "")
-    if relationship:
-        entry["relationship"] = [{"text": relationship}]
-    name = str(getattr(contact, "name", "") or "")
-    entry["name"] = {"text": name} if name else {"text": "Contact"}
-    phone = str(getattr(contact, "phone", "") or "")
-    if phone:
-        entry["telecom"] = [{"system": "phone", "value": phone}]
+    relationship: list[dict[str, Any]] = [{"text": contact.get_relationship_display()}]
+    if contact.is_next_of_kin:
+        relationship.append({"coding": [{"system": RELATIONSHIP, "code": "N", "display": "Next-of-Kin"}]})
+    if contact.is_carer:
+        relationship.append({"text": "Carer"})
+    entry: dict[str, Any] = {"relationship": relationship, "name": {"text": contact.name}}
+    telecom = [{"system": "phone", "value": contact.phone}]
+    if contact.email:
+        telecom.append({"system": "email", "value": contact.email})
+    entry["telecom"] = telecom
     return entry
+
+
+def _language(patient: Patient) -> dict[str, Any]:
+    # BCP 47 language tags (the record keeps ISO 639 codes, which are valid BCP 47 tags).
+    language = {"coding": [{"system": "urn:ietf:bcp:47", "code": patient.preferred_language}]}
+    communication: dict[str, Any] = {"language": language, "preferred": True}
+    if patient.interpreter_needed:
+        language["text"] = f"{patient.preferred_language} (interpreter needed)"
+    return communication
