@@ -7,6 +7,7 @@ another ward's records, so nothing can be learned by probing.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -43,12 +44,14 @@ class Shown:
 
 
 def _pk(raw: str, prefix: str = "") -> int:
-    if not raw.startswith(prefix) or not raw[len(prefix) :].isdigit() or len(raw) > len(prefix) + 18:
-        raise NotFound
-    pk = int(raw[len(prefix) :])
-    if pk < 1:
+    pk = search.id_number(raw[len(prefix) :]) if raw.startswith(prefix) else None
+    if pk is None:
         raise NotFound
     return pk
+
+
+def _ids(raw: str) -> list[int]:
+    return [pk for value in search.values_of(raw) if (pk := search.id_number(value)) is not None]
 
 
 def _patient_filter(params: Any, field: str = "patient_id") -> Q:
@@ -83,8 +86,7 @@ def patient_search(user: AnyUser, params: Any, count: int, cursor: str | None) -
     search.check_parameters(params, ["_id", "identifier", "family", "birthdate"])
     queryset = _patients_last_changed(selectors.patients(user=user))
     if (raw := search.one(params, "_id")) is not None:
-        ids = [v for v in search.values_of(raw) if v.isdigit() and len(v) <= 18]
-        queryset = queryset.filter(pk__in=ids)
+        queryset = queryset.filter(pk__in=_ids(raw))
     if (raw := search.one(params, "identifier")) is not None:
         numbers = []
         for value in search.values_of(raw):
@@ -109,7 +111,7 @@ def patient_search(user: AnyUser, params: Any, count: int, cursor: str | None) -
 
 def organization_read(user: AnyUser, raw_id: str) -> Shown:
     # A practice is shown to those who can see one of its patients (its only source here).
-    if not raw_id.startswith("ods-") or not raw_id[4:].isalnum() or len(raw_id) > 20:
+    if not re.fullmatch(r"ods-[A-Za-z0-9]{3,10}", raw_id):
         raise NotFound
     for patient in _patients_with_practice(user, raw_id[4:]):
         practice = gp_practice(patient)
@@ -188,7 +190,7 @@ def device_search(user: AnyUser, params: Any, count: int, cursor: str | None) ->
     search.check_parameters(params, ["patient", "_id", "identifier"])
     queryset = selectors.devices(user=user).filter(_patient_filter(params))
     if (raw := search.one(params, "_id")) is not None:
-        queryset = queryset.filter(pk__in=[v for v in search.values_of(raw) if v.isdigit() and len(v) <= 18])
+        queryset = queryset.filter(pk__in=_ids(raw))
     if (raw := search.one(params, "identifier")) is not None:
         serials = [search.token(value)[1] for value in search.values_of(raw)]
         queryset = queryset.filter(Q(serial__in=serials) | Q(device_id__in=serials))
@@ -304,8 +306,9 @@ def _by_ids(readings: QuerySet[Observation], scores: QuerySet[EarlyWarningScore]
     reading_ids, panel_ids, score_ids = [], [], []
     for raw in ids:
         for prefix, into in ((NEWS2_PREFIX, score_ids), (PANEL_PREFIX, panel_ids), ("", reading_ids)):
-            if raw.startswith(prefix) and raw[len(prefix) :].isdigit() and len(raw) <= 24:
-                into.append(int(raw[len(prefix) :]))
+            pk = search.id_number(raw[len(prefix) :]) if raw.startswith(prefix) else None
+            if pk is not None:
+                into.append(pk)
                 break
     readings = readings.filter(
         Q(pk__in=panel_ids, type__in=BLOOD_PRESSURE_TYPES) | (Q(pk__in=reading_ids) & ~Q(type__in=BLOOD_PRESSURE_TYPES))

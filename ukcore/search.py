@@ -24,6 +24,8 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from virtualward.datetimes import aware_datetime_problem
+
 DEFAULT_COUNT = 50
 MAX_COUNT = 200
 # Parameters any search accepts besides its own; _format only names JSON (the one format served).
@@ -41,7 +43,9 @@ class SearchError(Exception):
 
 def check_parameters(params: Any, allowed: Sequence[str]) -> None:
     known = COMMON | set(allowed)
-    for name in params:
+    for name, values in params.lists():
+        if any("\x00" in value for value in values):
+            raise SearchError(f"The value of {name!r} holds a NUL character.")
         base = name.split(":", 1)[0]
         if ":" in name:
             raise SearchError(f"Search modifier in {name!r} is not supported.", code="not-supported")
@@ -72,11 +76,19 @@ def values_of(raw: str) -> list[str]:
     return parts
 
 
+_ID = re.compile(r"[1-9][0-9]{0,17}")  # a positive id that fits every database's bigint
+
+
+def id_number(raw: str) -> int | None:
+    """``raw`` as a record id, or None when it cannot be one (so it matches nothing)."""
+    return int(raw) if _ID.fullmatch(raw) else None
+
+
 def count_of(params: Any) -> int:
     raw = one(params, "_count")
     if raw is None:
         return DEFAULT_COUNT
-    if not raw.isdigit() or int(raw) > MAX_COUNT:
+    if not re.fullmatch(r"[0-9]{1,4}", raw) or int(raw) > MAX_COUNT:
         raise SearchError(f"_count must be a whole number from 0 to {MAX_COUNT} (got {raw!r}).")
     return int(raw)
 
@@ -140,28 +152,31 @@ def date_range(value: str) -> tuple[datetime, datetime]:
     ward's time zone (TIME_ZONE, Europe/London). A time must carry its offset or Z: a time
     without one could be either side of a clock change, so it is refused, never guessed.
     """
+    try:
+        start, end = _range(value)
+    except (ValueError, OverflowError):
+        raise SearchError(f"{value!r} is not a date this server can search by (years 1-9998).") from None
+    for moment in (start, end):
+        problem = aware_datetime_problem(moment)
+        if problem:
+            raise SearchError(f"{value!r}: {problem}")
+    return start, end
+
+
+def _range(value: str) -> tuple[datetime, datetime]:
     partial = _PARTIAL.match(value)
     zone = ZoneInfo(settings.TIME_ZONE)
     if partial:
         year, month, day = partial.groups()
-        try:
-            first = date(int(year), int(month or 1), int(day or 1))
-        except ValueError:
-            raise SearchError(f"{value!r} is not a date.") from None
+        first = date(int(year), int(month or 1), int(day or 1))
         if day:
             last = first + timedelta(days=1)
         elif month:
             last = date(first.year + first.month // 12, first.month % 12 + 1, 1)
         else:
             last = date(first.year + 1, 1, 1)
-        return (
-            datetime.combine(first, time(), tzinfo=zone),
-            datetime.combine(last, time(), tzinfo=zone),
-        )
-    try:
-        moment = parse_datetime(value.replace(" ", "+"))  # an unencoded "+" arrives as a space
-    except ValueError:
-        moment = None
+        return datetime.combine(first, time(), tzinfo=zone), datetime.combine(last, time(), tzinfo=zone)
+    moment = parse_datetime(value.replace(" ", "+"))  # an unencoded "+" arrives as a space
     if moment is None:
         raise SearchError(f"{value!r} is not a FHIR date or dateTime (e.g. 2026-11-23 or 2026-11-23T10:30:00Z).")
     if timezone.is_naive(moment):
@@ -242,10 +257,10 @@ def _decode(cursor: str) -> dict[str, Any]:
             raise ValueError
         if data.get("t") is not None:
             moment = datetime.fromisoformat(data["t"])
-            if timezone.is_naive(moment):
+            if timezone.is_naive(moment) or aware_datetime_problem(moment):
                 raise ValueError
         return data
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+    except (ValueError, TypeError, OverflowError, binascii.Error, UnicodeDecodeError):
         raise SearchError("_page is not a page this server gave out; start again from the search.") from None
 
 

@@ -209,6 +209,13 @@ def test_every_reference_an_observation_makes_resolves(ward, fhir_as):
     ("Patient?_format=xml", 406, "not-supported"),
     ("Medication", 404, "not-supported"),
     ("Patient/abc", 404, "not-found"),
+    ("Patient/%C2%B2", 404, "not-found"),  # a Unicode digit is not an id
+    ("Patient?family=a%00b", 400, "invalid"),
+    ("Observation?patient=1&_count=%C2%B2", 400, "invalid"),
+    ("Observation?patient=1&date=9999", 400, "invalid"),  # the year after cannot be stored
+    ("Observation?patient=1&date=ge9999-12-31T23:59:59.999999%2B00:00", 400, "invalid"),
+    ("Observation?patient=1&date=ge2026-01-01T00:00:00%2B23:00", 400, "invalid"),  # no such offset
+    ("Observation?patient=99999999999999999999999", 400, "invalid"),
 ])  # fmt: skip
 def test_every_bad_request_is_an_operation_outcome_with_the_right_status(ward, fhir_as, query, status, code):
     response = fhir_as(ward.clinician).get(f"{FHIR}/{query}")
@@ -216,6 +223,14 @@ def test_every_bad_request_is_an_operation_outcome_with_the_right_status(ward, f
     assert response.status_code == status, body
     assert_valid_fhir(body)
     assert body["issue"][0]["code"] == code and body["issue"][0]["diagnostics"]
+
+
+def test_ids_past_any_database_integer_match_nothing_rather_than_failing(ward, fhir_as):
+    client = fhir_as(ward.clinician)
+    body = fhir_json(client.get(f"{FHIR}/Observation?_id=99999999999999999999999,news2-99999999999999999999"))
+    assert body["total"] == 0
+    assert fhir_json(client.get(f"{FHIR}/Patient?_id=99999999999999999999999"))["total"] == 0
+    assert client.get(f"{FHIR}/Observation/news2-99999999999999999999").status_code == 404
 
 
 def test_without_credentials_or_a_role_the_answer_is_an_operation_outcome(ward):
