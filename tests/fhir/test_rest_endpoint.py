@@ -280,3 +280,18 @@ def test_a_search_costs_the_same_few_queries_however_long_the_history_or_the_pag
     # token, user and role, the patients in scope, two counts, two pages, the BP partners, the
     # readings behind the scores, the audit event (and its chain): not one more per entry
     assert counts[10] == counts[200] <= 16, counts
+
+
+def test_a_fault_is_a_500_operation_outcome_and_is_logged(ward, fhir_as, monkeypatch, caplog):
+    from ukcore import handlers
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setitem(handlers.READ, "Patient", broken)
+    response = fhir_as(ward.clinician).get(f"{FHIR}/Patient/{ward.patient.pk}")
+    body = fhir_json(response)
+    assert response.status_code == 500 and body["issue"][0]["code"] == "exception"
+    assert "disk on fire" not in response.content.decode()  # nothing internal leaks
+    assert "FHIR request failed" in caplog.text
+    assert not AuditEvent.objects.filter(action="fhir.patient_read").exists()
