@@ -191,3 +191,40 @@ def test_the_composition_is_readable_over_fhir_by_its_document_id(
     assert_valid_fhir(response.json())
     assert fhir_as(ward.stranger).get(f"/fhir/R4/Composition/{summary.document_id}").status_code == 404
     assert timezone.now() >= summary.created_at
+
+
+@pytest.mark.parametrize(("totals", "said"), [
+    ([5], "5 (one score in the last 24 hours of the stay)."),
+    ([3, 3], "3 → 3 over the last 24 hours of the stay (unchanged)."),
+    ([1, 2, 3], "1 → 2 → 3 over the last 24 hours of the stay (rising)."),
+    ([7, 5, 2, 0], "7 → 5 → 2 → 0 over the last 24 hours of the stay (falling)."),
+    ([0, 9, 0], "0 → 9 → 0 over the last 24 hours of the stay (unchanged)."),  # the peak is in the list
+    (list(range(20)), "4 → 7 → 10 → 13 → 16 → 19 over the last 24 hours of the stay (rising)."),
+])  # fmt: skip
+def test_the_trend_shows_at_most_six_points_ending_at_the_last_score(totals, said):
+    from ukcore.discharge.content import _trend
+
+    assert _trend(totals) == said
+
+
+def test_the_course_names_the_last_the_highest_and_the_24_hour_trend(
+    ward, settings, django_capture_on_commit_callbacks
+):
+    import datetime as dt
+
+    from scoring.models import EarlyWarningScore
+
+    # given earlier scores in the stay: a peak of 9 forty hours ago, then 6 and 4 within the last day
+    settings.VW_FHIR_DISCHARGE_URL = ""
+    last = ward.score
+    for total, hours in ((9, 40), (6, 20), (4, 10)):
+        EarlyWarningScore.objects.create(
+            patient=ward.patient, computed_at=last.as_of - dt.timedelta(hours=hours),
+            as_of=last.as_of - dt.timedelta(hours=hours), total=total, risk="medium", band="medium", spo2_scale=1,
+            complete=True, sub_scores={}, clinical_response="", monitoring_frequency="", monitoring_interval_s=3600,
+        )  # fmt: skip
+    summary = discharge(ward, django_capture_on_commit_callbacks)
+    course = next(s for s in summary.document["entry"][0]["resource"]["section"] if s["title"].startswith("Course"))
+    text = course["text"]["div"]
+    assert f"Last NEWS2: {last.total}" in text and "Highest NEWS2 during the stay: 9" in text
+    assert f"6 → 4 → {last.total}" in text and "4 scores were computed" in text

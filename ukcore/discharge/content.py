@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from alerts.models import CLINICAL_KINDS, Alert, AlertEvent
@@ -57,12 +57,10 @@ def gather(patient: Patient, author: Any, stay: Stay | None = None) -> Summary:
         raise ValueError(f"Patient {patient.pk} has no stay to summarise.")
     discharged_at = stay.discharged_at or timezone.now()
     admitted_at = stay.admitted_at
-    scores = list(
-        EarlyWarningScore.objects.filter(patient=patient, as_of__gte=admitted_at, as_of__lte=discharged_at)
-        .order_by("as_of", "id")
-        .only("id", "as_of", "computed_at", "total", "risk", "complete", "missing", "stale", "spo2_scale", "sub_scores")
-    )
-    last = scores[-1] if scores else None
+    # A month on a wearable is tens of thousands of scores: each figure is its own small query
+    # (the score_patient_time index), never the whole history loaded into memory.
+    scores = EarlyWarningScore.objects.filter(patient=patient, as_of__gte=admitted_at, as_of__lte=discharged_at)
+    last = scores.order_by("-as_of", "-id").first()
     # Every device used in the stay: those that sent its readings, were paired to the patient,
     # or (unpaired at discharge) are waiting to be collected.
     used = (
@@ -113,23 +111,27 @@ def _plan(stay: Stay) -> Section:
     return Section(heading, "Plan and requested actions", lines)
 
 
-def _course(stay: Stay, scores: list[EarlyWarningScore], discharged_at: datetime) -> Section:
+def _course(stay: Stay, scores: QuerySet[EarlyWarningScore], discharged_at: datetime) -> Section:
     days = stay.length_of_stay_days(discharged_at)
     lines = [f"On the virtual ward {days} day(s), from {when(stay.admitted_at)} to {when(discharged_at)}."]
     entries: list[tuple[str, str]] = []
-    if not scores:
+    last = scores.order_by("-as_of", "-id").first()
+    if last is None:
         lines.append("No NEWS2 score was computed during the stay (no readings were received).")
     else:
-        last = scores[-1]
-        highest = max(scores, key=lambda score: (score.total, score.as_of))
+        highest = scores.order_by("-total", "-as_of", "-id").first()
+        assert highest is not None
         state = "complete" if last.complete else "incomplete: " + _absent(last) + "; the score is a lower bound"
         lines.append(
             f"Last NEWS2: {last.total} ({last.get_risk_display().lower()} risk) at {when(last.as_of)}, "
             f"SpO2 Scale {last.spo2_scale}, {state}."
         )
         lines.append(f"Highest NEWS2 during the stay: {highest.total} at {when(highest.as_of)}.")
-        lines.append(f"Trend: {_trend(scores)}")
-        lines.append(f"{len(scores)} scores were computed during the stay.")
+        recent = list(
+            scores.filter(as_of__gte=last.as_of - TREND_WINDOW).order_by("as_of", "id").values_list("total", flat=True)
+        )
+        lines.append(f"Trend: {_trend(recent)}")
+        lines.append(f"{scores.count()} scores were computed during the stay.")
         entries.append(("Observation", f"news2-{last.pk}"))
     return Section(codes.heading("clinical-summary", "Clinical summary"), "Course on the virtual ward", lines, entries)
 
@@ -139,21 +141,16 @@ def _absent(score: EarlyWarningScore) -> str:
     return "no current " + ", ".join(PARAMETER_NAMES.get(name, name).lower() for name in absent)
 
 
-def _trend(scores: list[EarlyWarningScore]) -> str:
-    recent = [score for score in scores if score.as_of >= scores[-1].as_of - TREND_WINDOW]
-    step = max(len(recent) // TREND_POINTS, 1)
-    points = recent[::-1][::step][:TREND_POINTS][::-1]  # evenly spread, always ending at the last
-    totals = " → ".join(str(score.total) for score in points)
+def _trend(totals: list[int]) -> str:
+    """The last 24 hours' totals, at most TREND_POINTS of them evenly spread, ending at the last."""
+    step = max(len(totals) // TREND_POINTS, 1)
+    points = totals[::-1][::step][:TREND_POINTS][::-1]
+    shown = " → ".join(str(total) for total in points)
     if len(points) < 2:
-        return f"{totals} (one score in the last 24 hours of the stay)."
-    direction = (
-        "rising"
-        if points[-1].total > points[0].total
-        else "falling"
-        if points[-1].total < points[0].total
-        else "unchanged"
-    )
-    return f"{totals} over the last 24 hours of the stay ({direction})."
+        return f"{shown} (one score in the last 24 hours of the stay)."
+    first, last = points[0], points[-1]
+    direction = "rising" if last > first else "falling" if last < first else "unchanged"
+    return f"{shown} over the last 24 hours of the stay ({direction})."
 
 
 def _alerts(patient: Patient, admitted_at: datetime, discharged_at: datetime) -> Section:
