@@ -205,6 +205,8 @@ class Page:
 
 def paginate(sources: Sequence[Source], *, count: int, cursor: str | None, want_total: bool = True) -> Page:
     after = _decode(cursor) if cursor else None
+    if after is not None and (after["k"] >= len(sources) or (after["t"] is None) != (sources[0].time_field is None)):
+        raise SearchError("_page is not a page of this search; start again from the search.")
     total = sum(source.queryset.count() for source in sources) if want_total else 0
     if count == 0:
         return Page(rows=[], total=total, next_cursor=None)
@@ -253,9 +255,12 @@ def _encode(source: Source, index: int, row: Any) -> str:
 def _decode(cursor: str) -> dict[str, Any]:
     try:
         data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if not isinstance(data, dict) or not isinstance(data.get("k"), int) or not isinstance(data.get("id"), int):
+        if not isinstance(data, dict) or data.get("k") not in (0, 1) or type(data.get("id")) is not int:
             raise ValueError
-        if data.get("t") is not None:
+        if not 0 < data["id"] < 10**18:  # an id a database integer can hold
+            raise ValueError
+        data.setdefault("t", None)
+        if data["t"] is not None:
             moment = datetime.fromisoformat(data["t"])
             if timezone.is_naive(moment) or aware_datetime_problem(moment):
                 raise ValueError

@@ -204,6 +204,9 @@ def test_every_reference_an_observation_makes_resolves(ward, fhir_as):
     ("Observation?_count=201", 400, "invalid"),
     ("Observation?_count=-1", 400, "invalid"),
     ("Observation?patient=1&_page=bm90LWEtY3Vyc29y", 400, "invalid"),
+    ("Observation?patient=1&_page=eyJ0IjpudWxsLCJrIjowLCJpZCI6OTk5OTk5OTk5OTk5OTk5OTk5OTk5fQ", 400, "invalid"),
+    ("Observation?patient=1&_page=eyJ0IjpudWxsLCJrIjoxLCJpZCI6MX0", 400, "invalid"),  # another search's page
+    ("Patient?_page=eyJ0IjpudWxsLCJrIjoxLCJpZCI6MX0", 400, "invalid"),
     ("Observation?patient=Device/1", 400, "invalid"),
     ("Encounter?status=planned", 400, "invalid"),
     ("Patient?_format=xml", 406, "not-supported"),
