@@ -1,7 +1,7 @@
 """The FHIR R4 REST endpoint at /fhir/R4/: translate HTTP, call the handlers, answer in FHIR.
 
-Documented in docs/fhir.md and by its CapabilityStatement rather than in the /api/v1/ OpenAPI
-schema, whose JSON conventions it does not share.
+Documented for integrators in docs/fhir.md, by its CapabilityStatement, and in the OpenAPI
+schema at /api/v1/schema/ (tag "FHIR R4 (UK Core)").
 
 Same authentication (token or session), roles and ward scoping as /api/v1/, and every
 successful read or search is audited per patient shown. Every answer, error or not, is
@@ -19,8 +19,10 @@ from urllib.parse import urlencode
 
 from django.http import HttpResponse
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
@@ -59,8 +61,14 @@ _DRF_CODES = {401: "login", 403: "forbidden", 404: "not-found", 405: "not-suppor
               415: "not-supported", 429: "throttled"}  # fmt: skip
 
 
+class FhirJSONRenderer(JSONRenderer):
+    media_type = FHIR_JSON
+    format = "fhir"
+
+
 class FhirView(APIView):
     permission_classes = [IsStaff]
+    renderer_classes = [FhirJSONRenderer, JSONRenderer]
     resource_type = ""
     audit_verb = ""
 
@@ -96,7 +104,6 @@ class FhirView(APIView):
 class ReadView(FhirView):
     audit_verb = "read"
 
-    @extend_schema(exclude=True)
     def get(self, request: Request, resource_id: str) -> HttpResponse:
         shown = handlers.READ[self.resource_type](request.user, resource_id)
         resource = shown.resources[0]
@@ -114,7 +121,6 @@ class ReadView(FhirView):
 class SearchView(FhirView):
     audit_verb = "searched"
 
-    @extend_schema(exclude=True)
     def get(self, request: Request) -> HttpResponse:
         params = request.query_params
         count = search.count_of(params)
@@ -156,7 +162,13 @@ class MetadataView(FhirView):
     authentication_classes: list = []
     resource_type = "CapabilityStatement"
 
-    @extend_schema(exclude=True)
+    @extend_schema(
+        operation_id="fhir_metadata",
+        summary="The FHIR CapabilityStatement: every resource, interaction and search parameter served",
+        tags=["FHIR R4 (UK Core)"],
+        request=None,
+        responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="CapabilityStatement")},
+    )
     def get(self, request: Request) -> HttpResponse:
         return fhir_response(capability_statement(request.build_absolute_uri("/fhir/R4")))
 
@@ -177,3 +189,57 @@ def _http_date(fhir_instant: str) -> str:
     from django.utils.http import http_date
 
     return http_date(datetime.fromisoformat(fhir_instant).timestamp())
+
+
+# --- the OpenAPI description (/api/v1/schema/, tag "FHIR R4 (UK Core)") ------------------------
+
+TAG = "FHIR R4 (UK Core)"
+_OUTCOME = OpenApiResponse(
+    OpenApiTypes.OBJECT, description="OperationOutcome (docs/fhir.md#paging-versions-and-errors)"
+)
+_ERRORS = {status: _OUTCOME for status in (400, 401, 403, 404, 405, 406)}
+_COMMON = [
+    OpenApiParameter("_count", str, description=f"Page size, 0-{search.MAX_COUNT} (default {search.DEFAULT_COUNT})."),
+    OpenApiParameter("_page", str, description="The cursor of a Bundle's `next` link (opaque)."),
+    OpenApiParameter(
+        "_lastUpdated", str, description="A prefix (eq, gt, ge, lt, le) and a date or dateTime with offset."
+    ),
+]
+
+
+def read_view(kind: str) -> type[ReadView]:
+    doc = extend_schema(
+        operation_id=f"fhir_{kind.lower()}_read",
+        summary=f"Read a {kind} (UK Core)",
+        tags=[TAG],
+        request=None,
+        parameters=[OpenApiParameter("resource_id", str, OpenApiParameter.PATH, description=f"The {kind}'s id.")],
+        responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description=f"A FHIR {kind}"), **_ERRORS},
+    )
+
+    def get(self: ReadView, request: Request, resource_id: str) -> HttpResponse:
+        return ReadView.get(self, request, resource_id)
+
+    return type(f"{kind}ReadView", (ReadView,), {"resource_type": kind, "get": doc(get)})
+
+
+def search_view(kind: str) -> type[SearchView]:
+    from ukcore.handlers import SEARCH_PARAMETERS
+
+    own = [
+        OpenApiParameter(name, str, description=f"FHIR {kind_} search parameter (docs/fhir.md#searches).")
+        for name, kind_ in SEARCH_PARAMETERS[kind].items()
+    ]
+    doc = extend_schema(
+        operation_id=f"fhir_{kind.lower()}_search",
+        summary=f"Search {kind} (a searchset Bundle)",
+        tags=[TAG],
+        request=None,
+        parameters=own + _COMMON,
+        responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="A searchset Bundle"), **_ERRORS},
+    )
+
+    def get(self: SearchView, request: Request) -> HttpResponse:
+        return SearchView.get(self, request)
+
+    return type(f"{kind}SearchView", (SearchView,), {"resource_type": kind, "get": doc(get)})

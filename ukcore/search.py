@@ -29,8 +29,8 @@ from virtualward.datetimes import aware_datetime_problem
 DEFAULT_COUNT = 50
 MAX_COUNT = 200
 # Parameters any search accepts besides its own; _format only names JSON (the one format served).
-COMMON = frozenset({"_count", "_page", "_format", "_lastUpdated"})
-JSON_FORMATS = frozenset({"json", "application/json", "application/fhir+json"})
+COMMON = frozenset({"_count", "_page", "_format", "format", "_lastUpdated"})
+JSON_FORMATS = frozenset({"json", "fhir", "application/json", "application/fhir+json"})
 
 
 class SearchError(Exception):
@@ -54,7 +54,7 @@ def check_parameters(params: Any, allowed: Sequence[str]) -> None:
                 f"Unknown or unsupported search parameter {name!r}; this resource supports {', '.join(sorted(known))}.",
                 code="not-supported",
             )
-    formats = params.getlist("_format") if hasattr(params, "getlist") else []
+    formats = [*params.getlist("_format"), *params.getlist("format")]
     for value in formats:
         if value not in JSON_FORMATS:
             raise SearchError(f"_format {value!r} is not served; only JSON (application/fhir+json).", status=406,
