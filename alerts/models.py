@@ -20,6 +20,8 @@ class AlertKind(models.TextChoices):
     CHECKIN_OVERDUE = "checkin_overdue", "Check-in overdue"
     # A patient's agreed parameters (careplan) are past their review date.
     AGREED_REVIEW_DUE = "agreed_review_due", "Agreed parameters review due"
+    # The GP's discharge summary could not be sent to the configured FHIR endpoint (ukcore).
+    FHIR_DELIVERY_FAILED = "fhir_delivery_failed", "Discharge summary not delivered"
 
 
 CLINICAL_KINDS = frozenset(

@@ -32,6 +32,8 @@ REASONS = {
     AlertKind.CHECKIN_OVERDUE: "not_heard_from",
     # Paperwork that keeps alerting honest: an agreement past its review date.
     AlertKind.AGREED_REVIEW_DUE: "care_plan_review",
+    # The discharge summary did not reach the GP's system: someone must send it another way.
+    AlertKind.FHIR_DELIVERY_FAILED: "not_delivered",
 }
 LIVE_STATES = (AlertState.OPEN, AlertState.ACKNOWLEDGED)
 

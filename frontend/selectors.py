@@ -28,6 +28,7 @@ from careplan.selectors import live_limits_prefetch
 from devices.models import Connectivity, ConnectivityGap, Device, IngestRejection
 from devices.network import network_to_dict
 from frontend.cards import alert_cards
+from patients import present as present_patient
 from patients.models import Patient, Ward
 from scoring.models import EarlyWarningScore
 
@@ -134,6 +135,8 @@ def patient_row(patient: Patient, *, now: datetime) -> dict[str, Any]:
         "id": patient.pk,
         "name": patient.name,
         "sort_name": f"{patient.family_name}, {patient.given_name}",
+        "age_sex": present_patient.age_sex(patient),
+        "age_sex_label": present_patient.age_sex_label(patient),
         "nhs_number": patient.nhs_number,
         "ward_id": patient.ward_id,
         "ward_name": patient.ward.name,
@@ -231,6 +234,7 @@ def alert_summary(alert: Alert) -> dict[str, Any]:
         # Loaded with the alert by every caller (select_related or the reverse prefetch), so
         # the reminder banner can say whose alert it is without a query per alert.
         "patient_name": alert.patient.name,
+        "patient_age_sex": present_patient.age_sex(alert.patient),
         "opened_at": alert.opened_at,
         "acknowledged_at": alert.acknowledged_at,
         "owned": alert.assigned_to_id is not None,

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from frontend import pairing_views, views
+from frontend import flow_views, pairing_views, stay_views, views
 
 app_name = "frontend"
 urlpatterns: list = [
@@ -21,4 +21,25 @@ urlpatterns: list = [
     path("patients/<int:patient_id>/series.json", views.patient_series, name="patient-series"),
     path("patients/<int:patient_id>/observations/", views.patient_observation, name="patient-observation"),
     path("patients/<int:patient_id>/scale/", views.patient_scale, name="patient-scale"),
+    # Stays and the record (frontend/stay_views.py)
+    path("patients/admit/", stay_views.admit, name="admit"),
+    path("patients/<int:patient_id>/discharge/", stay_views.discharge, name="patient-discharge"),
+    path("patients/<int:patient_id>/readmit/", stay_views.readmit, name="patient-readmit"),
+    path("patients/<int:patient_id>/record/", stay_views.record, name="patient-record"),
+    path("patients/<int:patient_id>/phones/", stay_views.phone_add, name="patient-phone-add"),
+    path(
+        "patients/<int:patient_id>/phones/<int:phone_id>/remove/", stay_views.phone_remove, name="patient-phone-remove"
+    ),
+    path("patients/<int:patient_id>/contacts/", stay_views.contact_add, name="patient-contact-add"),
+    path(
+        "patients/<int:patient_id>/contacts/<int:contact_id>/remove/",
+        stay_views.contact_remove,
+        name="patient-contact-remove",
+    ),
+    path("patients/<int:patient_id>/kit/<int:task_id>/collected/", stay_views.kit_collected, name="kit-collected"),
+    # Capacity, flow and the daily return (frontend/flow_views.py)
+    path("flow/", flow_views.flow, name="flow"),
+    path("flow.csv", flow_views.flow_csv_view, name="flow-csv"),
+    path("returns/", flow_views.returns, name="returns"),
+    path("returns/<str:day>.csv", flow_views.return_download, name="return-download"),
 ]

@@ -25,17 +25,22 @@ from rest_framework.response import Response
 
 from accounts.access import visible_patients, visible_wards
 from accounts.audit_hooks import AuditedReadsMixin
-from patients import fhir, selectors, services
-from patients.models import Observation, Patient, VitalType, Ward
+from patients import record_services, selectors, services, stays
+from patients.models import Observation, Patient, Stay, VitalType, Ward
 from patients.serializers import (
     NAIVE_MESSAGE,
+    ContactSerializer,
     ManualObservationSerializer,
     ObservationSerializer,
     PatientAdmitSerializer,
     PatientDischargeSerializer,
+    PatientPhoneSerializer,
+    PatientReadmitSerializer,
+    PatientRecordSerializer,
     PatientSerializer,
     SpO2ScaleChangeSerializer,
     SpO2ScaleInputSerializer,
+    StaySerializer,
     WardSerializer,
     lacks_offset,
 )
@@ -44,7 +49,7 @@ from virtualward.datetimes import aware_datetime_problem
 
 
 class FhirJSONRenderer(JSONRenderer):
-    media_type = fhir.FHIR_MEDIA_TYPE
+    media_type = "application/fhir+json"
     format = "fhir"
 
 
@@ -158,6 +163,9 @@ class PatientViewSet(AuditedReadsMixin, mixins.CreateModelMixin, viewsets.ReadOn
         "spo2_scale": "patient.spo2_scale_viewed",
         # Sharing a record outside the platform is the access most worth tracing.
         "fhir": "patient.fhir_exported",
+        "stays": "patient.stays_viewed",
+        "phones": "patient.phones_viewed",
+        "contacts": "patient.contacts_viewed",
     }
 
     def get_queryset(self) -> QuerySet[Patient]:
@@ -168,7 +176,90 @@ class PatientViewSet(AuditedReadsMixin, mixins.CreateModelMixin, viewsets.ReadOn
         given.is_valid(raise_exception=True)
         with service_errors():
             patient = services.patient_admit(user=request.user, **given.validated_data)
-        return Response(PatientSerializer(patient).data, status=status.HTTP_201_CREATED)
+        return Response(self._fresh(request, patient), status=status.HTTP_201_CREATED)
+
+    def _fresh(self, request: Request, patient: Patient) -> dict[str, Any]:
+        return PatientSerializer(selectors.patient_list(user=request.user).get(pk=patient.pk)).data
+
+    @extend_schema(
+        summary="Readmit a discharged patient (a new stay on the same record)",
+        request=PatientReadmitSerializer,
+        responses={201: StaySerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def readmit(self, request: Request, pk: str | None = None) -> Response:
+        given = PatientReadmitSerializer(data=request.data, context=self.get_serializer_context())
+        given.is_valid(raise_exception=True)
+        data = dict(given.validated_data)
+        ward, admitted_at = data.pop("ward"), data.pop("admitted_at", None)
+        with service_errors():
+            stay = stays.patient_readmit(
+                patient=self.get_object(), user=request.user, ward=ward, details=stays.StayDetails(**data),
+                admitted_at=admitted_at,
+            )  # fmt: skip
+        return Response(StaySerializer(stay).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(summary="The patient's stays, newest first", responses=StaySerializer(many=True), filters=False)
+    @action(detail=True, methods=["get"], pagination_class=None)
+    def stays(self, request: Request, pk: str | None = None) -> Response:
+        patient = self.get_object()
+        return Response(StaySerializer(selectors.stay_list_of(patient=patient), many=True).data)
+
+    @extend_schema(
+        summary="Change parts of the patient's record", request=PatientRecordSerializer, responses=PatientSerializer
+    )
+    @action(detail=True, methods=["patch"])
+    def record(self, request: Request, pk: str | None = None) -> Response:
+        given = PatientRecordSerializer(data=request.data, partial=True)
+        given.is_valid(raise_exception=True)
+        with service_errors():
+            patient = record_services.patient_record_update(
+                patient=self.get_object(), user=request.user, changes=dict(given.validated_data)
+            )
+        return Response(self._fresh(request, patient))
+
+    @extend_schema(
+        methods=["GET"],
+        summary="The patient's phone numbers",
+        responses=PatientPhoneSerializer(many=True),
+        filters=False,
+    )
+    @extend_schema(
+        methods=["POST"],
+        summary="Add a phone number",
+        request=PatientPhoneSerializer,
+        responses={201: PatientPhoneSerializer},
+    )
+    @action(detail=True, methods=["get", "post"], pagination_class=None)
+    def phones(self, request: Request, pk: str | None = None) -> Response:
+        patient = self.get_object()
+        if request.method == "GET":
+            return Response(PatientPhoneSerializer(patient.phones.all(), many=True).data)
+        given = PatientPhoneSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        with service_errors():
+            phone = record_services.patient_phone_add(patient=patient, user=request.user, **given.validated_data)
+        return Response(PatientPhoneSerializer(phone).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        methods=["GET"], summary="Next of kin and carers", responses=ContactSerializer(many=True), filters=False
+    )
+    @extend_schema(
+        methods=["POST"],
+        summary="Add a next of kin or carer",
+        request=ContactSerializer,
+        responses={201: ContactSerializer},
+    )
+    @action(detail=True, methods=["get", "post"], pagination_class=None)
+    def contacts(self, request: Request, pk: str | None = None) -> Response:
+        patient = self.get_object()
+        if request.method == "GET":
+            return Response(ContactSerializer(patient.contacts.all(), many=True).data)
+        given = ContactSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        with service_errors():
+            contact = record_services.contact_add(patient=patient, user=request.user, **given.validated_data)
+        return Response(ContactSerializer(contact).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(summary="Discharge a patient", request=PatientDischargeSerializer, responses=PatientSerializer)
     @action(detail=True, methods=["post"])
@@ -177,7 +268,7 @@ class PatientViewSet(AuditedReadsMixin, mixins.CreateModelMixin, viewsets.ReadOn
         given.is_valid(raise_exception=True)
         with service_errors():
             patient = services.patient_discharge(patient=self.get_object(), user=request.user, **given.validated_data)
-        return Response(PatientSerializer(selectors.patient_list(user=request.user).get(pk=patient.pk)).data)
+        return Response(self._fresh(request, patient))
 
     @extend_schema(
         summary="The patient's current NEWS2",
@@ -231,10 +322,45 @@ class PatientViewSet(AuditedReadsMixin, mixins.CreateModelMixin, viewsets.ReadOn
             change = services.patient_set_spo2_scale(patient=patient, user=request.user, **given.validated_data)
         return Response(SpO2ScaleChangeSerializer(change).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(summary="The patient as a FHIR R4 Patient resource", responses=OpenApiTypes.OBJECT, filters=False)
+    @extend_schema(
+        summary="The patient as a FHIR R4 UK Core Patient (also at /fhir/R4/Patient/{id}, docs/fhir.md)",
+        responses=OpenApiTypes.OBJECT,
+        filters=False,
+    )
     @action(detail=True, methods=["get"], renderer_classes=FHIR_RENDERERS)
     def fhir(self, request: Request, pk: str | None = None) -> Response:
-        return Response(fhir.patient_resource(self.get_object()))
+        from ukcore.resources.patient import patient_resource
+
+        return Response(patient_resource(self.get_object()))
+
+
+class StayFilter(django_filters.FilterSet):
+    ward = django_filters.ModelChoiceFilter(queryset=_request_wards, help_text="Only this ward's stays.")
+    open = StrictBooleanFilter(method="filter_open", help_text="true: not yet discharged; false: ended.")
+    readmission = StrictBooleanFilter(method="filter_readmission", help_text="true: readmissions within 30 days.")
+    admitted_since = AwareIsoDateTimeFilter(field_name="admitted_at", lookup_expr="gte")
+    admitted_until = AwareIsoDateTimeFilter(field_name="admitted_at", lookup_expr="lte")
+
+    class Meta:
+        model = Stay
+        fields = ["ward", "open", "readmission", "pathway", "direction", "referral_source", "outcome"]
+
+    def filter_open(self, queryset: QuerySet[Stay], name: str, value: bool) -> QuerySet[Stay]:
+        return queryset.filter(discharged_at__isnull=value)
+
+    def filter_readmission(self, queryset: QuerySet[Stay], name: str, value: bool) -> QuerySet[Stay]:
+        return queryset.filter(readmission_of__isnull=not value)
+
+
+@extend_schema_view(list=extend_schema(summary="Stays on the wards you can see, newest first"),
+                    retrieve=extend_schema(summary="One stay"))  # fmt: skip
+@extend_schema(tags=["Stays"])
+class StayViewSet(AuditedReadsMixin, viewsets.ReadOnlyModelViewSet):
+    serializer_class = StaySerializer
+    filterset_class = StayFilter
+
+    def get_queryset(self) -> QuerySet[Stay]:
+        return selectors.stay_list(user=self.request.user)
 
 
 @extend_schema_view(
@@ -264,7 +390,15 @@ class ObservationViewSet(AuditedReadsMixin, mixins.CreateModelMixin, viewsets.Re
             observation = services.observation_record_manual(user=request.user, **given.validated_data)
         return Response(ObservationSerializer(observation).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(summary="The observation as a FHIR R4 Observation", responses=OpenApiTypes.OBJECT, filters=False)
+    @extend_schema(
+        summary="The observation as a FHIR R4 UK Core Observation (a blood pressure: its panel; docs/fhir.md)",
+        responses=OpenApiTypes.OBJECT,
+        filters=False,
+    )
     @action(detail=True, methods=["get"], renderer_classes=FHIR_RENDERERS)
     def fhir(self, request: Request, pk: str | None = None) -> Response:
-        return Response(fhir.observation_resource(self.get_object()))
+        from ukcore.resources.observations import observation_resource
+        from ukcore.selectors import blood_pressure_partners
+
+        observation = self.get_object()
+        return Response(observation_resource(observation, blood_pressure_partners([observation]).get(observation.pk)))

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 
 from accounts.access import AnyUser, role_of, visible_patients, visible_wards
 from accounts.models import Role
 from devices.models import Device, IngestRejection
-from patients.models import Observation, Patient, Ward
+from patients.models import Observation, Patient, Stay, Ward
 from scoring.models import EarlyWarningScore
 
 
@@ -24,7 +24,27 @@ def ward_list(*, user: AnyUser) -> QuerySet[Ward]:
 
 
 def patient_list(*, user: AnyUser) -> QuerySet[Patient]:
-    return visible_patients(user).select_related("ward", "current_score", "spo2_scale_set_by")
+    return (
+        visible_patients(user)
+        .select_related("ward", "current_score", "spo2_scale_set_by")
+        .prefetch_related("phones", "contacts", _stays_prefetch())
+    )
+
+
+def _stays_prefetch() -> Prefetch:
+    return Prefetch("stays", queryset=Stay.objects.select_related("ward", "admitted_by", "discharged_by"))
+
+
+def stay_list(*, user: AnyUser) -> QuerySet[Stay]:
+    """Stays of the patients a user may see. A clinician sees a patient's past stays on other
+    wards too while the patient is on theirs: the history is part of the record they treat."""
+    return Stay.objects.filter(patient__in=visible_patients(user)).select_related(
+        "ward", "admitted_by", "discharged_by"
+    )
+
+
+def stay_list_of(*, patient: Patient) -> QuerySet[Stay]:
+    return patient.stays.select_related("ward", "admitted_by", "discharged_by").order_by("-admitted_at", "-id")
 
 
 def observation_list(*, user: AnyUser) -> QuerySet[Observation]:

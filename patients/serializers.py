@@ -17,8 +17,20 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.access import visible_patients, visible_wards
-from patients.models import Observation, Patient, SpO2Scale, SpO2ScaleChange, VitalType, Ward
+from patients.models import (
+    Contact,
+    Observation,
+    Patient,
+    PatientPhone,
+    SpO2Scale,
+    SpO2ScaleChange,
+    Stay,
+    VitalType,
+    Ward,
+)
 from patients.nhs_number import normalise_nhs_number
+from patients.record import CommunicationNeed, NhsNumberStatus, Sex
+from patients.stays import OUTCOME_CHOICES, REFERRAL_CHOICES
 from virtualward.datetimes import aware_datetime_problem
 
 # --- strict fields -------------------------------------------------------------------------
@@ -131,7 +143,7 @@ class WardSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Ward
-        fields = ["id", "name", "pathway", "phone", "active_patient_count"]
+        fields = ["id", "name", "pathway", "phone", "beds", "active_patient_count"]
 
 
 class ScoreSummarySerializer(serializers.Serializer):
@@ -142,8 +154,72 @@ class ScoreSummarySerializer(serializers.Serializer):
     as_of = serializers.DateTimeField()
 
 
+class StaySerializer(serializers.ModelSerializer):
+    ward_name = serializers.CharField(source="ward.name", read_only=True)
+    admitted_by = serializers.CharField(source="admitted_by.get_username", read_only=True, default=None)
+    discharged_by = serializers.CharField(source="discharged_by.get_username", read_only=True, default=None)
+    is_readmission = serializers.BooleanField(read_only=True)
+    length_of_stay_days = serializers.SerializerMethodField(help_text="Calendar days, Europe/London; so far if open.")
+
+    class Meta:
+        model = Stay
+        fields = [
+            "id", "patient", "ward", "ward_name", "pathway", "direction", "referral_source", "referrer", "reason",
+            "admitted_at", "admitted_by", "expected_discharge_on", "discharged_at", "discharged_by", "outcome",
+            "destination", "discharge_note", "is_readmission", "readmission_of", "length_of_stay_days",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    def get_length_of_stay_days(self, stay: Stay) -> int:
+        return stay.length_of_stay_days()
+
+
+class PatientPhoneSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = PatientPhone
+        fields = ["id", "kind", "number", "preferred", "note"]
+        read_only_fields = ["id"]
+        extra_kwargs = {"number": {"validators": [], "help_text": "UK or +international; stored as E.164."}}
+
+
+class ContactSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Contact
+        fields = ["id", "name", "relationship", "phone", "email", "is_next_of_kin", "is_carer", "may_see"]
+        read_only_fields = ["id"]
+        extra_kwargs = {"phone": {"validators": []}}
+
+
+class PatientRecordSerializer(serializers.Serializer):
+    """The parts of the record staff may change (PATCH: any subset)."""
+
+    sex = serializers.ChoiceField(choices=Sex.choices, required=False)
+    nhs_number_status = serializers.ChoiceField(
+        choices=NhsNumberStatus.choices,
+        required=False,
+        help_text="NHS Data Dictionary NHS NUMBER STATUS INDICATOR CODE.",
+    )
+    address_line_1 = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    address_line_2 = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    address_town = serializers.CharField(max_length=60, required=False, allow_blank=True)
+    postcode = serializers.CharField(max_length=10, required=False, allow_blank=True)
+    gp_practice_code = serializers.CharField(max_length=10, required=False, allow_blank=True, help_text="ODS code.")
+    gp_practice_name = serializers.CharField(max_length=120, required=False, allow_blank=True)
+    preferred_language = serializers.CharField(max_length=8, required=False, allow_blank=True, help_text="ISO 639.")
+    interpreter_needed = StrictBooleanField(required=False)
+    communication_needs = serializers.ListField(
+        child=serializers.ChoiceField(choices=CommunicationNeed.choices), required=False,
+        help_text="Accessible Information Standard needs.",
+    )  # fmt: skip
+    communication_note = serializers.CharField(max_length=300, required=False, allow_blank=True)
+
+
 class PatientSerializer(serializers.ModelSerializer):
     ward_name = serializers.CharField(source="ward.name", read_only=True)
+    age = serializers.IntegerField(read_only=True, help_text="Whole years today (Europe/London).")
+    phones = PatientPhoneSerializer(many=True, read_only=True)
+    contacts = ContactSerializer(many=True, read_only=True)
+    stay = serializers.SerializerMethodField(help_text="The open stay; null once discharged.")
     active = serializers.BooleanField(source="is_active", read_only=True)
     spo2_scale_set_by = serializers.CharField(
         source="spo2_scale_set_by.get_username", read_only=True, default=None, allow_null=True
@@ -153,11 +229,19 @@ class PatientSerializer(serializers.ModelSerializer):
     class Meta:
         model = Patient
         fields = [
-            "id", "nhs_number", "given_name", "family_name", "date_of_birth", "phone",
-            "ward", "ward_name", "admitted_at", "discharged_at", "active",
+            "id", "nhs_number", "nhs_number_status", "given_name", "family_name", "date_of_birth", "age", "sex",
+            "phone", "phones", "address_line_1", "address_line_2", "address_town", "postcode",
+            "gp_practice_code", "gp_practice_name", "preferred_language", "interpreter_needed",
+            "communication_needs", "communication_note", "contacts",
+            "ward", "ward_name", "admitted_at", "discharged_at", "active", "stay",
             "spo2_scale", "spo2_scale_set_by", "spo2_scale_set_at", "current_score",
         ]  # fmt: skip
         read_only_fields = fields
+
+    @extend_schema_field(StaySerializer(allow_null=True))
+    def get_stay(self, patient: Patient) -> dict[str, Any] | None:
+        open_stays = [stay for stay in patient.stays.all() if stay.discharged_at is None]
+        return StaySerializer(open_stays[0]).data if open_stays else None
 
 
 class PatientAdmitSerializer(serializers.Serializer):
@@ -166,8 +250,13 @@ class PatientAdmitSerializer(serializers.Serializer):
     given_name = serializers.CharField(max_length=100)
     family_name = serializers.CharField(max_length=100)
     date_of_birth = serializers.DateField()
+    referral_source = serializers.ChoiceField(choices=REFERRAL_CHOICES, help_text="hospital_ward means step-down.")
+    reason = serializers.CharField(max_length=2000, help_text="Why the patient is admitted.")
+    referrer = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")
+    expected_discharge_on = serializers.DateField(required=False, allow_null=True, default=None)
     admitted_at = AwareDateTimeField(required=False, help_text="Defaults to now.")
     phone = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
+    record = PatientRecordSerializer(required=False, help_text="Optional parts of the record.")
 
     def get_fields(self) -> dict[str, serializers.Field]:
         fields = super().get_fields()
@@ -182,6 +271,25 @@ class PatientAdmitSerializer(serializers.Serializer):
 
 class PatientDischargeSerializer(serializers.Serializer):
     discharged_at = AwareDateTimeField(required=False, help_text="Defaults to now.")
+    outcome = serializers.ChoiceField(choices=OUTCOME_CHOICES)
+    destination = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class PatientReadmitSerializer(serializers.Serializer):
+    ward = serializers.PrimaryKeyRelatedField(queryset=Ward.objects.none())
+    referral_source = serializers.ChoiceField(choices=REFERRAL_CHOICES)
+    reason = serializers.CharField(max_length=2000)
+    referrer = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")
+    expected_discharge_on = serializers.DateField(required=False, allow_null=True, default=None)
+    admitted_at = AwareDateTimeField(required=False, help_text="Defaults to now.")
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        request = self.context.get("request")
+        if request is not None:
+            fields["ward"].queryset = visible_wards(request.user)
+        return fields
 
 
 class SpO2ScaleChangeSerializer(serializers.ModelSerializer):
@@ -205,9 +313,7 @@ class ObservationSerializer(serializers.ModelSerializer):
     value = VitalValueField(source="display_value")
     source = serializers.SerializerMethodField()
     device = serializers.CharField(source="device.device_id", read_only=True, default=None)
-    entered_by = serializers.CharField(
-        source="entered_by.get_username", read_only=True, default=None, allow_null=True
-    )
+    entered_by = serializers.CharField(source="entered_by.get_username", read_only=True, default=None, allow_null=True)
 
     class Meta:
         model = Observation

@@ -19,19 +19,16 @@ from accounts.access import AnyUser, visible_wards
 from accounts.audit import audit_record
 from devices.protocol import MAX_FUTURE, MAX_PAST
 from frontend.events import publish
-from patients.models import Observation, Patient, SpO2Scale, SpO2ScaleChange, Ward
+from patients import stays
+from patients.models import DischargeOutcome, Observation, Patient, SpO2Scale, SpO2ScaleChange, Ward
 from patients.nhs_number import normalise_nhs_number
+from patients.record_services import clean_record_fields, patient_phone_add
 from patients.selectors import can_enter_observation, can_set_spo2_scale
-from patients.signals import patient_discharged
+from patients.stays import StayDetails, patient_readmit, stay_details_check, stay_open
 from patients.vitals import VitalValueError, clean_vital
 from scoring.services import request_rescore
 
-
-def _require_aware(field: str, moment: datetime) -> None:
-    if timezone.is_naive(moment):
-        # A time without an offset cannot be placed on the patient's timeline safely
-        # (Europe/London moves by an hour twice a year).
-        raise ValidationError({field: "Give the time with a UTC offset or Z, e.g. 2026-11-23T10:30:00Z."})
+_require_aware = stays.require_aware
 
 
 def patient_admit(
@@ -42,52 +39,81 @@ def patient_admit(
     given_name: str,
     family_name: str,
     date_of_birth: date,
+    referral_source: str = "",
+    reason: str = "",
+    referrer: str = "",
+    expected_discharge_on: date | None = None,
     admitted_at: datetime | None = None,
     phone: str = "",
+    record: dict[str, Any] | None = None,
 ) -> Patient:
-    """Admit a patient to a virtual ward, on SpO2 Scale 1 until a clinician decides otherwise."""
+    """Admit a patient to a virtual ward, on SpO2 Scale 1 until a clinician decides otherwise.
+
+    A patient discharged earlier (same NHS number and date of birth) is readmitted: a new stay on
+    the same record, so their history stays whole. ``record`` holds optional parts of the
+    patient's record (``patients.record_services.RECORD_FIELDS``).
+    """
     if not visible_wards(user).filter(pk=ward.pk).exists():
         raise PermissionDenied("You may only admit patients to your own wards.")
     admitted_at = admitted_at or timezone.now()
     _require_aware("admitted_at", admitted_at)
     if date_of_birth > timezone.localdate():
         raise ValidationError({"date_of_birth": "The date of birth is in the future."})
+    details = StayDetails(referral_source, reason, referrer, expected_discharge_on)
+    stay_details_check(details, admitted_at=admitted_at)
+    number = normalise_nhs_number(nhs_number)
+    known = Patient.objects.filter(nhs_number=number).first()
+    if known is not None:
+        return _readmit_known(known, user=user, ward=ward, details=details, admitted_at=admitted_at, born=date_of_birth)
     patient = Patient(
-        nhs_number=normalise_nhs_number(nhs_number),
+        nhs_number=number,
         given_name=given_name,
         family_name=family_name,
         date_of_birth=date_of_birth,
         ward=ward,
         admitted_at=admitted_at,
-        phone=phone,
     )
+    clean_record_fields(patient, record or {})
     patient.full_clean(exclude=["current_score", "spo2_scale_set_by"])
     with transaction.atomic():
         patient.save()
-        audit_record(actor=user, action="patient.admitted", patient=patient, obj=patient, detail={"ward_id": ward.pk})
+        if phone:
+            patient_phone_add(patient=patient, user=user, number=phone, preferred=True, audit=False)
+        stay = stay_open(patient=patient, ward=ward, user=user, details=details, admitted_at=admitted_at)
+        detail = {"ward_id": ward.pk, "stay_id": stay.pk}
+        audit_record(actor=user, action="patient.admitted", patient=patient, obj=patient, detail=detail)
         publish("patient.admitted", ward_id=ward.pk, patient_id=patient.pk, data={"name": patient.name})
     return patient
 
 
-def patient_discharge(*, patient: Patient, user: AnyUser, discharged_at: datetime | None = None) -> Patient:
-    if not visible_wards(user).filter(pk=patient.ward_id).exists():
-        raise PermissionDenied("You may only discharge patients of your own wards.")
-    discharged_at = discharged_at or timezone.now()
-    _require_aware("discharged_at", discharged_at)
-    with transaction.atomic():
-        # Locked so two people discharging at once cannot both succeed.
-        patient = Patient.objects.select_for_update(no_key=True).get(pk=patient.pk)
-        if patient.discharged_at is not None:
-            raise ValidationError({"discharged_at": "This patient has already been discharged."})
-        if discharged_at < patient.admitted_at:
-            raise ValidationError({"discharged_at": "Discharge cannot be before admission."})
-        patient.discharged_at = discharged_at
-        patient.save(update_fields=["discharged_at"])
-        audit_record(actor=user, action="patient.discharged", patient=patient, obj=patient)
-        publish("patient.discharged", ward_id=patient.ward_id, patient_id=patient.pk)
-        discharged = patient
-        transaction.on_commit(lambda: patient_discharged.send(sender=Patient, patient=discharged, user=user))
-    return patient
+def _readmit_known(
+    known: Patient, *, user: AnyUser, ward: Ward, details: StayDetails, admitted_at: datetime, born: date
+) -> Patient:
+    if known.is_active:
+        raise ValidationError({"nhs_number": "A patient with this NHS number is already on a virtual ward."})
+    if known.date_of_birth != born:
+        # Same number, different person on paper: a typing error or a record to check, never a merge.
+        raise ValidationError(
+            {"nhs_number": "This NHS number belongs to a patient with a different date of birth. Check both."}
+        )
+    patient_readmit(patient=known, user=user, ward=ward, details=details, admitted_at=admitted_at)
+    known.refresh_from_db()
+    return known
+
+
+def patient_discharge(
+    *,
+    patient: Patient,
+    user: AnyUser,
+    discharged_at: datetime | None = None,
+    outcome: str = DischargeOutcome.NOT_RECORDED,
+    destination: str = "",
+    note: str = "",
+) -> Patient:
+    """Discharge the patient's open stay (``patients.stays``): ends monitoring, then signals."""
+    return stays.patient_discharge(
+        patient=patient, user=user, discharged_at=discharged_at, outcome=outcome, destination=destination, note=note
+    )
 
 
 def patient_set_spo2_scale(*, patient: Patient, user: AnyUser, scale: int, reason: str = "") -> SpO2ScaleChange:
@@ -156,9 +182,7 @@ def observation_record_manual(
             entered_by=user,
             is_late=now - measured_at > timedelta(seconds=settings.VW_LATE_READING_SECONDS),
         )
-        audit_record(
-            actor=user, action="observation.recorded", patient=patient, obj=observation, detail={"type": type}
-        )
+        audit_record(actor=user, action="observation.recorded", patient=patient, obj=observation, detail={"type": type})
         publish("observation.added", ward_id=patient.ward_id, patient_id=patient.pk, data=_event_data(observation))
         request_rescore([patient.pk])
     return observation

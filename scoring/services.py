@@ -42,6 +42,7 @@ from scoring.freshness import CurrentVitals, Reading, current_vitals
 from scoring.models import EarlyWarningScore
 from scoring.selectors import newest_observation_rows, score_to_dict
 from scoring.urgency import StoredReading, chart_value, needs_prompt_rescore
+from ukcore.push import scores_scored
 
 logger = logging.getLogger(__name__)
 
@@ -360,6 +361,7 @@ def _rescore_locked(
     created = EarlyWarningScore.objects.bulk_create([score for _, _, score in changed])
     _point_at_scores([(patient.pk, score.pk) for patient, _, score in changed])
     _announce(changed, now)
+    scores_scored(score.pk for score in created)  # FHIR push to a shared care record, when configured
     return created
 
 

@@ -10,7 +10,16 @@ from django.utils import timezone
 
 from accounts.models import Role, StaffProfile
 from devices.models import Device, DeviceKind, DeviceMode
-from patients.models import Observation, Pathway, Patient, Ward
+from patients.models import (
+    Direction,
+    DischargeOutcome,
+    Observation,
+    Pathway,
+    Patient,
+    ReferralSource,
+    Stay,
+    Ward,
+)
 from patients.nhs_number import nhs_check_digit
 
 
@@ -65,6 +74,7 @@ class WardFactory(factory.django.DjangoModelFactory):
 class PatientFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Patient
+        skip_postgeneration_save = True
 
     nhs_number = factory.Sequence(test_nhs_number)
     given_name = "Alex"
@@ -72,6 +82,26 @@ class PatientFactory(factory.django.DjangoModelFactory):
     date_of_birth = dt.date(1944, 5, 17)
     ward = factory.SubFactory(WardFactory)
     admitted_at = factory.LazyFunction(lambda: timezone.now() - dt.timedelta(days=2))
+    # Every patient has the stay their record mirrors, as patients.stays keeps it.
+    stay = factory.RelatedFactory("tests.factories.StayFactory", factory_related_name="patient")
+
+
+class StayFactory(factory.django.DjangoModelFactory):
+    """The stay mirroring a patient's record (ward, admitted_at, discharged_at)."""
+
+    class Meta:
+        model = Stay
+
+    patient = factory.SubFactory(PatientFactory, stay=None)
+    ward = factory.SelfAttribute("patient.ward")
+    pathway = factory.SelfAttribute("patient.ward.pathway")
+    direction = Direction.STEP_UP
+    referral_source = ReferralSource.GP
+    reason = "Exacerbation of COPD"
+    # A test that sets only a discharge time may leave it before the default admission.
+    admitted_at = factory.LazyAttribute(lambda stay: min(filter(None, [stay.patient.admitted_at, stay.discharged_at])))
+    discharged_at = factory.SelfAttribute("patient.discharged_at")
+    outcome = factory.LazyAttribute(lambda stay: DischargeOutcome.RECOVERED if stay.discharged_at else "")
 
 
 class DeviceFactory(factory.django.DjangoModelFactory):

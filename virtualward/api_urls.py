@@ -9,7 +9,8 @@ from careplan.api import AgreedLimitEndView, AgreedParametersView, EscalationPla
 from checkins.api import PatientCheckinsView
 from devices.api import ConnectivityAreasView, DeviceViewSet, IngestRejectionViewSet
 from devices.pairing_api import CollectView, DeviceUnpairView, PairingView
-from patients.api import ObservationViewSet, PatientViewSet, WardViewSet
+from patients.api import ObservationViewSet, PatientViewSet, StayViewSet, WardViewSet
+from patients.flow_api import DailyReturnDownloadView, DailyReturnListView, FlowView
 from rota.api import ShiftViewSet
 from scoring.api import News2CalculatorView
 
@@ -17,6 +18,7 @@ router = DefaultRouter()
 router.register("wards", WardViewSet, basename="ward")
 router.register("patients", PatientViewSet, basename="patient")
 router.register("observations", ObservationViewSet, basename="observation")
+router.register("stays", StayViewSet, basename="stay")
 router.register("devices", DeviceViewSet, basename="device")
 router.register("rejections", IngestRejectionViewSet, basename="rejection")
 router.register("alerts", AlertViewSet, basename="alert")
@@ -37,5 +39,8 @@ urlpatterns = [
     ),
     path("patients/<int:pk>/escalation-plan/", EscalationPlanView.as_view(), name="patient-escalation-plan"),
     path("patients/<int:pk>/checkins/", PatientCheckinsView.as_view(), name="patient-checkins"),
+    path("flow/", FlowView.as_view(), name="flow"),
+    path("daily-returns/", DailyReturnListView.as_view(), name="daily-return-list"),
+    path("daily-returns/<str:day>.csv", DailyReturnDownloadView.as_view(), name="daily-return-download"),
     *router.urls,
 ]

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "benchmarks",
     "careplan",
     "checkins",
+    "ukcore",
     "frontend",
 ]
 
@@ -175,7 +176,17 @@ CELERY_BEAT_SCHEDULE = {
         "task": "checkins.tasks.sweep_overdue_checkins",
         "schedule": 300.0,
     },
+    # Hourly, idempotent: makes any missing daily return of the last week (docs/stay.md).
+    "daily-returns": {
+        "task": "patients.tasks.make_daily_returns",
+        "schedule": 3600.0,
+        "options": {"expires": 3600.0},
+    },
 }
+# The daily patient-level return (docs/stay.md#the-daily-return): patients named by a keyed
+# pseudonym (default) or by NHS number, where the receiving body is entitled to it.
+VW_RETURN_IDENTIFIER = env_str("VW_RETURN_IDENTIFIER", "pseudonym")
+VW_RETURN_PSEUDONYM_KEY = env_secret("VW_RETURN_PSEUDONYM_KEY")
 
 # --- Notifications to staff (docs/alerting.md#notifications) --------------------------------
 # Links in messages point here (the address staff open the dashboard at).
@@ -203,6 +214,18 @@ VAPID_SUBJECT = env_str("VAPID_SUBJECT", "mailto:virtual-ward@localhost")
 VW_NOTIFY_RETRIES = env_int("VW_NOTIFY_RETRIES", 3)
 VW_NOTIFY_RETRY_SECONDS = env_int("VW_NOTIFY_RETRY_SECONDS", 5)
 VW_ACK_LINK_HOURS = env_int("VW_ACK_LINK_HOURS", 12)
+
+# --- FHIR to other systems (docs/fhir.md#sending) -------------------------------------------
+# Where the discharge summary (a FHIR document Bundle) is POSTed, e.g. the GP system's or shared
+# care record's [base]/Bundle; empty: summaries are made and downloadable, not sent.
+VW_FHIR_DISCHARGE_URL = env_str("VW_FHIR_DISCHARGE_URL")
+# A FHIR server base to which newly scored observations are POSTed as transaction Bundles; empty: off.
+VW_FHIR_OBSERVATIONS_URL = env_str("VW_FHIR_OBSERVATIONS_URL")
+VW_FHIR_TOKEN = env_secret("VW_FHIR_TOKEN")  # sent as "Authorization: Bearer ..." when set
+VW_FHIR_RETRIES = env_int("VW_FHIR_RETRIES", 4)
+VW_FHIR_RETRY_SECONDS = env_int("VW_FHIR_RETRY_SECONDS", 30)  # doubled after each failed try
+VW_FHIR_TIMEOUT_SECONDS = env_int("VW_FHIR_TIMEOUT_SECONDS", 15)
+VW_FHIR_PUSH_MAX_RESOURCES = env_int("VW_FHIR_PUSH_MAX_RESOURCES", 200)  # per transaction Bundle
 
 # --- MQTT -----------------------------------------------------------------------------------
 # Empty means "not configured": `make run` then starts an embedded broker and sets it.
@@ -411,6 +434,10 @@ SPECTACULAR_SETTINGS = {
         "SpO2ScaleEnum": "patients.models.SpO2Scale",
         "AnsweredByEnum": "checkins.models.AnsweredBy",
         "PhoneSourceEnum": "checkins.api.PhoneSource",
+        "ReferralSourceEnum": "patients.models.ReferralSource",
+        "NewReferralSourceEnum": "patients.stays.REFERRAL_CHOICES",
+        "DischargeOutcomeEnum": "patients.models.DischargeOutcome",
+        "NewDischargeOutcomeEnum": "patients.stays.OUTCOME_CHOICES",
     },
 }
 

@@ -18,10 +18,12 @@ urlpatterns = [
         name="api-docs",
     ),
     path("api/v1/", include("virtualward.api_urls")),
+    path("fhir/R4/", include("ukcore.urls")),
     path("accounts/login/", LoginView.as_view(authentication_form=SignInForm), name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("rota.urls")),
     path("", include("careplan.urls")),
     path("", include("checkins.urls")),
+    path("", include("ukcore.page_urls")),
     path("", include("frontend.urls")),
 ]

@@ -25,7 +25,10 @@ def test_a_patient_is_a_fhir_patient_with_the_nhs_number_identifier(api_as, clin
     resource = response.json()
     assert resource["resourceType"] == "Patient"
     assert resource["id"] == str(patient_a.pk)
-    assert resource["identifier"] == [{"system": "https://fhir.nhs.uk/Id/nhs-number", "value": patient_a.nhs_number}]
+    [identifier] = resource["identifier"]
+    assert (identifier["system"], identifier["value"]) == ("https://fhir.nhs.uk/Id/nhs-number", patient_a.nhs_number)
+    # with UK Core's verification status (a new record's number is "present but not traced")
+    assert identifier["extension"][0]["valueCodeableConcept"]["coding"][0]["code"] == "02"
     assert resource["name"] == [{"use": "official", "family": "Lovelace", "given": ["Ada"]}]
     assert resource["birthDate"] == "1944-05-17"
     assert resource["active"] is True
@@ -46,9 +49,8 @@ def test_another_wards_patient_is_not_exported(api_as, clinician_a, patient_b):
     ("vital", "value", "unit", "loinc", "ucum"),
     [
         ("heart_rate", 88.0, "/min", "8867-4", "/min"),
-        ("spo2", 93.0, "%", "59408-5", "%"),
+        ("spo2", 93.0, "%", "2708-6", "%"),
         ("respiratory_rate", 18.0, "/min", "9279-1", "/min"),
-        ("systolic_bp", 128.0, "mm[Hg]", "8480-6", "mm[Hg]"),
         ("temperature", 37.8, "Cel", "8310-5", "Cel"),
         ("weight", 71.5, "kg", "29463-7", "kg"),
     ],
@@ -61,14 +63,16 @@ def test_a_measurement_is_a_fhir_observation_with_loinc_ucum_and_effective_time(
     assert resource["resourceType"] == "Observation"
     assert resource["status"] == "final"
     assert resource["category"][0]["coding"][0]["code"] == "vital-signs"
-    assert resource["code"]["coding"][0]["system"] == "http://loinc.org"
-    assert resource["code"]["coding"][0]["code"] == loinc
+    # the UK Core profile's SNOMED CT concept first, then the LOINC code it fixes
+    assert resource["code"]["coding"][0]["system"] == "http://snomed.info/sct"
+    assert {"system": "http://loinc.org", "code": loinc} in [
+        {"system": c["system"], "code": c["code"]} for c in resource["code"]["coding"]
+    ]
     assert resource["subject"]["reference"] == f"Patient/{patient_a.pk}"
     assert resource["subject"]["identifier"]["value"] == patient_a.nhs_number
     assert dt.datetime.fromisoformat(resource["effectiveDateTime"]) == MEASURED
-    assert resource["valueQuantity"] == {
-        "value": value, "unit": ucum, "system": "http://unitsofmeasure.org", "code": ucum,
-    }  # fmt: skip
+    quantity = resource["valueQuantity"]
+    assert (quantity["value"], quantity["system"], quantity["code"]) == (value, "http://unitsofmeasure.org", ucum)
     assert "device" in resource
 
 
@@ -80,16 +84,18 @@ def test_a_hand_entered_consciousness_level_is_a_coded_value_with_its_performer(
         patient=patient_a, user=clinician_a, type="consciousness", value="V", measured_at=timezone.now()
     )
     resource = api_as(clinician_a).get(f"/api/v1/observations/{observation.pk}/fhir/").json()
-    assert resource["code"]["coding"][0]["code"] == "80288-4"
-    assert resource["valueCodeableConcept"]["text"].startswith("V")
+    # UK Core's ACVPU concept, the level as SNOMED CT's "responds to voice", the person who entered it
+    assert resource["code"]["coding"][0]["code"] == "1104441000000107"
+    assert resource["valueCodeableConcept"]["coding"][0]["code"] == "300202002"
     assert "valueQuantity" not in resource
-    assert resource["performer"][0]["display"]
+    assert resource["performer"][0]["reference"] == f"Practitioner/{clinician_a.pk}"
 
 
-def test_on_oxygen_is_a_boolean_observation(api_as, operator, patient_a):
+def test_on_oxygen_is_coded_as_snomeds_patient_on_oxygen_not_as_a_flow_rate(api_as, operator, patient_a):
     observation = ObservationFactory(patient=patient_a, type="on_oxygen", value=1.0, unit="")
     resource = api_as(operator).get(f"/api/v1/observations/{observation.pk}/fhir/").json()
-    assert resource["valueBoolean"] is True
+    assert [c["code"] for c in resource["code"]["coding"]] == ["371825009"]
+    assert "3151-8" not in str(resource)
 
 
 def test_another_wards_observation_is_not_exported(api_as, clinician_a, patient_b):

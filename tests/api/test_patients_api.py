@@ -201,7 +201,7 @@ def test_a_bad_scale_is_a_400_naming_the_scale(api_as, clinician_a, patient_a, b
 def test_a_clinician_admits_a_patient_to_their_ward(api_as, clinician_a, ward_a):
     body = {
         "ward": ward_a.pk, "nhs_number": "999-900-0029", "given_name": "Cy", "family_name": "Doe",
-        "date_of_birth": "1950-03-04",
+        "date_of_birth": "1950-03-04", "referral_source": "gp", "reason": "COPD exacerbation",
     }  # fmt: skip
     response = api_as(clinician_a).post("/api/v1/patients/", body, format="json")
     assert response.status_code == 201, response.json()
@@ -223,7 +223,7 @@ def test_a_clinician_admits_a_patient_to_their_ward(api_as, clinician_a, ward_a)
 def test_a_bad_admission_is_a_400_naming_the_field(api_as, clinician_a, ward_a, changes, field):
     body = {
         "ward": ward_a.pk, "nhs_number": "9999000029", "given_name": "Cy", "family_name": "Doe",
-        "date_of_birth": "1950-03-04", **changes,
+        "date_of_birth": "1950-03-04", "referral_source": "gp", "reason": "COPD exacerbation", **changes,
     }  # fmt: skip
     response = api_as(clinician_a).post("/api/v1/patients/", body, format="json")
     assert response.status_code == 400
@@ -233,7 +233,7 @@ def test_a_bad_admission_is_a_400_naming_the_field(api_as, clinician_a, ward_a, 
 def test_an_nhs_number_already_registered_is_refused(api_as, clinician_a, ward_a, patient_a):
     body = {
         "ward": ward_a.pk, "nhs_number": patient_a.nhs_number, "given_name": "Cy", "family_name": "Doe",
-        "date_of_birth": "1950-03-04",
+        "date_of_birth": "1950-03-04", "referral_source": "gp", "reason": "COPD exacerbation",
     }  # fmt: skip
     response = api_as(clinician_a).post("/api/v1/patients/", body, format="json")
     assert response.status_code == 400
@@ -242,9 +242,9 @@ def test_an_nhs_number_already_registered_is_refused(api_as, clinician_a, ward_a
 
 def test_a_patient_is_discharged_over_the_api(api_as, clinician_a, patient_a):
     client = api_as(clinician_a)
-    response = client.post(f"/api/v1/patients/{patient_a.pk}/discharge/", {}, format="json")
+    response = client.post(f"/api/v1/patients/{patient_a.pk}/discharge/", {"outcome": "recovered"}, format="json")
     assert response.status_code == 200
     assert response.json()["active"] is False
-    again = client.post(f"/api/v1/patients/{patient_a.pk}/discharge/", {}, format="json")
+    again = client.post(f"/api/v1/patients/{patient_a.pk}/discharge/", {"outcome": "recovered"}, format="json")
     assert again.status_code == 400
     assert "discharged_at" in again.json()

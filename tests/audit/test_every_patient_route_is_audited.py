@@ -21,11 +21,12 @@ from rest_framework.test import APIClient
 
 from accounts.models import AuditEvent, Role
 from alerts.models import AlertEvent, Severity
-from devices.models import ConnectivityGap, PairingCode
+from devices.models import ConnectivityGap, KitTask, PairingCode
 from frontend.routing import websocket_urlpatterns
-from patients.models import SpO2ScaleChange
-from tests.factories import ObservationFactory, UserFactory
+from patients.models import Contact, DailyReturn, PatientPhone, SpO2ScaleChange
+from tests.factories import ObservationFactory, PatientFactory, UserFactory
 from tests.frontend.conftest import make_alert, make_patient
+from ukcore.discharge.services import discharge_summary_create
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,15 @@ READS = {
     "patient-scores": Case("GET", "/api/v1/patients/{patient}/scores/", "patient.scores_viewed"),
     "patient-spo2-scale": Case("GET", "/api/v1/patients/{patient}/spo2-scale/", "patient.spo2_scale_viewed"),
     "patient-fhir": Case("GET", "/api/v1/patients/{patient}/fhir/", "patient.fhir_exported"),
+    "patient-stays": Case("GET", "/api/v1/patients/{patient}/stays/", "patient.stays_viewed"),
+    "patient-phones": Case("GET", "/api/v1/patients/{patient}/phones/", "patient.phones_viewed"),
+    "patient-contacts": Case("GET", "/api/v1/patients/{patient}/contacts/", "patient.contacts_viewed"),
+    "stay-list": Case("GET", "/api/v1/stays/", "stay.listed"),
+    "frontend:return-download": Case("GET", "/returns/2026-01-01.csv", "return.downloaded", who="administrator"),
+    "daily-return-download": Case(
+        "GET", "/api/v1/daily-returns/2026-01-01.csv", "return.downloaded", who="administrator"
+    ),
+    "stay-detail": Case("GET", "/api/v1/stays/{stay}/", "stay.viewed"),
     "observation-list": Case("GET", "/api/v1/observations/?patient={patient}", "observation.listed"),
     "observation-detail": Case("GET", "/api/v1/observations/{observation}/", "observation.viewed"),
     "observation-fhir": Case("GET", "/api/v1/observations/{observation}/fhir/", "observation.fhir_exported"),
@@ -65,6 +75,26 @@ READS = {
     "patient-agreed-parameters": Case("GET", "/api/v1/patients/{patient}/agreed-parameters/", "careplan.agreed_viewed"),
     "patient-checkins": Case("GET", "/api/v1/patients/{patient}/checkins/", "checkin.listed"),
     "checkins:phone": Case("GET", "/patients/{patient}/checkins/phone/", "checkin.phone_form_viewed"),
+    "fhir:patient-read": Case("GET", "/fhir/R4/Patient/{patient}", "fhir.patient_read"),
+    "fhir:patient-search": Case("GET", "/fhir/R4/Patient?_id={patient}", "fhir.patient_searched"),
+    "fhir:observation-read": Case("GET", "/fhir/R4/Observation/{observation}", "fhir.observation_read"),
+    "fhir:observation-search": Case("GET", "/fhir/R4/Observation?patient={patient}", "fhir.observation_searched"),
+    "fhir:encounter-read": Case("GET", "/fhir/R4/Encounter/stay-{stay}", "fhir.encounter_read"),
+    "fhir:encounter-search": Case("GET", "/fhir/R4/Encounter?patient={patient}", "fhir.encounter_searched"),
+    "fhir:flag-read": Case("GET", "/fhir/R4/Flag/virtual-ward-{stay}", "fhir.flag_read"),
+    "fhir:flag-search": Case("GET", "/fhir/R4/Flag?patient={patient}", "fhir.flag_searched"),
+    "fhir:device-read": Case("GET", "/fhir/R4/Device/{device}", "fhir.device_read"),
+    "fhir:device-search": Case("GET", "/fhir/R4/Device?patient={patient}", "fhir.device_searched"),
+    "fhir:composition-read": Case("GET", "/fhir/R4/Composition/{document}", "fhir.composition_read"),
+    "ukcore:summary-html": Case(
+        "GET", "/patients/{patient}/discharge-summaries/{summary}.html", "discharge_summary.viewed"
+    ),
+    "ukcore:summary-pdf": Case(
+        "GET", "/patients/{patient}/discharge-summaries/{summary}.pdf", "discharge_summary.downloaded"
+    ),
+    "ukcore:summary-document": Case(
+        "GET", "/patients/{patient}/discharge-summaries/{summary}.json", "discharge_summary.downloaded"
+    ),
 }
 WRITES = {
     "observation-list:post": Case(
@@ -86,9 +116,63 @@ WRITES = {
     "patient-list:post": Case(
         "POST", "/api/v1/patients/", "patient.admitted", status=201, about_the_patient=False,
         data={"nhs_number": "9434765919", "given_name": "Ada", "family_name": "Lovelace",
-              "date_of_birth": "1950-01-01", "ward": "{ward}"},
+              "date_of_birth": "1950-01-01", "ward": "{ward}", "referral_source": "gp", "reason": "COPD"},
     ),
-    "patient-discharge": Case("POST", "/api/v1/patients/{patient}/discharge/", "patient.discharged"),
+    "patient-discharge": Case(
+        "POST", "/api/v1/patients/{patient}/discharge/", "patient.discharged", data={"outcome": "recovered"}
+    ),
+    "patient-readmit": Case(
+        "POST", "/api/v1/patients/{discharged}/readmit/", "patient.readmitted", status=201, about_the_patient=False,
+        data={"ward": "{ward}", "referral_source": "hospital_ward", "reason": "early supported discharge"},
+    ),
+    "frontend:admit:post": Case(
+        "POST", "/patients/admit/", "patient.admitted", status=302, about_the_patient=False,
+        data={"ward": "{ward}", "nhs_number": "943 476 5919", "given_name": "Ada", "family_name": "Lovelace",
+              "date_of_birth": "1950-01-01", "sex": "female", "referral_source": "nhs_111", "reason": "COPD"},
+    ),
+    "frontend:patient-discharge": Case(
+        "POST", "/patients/{patient}/discharge/", "patient.discharged", status=302,
+        data={"outcome": "recovered", "confirm_end_monitoring": "on"},
+    ),
+    "frontend:patient-readmit": Case(
+        "POST", "/patients/{discharged}/readmit/", "patient.readmitted", status=302, about_the_patient=False,
+        data={"ward": "{ward}", "referral_source": "gp", "reason": "chest infection"},
+    ),
+    "frontend:patient-record": Case(
+        "POST", "/patients/{patient}/record/", "patient.record_changed", status=302,
+        data={"sex": "female", "nhs_number_status": "01", "preferred_language": "pl", "interpreter_needed": "on"},
+    ),
+    "frontend:patient-phone-add": Case(
+        "POST", "/patients/{patient}/phones/", "patient.phone_added", status=302,
+        data={"number": "0113 496 0000", "kind": "home"},
+    ),
+    "frontend:patient-phone-remove": Case(
+        "POST", "/patients/{patient}/phones/{phone}/remove/", "patient.phone_removed", status=302
+    ),
+    "frontend:patient-contact-add": Case(
+        "POST", "/patients/{patient}/contacts/", "patient.contact_added", status=302,
+        data={"name": "Sam Lee", "relationship": "child", "phone": "07700 900456", "is_carer": "on",
+              "may_see": "plan"},
+    ),
+    "frontend:patient-contact-remove": Case(
+        "POST", "/patients/{patient}/contacts/{contact}/remove/", "patient.contact_removed", status=302
+    ),
+    "frontend:kit-collected": Case(
+        "POST", "/patients/{patient}/kit/{kit_task}/collected/", "kit.collected", status=302
+    ),
+    "patient-record": Case(
+        "PATCH", "/api/v1/patients/{patient}/record/", "patient.record_changed",
+        data={"gp_practice_code": "a81001", "gp_practice_name": "Riverside Surgery"},
+    ),
+    "patient-phones:post": Case(
+        "POST", "/api/v1/patients/{patient}/phones/", "patient.phone_added", status=201,
+        data={"number": "07700 900123", "kind": "mobile"},
+    ),
+    "patient-contacts:post": Case(
+        "POST", "/api/v1/patients/{patient}/contacts/", "patient.contact_added", status=201,
+        data={"name": "Sam Carer", "relationship": "child", "phone": "07700 900456", "is_next_of_kin": True,
+              "may_see": "plan"},
+    ),
     "alert-acknowledge": Case("POST", "/api/v1/alerts/{alert}/acknowledge/", "alert.acknowledged"),
     "alert-assign": Case("POST", "/api/v1/alerts/{alert}/assign/", "alert.assigned", data={"assignee": "{me}"}),
     "alert-note": Case("POST", "/api/v1/alerts/{alert}/note/", "alert.note", data={"note": "called"}),
@@ -143,6 +227,10 @@ NO_PATIENT_DATA = {
     "rejection-list": "what ingest refused from devices, never patient data (devices.models.IngestRejection)",
     "rejection-detail": "as rejection-list",
     "alert-summary": "counts and times over many alerts, no patient named",
+    "flow": "counts of stays per day and ward (patients.flow), no patient named",
+    "frontend:flow": "as flow", "frontend:flow-csv": "as flow",
+    "frontend:returns": "the list of daily returns made (day, rows, hash); downloading one is audited",
+    "daily-return-list": "as frontend:returns",
     "frontend:triage-summary": "counts and times over many alerts, no patient named",
     "frontend:home": "a redirect to the user's board",
     "pairing": "a patient's own device types its code (the code's use is audited as device.paired)",
@@ -160,6 +248,10 @@ NO_PATIENT_DATA = {
     "rota:handover-accept": "as rota:handover-start (rota.handover audits each alert moved)",
     "rota:acknowledge": "an acknowledge link's page; the press is audited as alert.acknowledged (alerts.services)",
     "alert-snooze": "a technical alert's snooze, audited as alert.snoozed by the alert action service",
+    "fhir:metadata": "the FHIR server's CapabilityStatement",
+    "fhir:unknown": "an OperationOutcome for a path the FHIR server does not serve",
+    "fhir:organization-read": "a GP practice's ODS code and name",
+    "fhir:practitioner-read": "a staff member's name (who entered a reading)",
     "rota:notifications": "audited as notification.listed (rota.views); its rows need a sent message to name a patient",
     "checkins:start": "the patient's own check-in page: audited as checkin.page_viewed with no actor "
                       "(tests/checkins/test_pages.py)",
@@ -188,6 +280,7 @@ ADMIN_PATIENT_MODELS = {
     "devices.device": "device",
     "devices.pairingcode": "pairing_code",
     "devices.connectivitygap": "gap",
+    "ukcore.dischargesummary": "summary",
 }
 # Admin models of the merged features that are not yet exercised above: each with its reason.
 ADMIN_NOT_YET_EXERCISED = {
@@ -200,6 +293,7 @@ ADMIN_OTHER_MODELS = {
     "devices.receivedmessage", "devices.ingestrejection", "authtoken.tokenproxy", "axes.accessattempt",
     "axes.accessfailurelog", "axes.accesslog",
     "rota.shift", "rota.ladderrung", "rota.escalationstep", "rota.staffcontact", "rota.pushsubscription",
+    "ukcore.observationpush",  # delivery state and patient ids; its Bundle is not shown (ukcore.admin)
 }  # fmt: skip
 
 
@@ -250,6 +344,22 @@ def world(db, settings):
         "pairing_code": PairingCode.objects.create(patient=patient, code_hash="x" * 64, issued_by=clinician,
                                                    issued_at=now, expires_at=now + dt.timedelta(minutes=15)),
         "gap": ConnectivityGap.objects.create(device=device, patient=patient, cause="timeout", started_at=now),
+        "summary": discharge_summary_create(patient_id=patient.pk, user_id=clinician.pk),
+        "stay": patient.stays.get(),
+        "phone": PatientPhone.objects.create(patient=patient, number="+447700900111", preferred=True),
+        "contact": Contact.objects.create(
+            patient=patient, name="Jo Lee", relationship="spouse_partner", phone="+447700900222", is_next_of_kin=True
+        ),
+        "kit_task": KitTask.objects.create(
+            device=device, patient=patient, reason="discharged", remedy="collect", created_at=now
+        ),
+        "daily_return": DailyReturn.objects.create(
+            day=dt.date(2026, 1, 1), identifier="pseudonym", content="x\n", sha256="0" * 64, rows=0,
+            patient_ids=[patient.pk], generated_at=now,
+        ),
+        "discharged": PatientFactory(
+            ward=ward, admitted_at=now - dt.timedelta(days=9), discharged_at=now - dt.timedelta(days=3)
+        ),
     }  # fmt: skip
     return {"users": {"clinician": clinician, "administrator": administrator}, **objects}
 
@@ -258,6 +368,7 @@ def ids(world) -> dict[str, Any]:
     return {
         **{name: obj.pk for name, obj in world.items() if hasattr(obj, "pk")},
         "me": world["users"]["clinician"].pk,
+        "document": world["summary"].document_id,
         "now": timezone.now().isoformat(),
         "local_now": timezone.localtime().strftime("%Y-%m-%dT%H:%M"),
     }
@@ -284,7 +395,8 @@ def call(world, case: Case):
     else:
         client = APIClient()
         client.force_authenticate(user)
-        response = client.get(path) if case.method == "GET" else client.post(path, data, format="json")
+        send = {"GET": client.get, "POST": client.post, "PATCH": client.patch}[case.method]
+        response = client.get(path) if case.method == "GET" else send(path, data, format="json")
     return user, path, response
 
 
@@ -341,7 +453,7 @@ def test_a_list_records_every_patient_it_showed_and_no_other(world):
 
     # then both listed patients have an event and the unseen one has none
     listed = set(AuditEvent.objects.filter(action="patient.listed").values_list("patient_id", flat=True))
-    assert listed == {world["patient"].pk, second.pk} and stranger.pk not in listed
+    assert listed == {world["patient"].pk, world["discharged"].pk, second.pk} and stranger.pk not in listed
 
 
 @pytest.mark.parametrize("label", list(ADMIN_PATIENT_MODELS))

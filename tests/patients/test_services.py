@@ -27,7 +27,7 @@ def test_an_admitted_patient_starts_on_scale_1_with_a_normalised_nhs_number(
     with django_capture_on_commit_callbacks(execute=True):
         patient = patient_admit(
             user=clinician, ward=ward, nhs_number="999 000 0018", given_name="Ada", family_name="Lovelace",
-            date_of_birth=dt.date(1940, 1, 2),
+            date_of_birth=dt.date(1940, 1, 2), referral_source="gp", reason="COPD exacerbation",
         )  # fmt: skip
     # then the number is stored as ten digits, the scale is 1 and nobody has chosen it yet
     patient.refresh_from_db()
@@ -43,7 +43,7 @@ def test_admission_refuses_an_nhs_number_failing_its_check_digit(ward, clinician
     with pytest.raises(ValidationError) as raised:
         patient_admit(
             user=clinician, ward=ward, nhs_number="9990000017", given_name="A", family_name="B",
-            date_of_birth=dt.date(1940, 1, 2),
+            date_of_birth=dt.date(1940, 1, 2), referral_source="gp", reason="COPD exacerbation",
         )  # fmt: skip
     assert "nhs_number" in raised.value.message_dict
 
@@ -53,7 +53,7 @@ def test_a_clinician_cannot_admit_to_a_ward_they_do_not_belong_to(clinician):
     with pytest.raises(PermissionDenied):
         patient_admit(
             user=clinician, ward=other_ward, nhs_number="9990000018", given_name="A", family_name="B",
-            date_of_birth=dt.date(1940, 1, 2),
+            date_of_birth=dt.date(1940, 1, 2), referral_source="gp", reason="COPD exacerbation",
         )  # fmt: skip
 
 

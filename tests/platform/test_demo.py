@@ -23,6 +23,8 @@ from patients.nhs_number import is_valid_nhs_number
 from scoring.models import EarlyWarningScore
 
 NOW = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.UTC)
+# The twenty monitored patients with devices and history (the stay story adds others).
+CAST = [spec.nhs_number for spec in demo_patients()]
 
 
 @pytest.fixture
@@ -33,23 +35,27 @@ def demo(tmp_path):
 @pytest.mark.django_db
 def test_the_demo_has_two_wards_one_per_pathway_with_about_twenty_patients(demo):
     # given the demo loaded into an empty database
-    # then there is one respiratory ward and one frailty ward, ten patients on each
+    # then there is one respiratory ward and one frailty ward, ten monitored patients on each, and
+    # on the frailty ward one more just admitted (fixtures/demo_stays.py)
     wards = {ward.pathway: ward for ward in Ward.objects.all()}
     assert set(wards) == {Pathway.RESPIRATORY, Pathway.FRAILTY}
-    assert [wards[p].patients.count() for p in (Pathway.RESPIRATORY, Pathway.FRAILTY)] == [10, 10]
+    on_ward = [
+        wards[p].patients.filter(discharged_at__isnull=True).count() for p in (Pathway.RESPIRATORY, Pathway.FRAILTY)
+    ]
+    assert on_ward == [10, 11]
     assert demo.wards == 2
-    assert demo.patients == 20
+    assert demo.patients == 21
 
 
 @pytest.mark.django_db
 def test_every_demo_patient_has_a_paired_device_and_a_valid_test_range_nhs_number(demo):
     # given the demo
-    patients = list(Patient.objects.prefetch_related("devices"))
+    patients = list(Patient.objects.filter(nhs_number__in=CAST).prefetch_related("devices"))
     # then every NHS number passes Modulus 11 and is from the never-issued 999 range
     assert all(is_valid_nhs_number(p.nhs_number) and p.nhs_number.startswith("999") for p in patients)
     # and every patient has paired devices, each holding a broker-format secret hash
     assert all(p.devices.count() >= 3 for p in patients)
-    patients_devices = Device.objects.filter(patient__isnull=False)
+    patients_devices = Device.objects.filter(patient__isnull=False, revoked_at__isnull=True)
     assert all(d.is_paired and d.secret_hash.startswith("$7$") for d in patients_devices)
 
 
@@ -58,7 +64,7 @@ def test_the_simulator_credentials_file_holds_each_device_secret_matching_its_st
     # given the credentials file the loader wrote for the simulator
     secrets = json.loads(demo.credentials_path.read_text())
     # then there is one secret per patient's device, and each one matches the hash the broker checks
-    devices = Device.objects.filter(patient__isnull=False)
+    devices = Device.objects.filter(patient__isnull=False, revoked_at__isnull=True)
     assert set(secrets) == {d.device_id for d in devices}
     assert all(secret_verify(secrets[d.device_id], d.secret_hash) for d in devices)
     assert demo.credentials_path.stat().st_mode & 0o077 == 0
@@ -68,8 +74,9 @@ def test_the_simulator_credentials_file_holds_each_device_secret_matching_its_st
 def test_demo_history_gives_every_screen_readings_scores_and_alerts(demo):
     # given a day of history
     # then every patient has readings from before "now", and a current NEWS2 from the scoring service
-    assert all(p.observations.filter(measured_at__lt=NOW).count() > 50 for p in Patient.objects.all())
-    assert all(p.current_score_id is not None for p in Patient.objects.all())
+    cast = Patient.objects.filter(nhs_number__in=CAST)
+    assert all(p.observations.filter(measured_at__lt=NOW).count() > 50 for p in cast)
+    assert all(p.current_score_id is not None for p in cast)
     assert EarlyWarningScore.objects.filter(risk__in=["medium", "high"]).exists()
     # and there are alerts both closed by a clinician and still waiting for one
     states = set(Alert.objects.values_list("state", flat=True))
@@ -178,3 +185,30 @@ def test_a_stock_device_of_the_demo_pairs_through_the_phone_flow(demo):
         device_credentials_collect(serial=device.serial, claim_key="")
     collected = device_credentials_collect(serial=device.serial, claim_key=keys[device.serial])
     assert secret_verify(collected.secret, Device.objects.get(pk=device.pk).secret_hash)
+
+
+@pytest.mark.django_db
+def test_the_demo_shows_patients_at_every_point_of_a_stay(demo):
+    from patients.models import Stay
+
+    stays = Stay.objects.all()
+    on_ward = stays.filter(discharged_at__isnull=True)
+    # just admitted (within the hour), due for discharge today, and mid-stay
+    assert on_ward.filter(admitted_at__gte=NOW - dt.timedelta(hours=1)).exists()
+    assert on_ward.filter(expected_discharge_on=timezone.localdate(NOW)).count() == 2
+    assert on_ward.filter(expected_discharge_on__gt=timezone.localdate(NOW)).count() >= 10
+    # a readmission within 30 days, on the ward now
+    assert on_ward.filter(readmission_of__isnull=False).exists()
+    # discharged patients with past stays, every outcome's stays, and kit still to collect
+    assert Patient.objects.filter(discharged_at__isnull=False, stays__isnull=False).distinct().count() >= 5
+    assert any(p.stays.count() > 1 for p in Patient.objects.filter(discharged_at__isnull=False))
+    assert {"recovered", "hospital", "died", "self_discharged"} <= set(stays.values_list("outcome", flat=True))
+    assert {"step_up", "step_down"} <= set(stays.values_list("direction", flat=True))
+    from devices.models import KitTask
+
+    assert KitTask.objects.filter(state="open", patient__discharged_at__isnull=False).count() == 2
+    # every patient's record mirrors their newest stay
+    for patient in Patient.objects.all():
+        newest = patient.stays.order_by("-admitted_at").first()
+        assert (patient.admitted_at, patient.discharged_at) == (newest.admitted_at, newest.discharged_at)
+    assert all(ward.beds for ward in Ward.objects.all())
