@@ -203,7 +203,7 @@ class Command(BaseCommand):
         parser.add_argument("--mqtt-port", type=int, default=env_int("VW_MQTT_PORT", 0),
                             help="Embedded broker port (VW_MQTT_PORT; default 1883, or any free one).")  # fmt: skip
         parser.add_argument("--device-mqtt-port", type=int, default=env_int("VW_MQTT_DEVICE_PORT", 0),
-                            help="Mosquitto's listener for devices (VW_MQTT_DEVICE_PORT; default 1884, or any free one).")  # fmt: skip
+                            help="Devices' MQTT port (VW_MQTT_DEVICE_PORT; default 1884, or any free).")  # fmt: skip
         parser.add_argument("--redis-port", type=int, default=env_int("VW_REDIS_PORT", 0),
                             help="Embedded Redis port (VW_REDIS_PORT; default 6379, or any free one).")  # fmt: skip
         parser.add_argument("--speed", type=float, default=float(env_str("VW_SIM_SPEED", "60")),
