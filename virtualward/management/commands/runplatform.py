@@ -27,7 +27,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from virtualward.embedded import free_port, wait_for_port
-from virtualward.env import env_int, env_str
+from virtualward.env import env_bool, env_int, env_str
 
 PY = sys.executable
 MANAGE = str(Path(settings.BASE_DIR) / "manage.py")
@@ -271,7 +271,7 @@ class Command(BaseCommand):
         services += [broker.child] if broker.child else []
 
     def _prepare(self, supervisor: Supervisor, options) -> None:  # type: ignore[no-untyped-def]
-        supervisor.run_step("migrate", [PY, MANAGE, "migrate", "--noinput"])
+        migrate_with_roles(supervisor)
         supervisor.run_step("static", [PY, MANAGE, "collectstatic", "--noinput", "-v", "0"])
         if options["no_demo"]:
             return
@@ -337,6 +337,52 @@ class Command(BaseCommand):
         platform = [c for c in reversed(supervisor.children) if c not in services]
         supervisor.stop(platform, APP_STOP_SECONDS)
         supervisor.stop(list(reversed(services)), BROKER_STOP_SECONDS)
+
+
+def migrate_with_roles(supervisor: Supervisor) -> None:
+    """Migrate; on PostgreSQL as the owner role, then every later child runs as the application role.
+
+    DATABASE_URL names the DBA (a superuser or CREATEROLE role) that `manage.py db_roles --migrate`
+    runs as; it makes the owner and application roles (VW_DB_OWNER_ROLE, VW_DB_APP_ROLE), migrates
+    connected as the owner and grants the application its rights. The children then connect as
+    the application role, which cannot truncate, alter or rewrite the audit trail (docs/security.md).
+    SQLite has no roles; VW_DB_ROLES=false keeps one role on PostgreSQL too.
+    """
+    from accounts.db_roles import can_manage_roles
+
+    postgresql = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+    if not (postgresql and env_bool("VW_DB_ROLES", True)):
+        supervisor.run_step("migrate", [PY, MANAGE, "migrate", "--noinput"])
+        return
+    if not can_manage_roles():
+        warning = "DATABASE_URL's role may not create roles: everything runs as it, and it could wipe the audit trail"
+        supervisor.say("platform", f"!!! {warning}. Use a superuser, or set VW_DB_ROLES=false.")
+        supervisor.run_step("migrate", [PY, MANAGE, "migrate", "--noinput"])
+        return
+    owner_password, app_password = (db_role_password(which) for which in ("owner", "app"))
+    roles = {"VW_DB_OWNER_PASSWORD": owner_password, "VW_DB_APP_PASSWORD": app_password}
+    supervisor.run_step("migrate", [PY, MANAGE, "db_roles", "--migrate"], env={**supervisor.env, **roles})
+    supervisor.env = app_role_env(supervisor.env, app_password)
+
+
+def db_role_password(which: str) -> str:
+    """VW_DB_OWNER_PASSWORD / VW_DB_APP_PASSWORD (or their _FILE) when set, else one kept in var/."""
+    from virtualward.env import dev_secret, env_secret
+
+    given = env_secret(f"VW_DB_{which.upper()}_PASSWORD")
+    return given or dev_secret(Path(settings.VAR_DIR) / "secrets" / f"db-{which}.secret")
+
+
+def app_role_env(env: dict[str, str], app_password: str) -> dict[str, str]:
+    """``env`` as every platform child gets it: as the application role, no DBA's or owner's secret."""
+    from accounts.db_roles import role_database_url
+
+    dropped = {"DATABASE_PASSWORD_FILE", "VW_DB_OWNER_PASSWORD", "VW_DB_OWNER_PASSWORD_FILE", "VW_DB_APP_PASSWORD_FILE"}
+    app = env.get("VW_DB_APP_ROLE") or "vw_app"
+    return {k: v for k, v in env.items() if k not in dropped} | {
+        "DATABASE_URL": role_database_url(settings.DATABASE_URL, app),
+        "DATABASE_PASSWORD": app_password,
+    }
 
 
 # The default queue's worker runs at a lower CPU priority (virtualward.celery.Niceness).
