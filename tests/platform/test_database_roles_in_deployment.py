@@ -3,22 +3,21 @@ application role, in docker-compose.yml and in `make run` on PostgreSQL (docs/se
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
+import psycopg
 import pytest
 import yaml
 from django.conf import settings as django_settings
 
 from tests.db_roles import db_roles  # noqa: F401  (a fixture)
-from tests.faults.rig import shared_database_url
+from tests.processes import child_env, needs, shared_database_url
 from virtualward.management.commands.runplatform import Supervisor, migrate_with_roles
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNNING = ("mosquitto", "web", "ingest", "worker", "worker-prompt", "beat")
-IN_CI = os.environ.get("CI") == "true" or os.environ.get("VW_REQUIRE_SERVICES") == "true"
 
 # Run in a platform child under the environment `make run` gives it: it writes as the platform
 # does, then tries to wipe the audit trail.
@@ -45,6 +44,14 @@ for sql in ("TRUNCATE accounts_auditevent", "ALTER TABLE accounts_auditevent DIS
     except DatabaseError as exc:
         print("refused", sql.split()[0], type(exc.__cause__).__name__)
 """
+
+
+def postgresql_url(roles: dict | None) -> str:
+    """The test database's URL for a subprocess; skips (fails in CI) where there are no roles."""
+    needs(roles is None, "SQLite has no roles: make run keeps one database user there (docs/operations.md)")
+    url = shared_database_url()
+    assert url is not None
+    return url
 
 
 @pytest.fixture(scope="module")
@@ -80,19 +87,16 @@ def test_in_compose_every_running_process_connects_as_the_application_role(compo
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.timeout(180)
 def test_make_run_on_postgresql_migrates_as_the_owner_and_starts_every_child_as_the_application_role(
-    db_roles, tmp_path, settings, capsys  # noqa: F811
+    db_roles,
+    tmp_path,
+    settings,
+    capsys,  # noqa: F811
 ):
-    if db_roles is None:
-        if IN_CI:
-            pytest.fail("CI must run the database-role tests on PostgreSQL")
-        pytest.skip("SQLite has no roles: make run keeps one database user there (docs/operations.md)")
     # given make run's supervisor on the test database, connected as the superuser, with the
     # suite's role names
-    url = shared_database_url()
-    assert url is not None
+    url = postgresql_url(db_roles)
     settings.DATABASE_URL, settings.VAR_DIR = url, tmp_path
-    env = {k: v for k, v in os.environ.items() if k != "VW_TEST_DB_NAME"}
-    env |= {"DATABASE_URL": url, "VW_DB_OWNER_ROLE": db_roles["owner"], "VW_DB_APP_ROLE": db_roles["app"]}
+    env = child_env(DATABASE_URL=url, VW_DB_OWNER_ROLE=db_roles["owner"], VW_DB_APP_ROLE=db_roles["app"])
     supervisor = Supervisor(env=env, colour=False)
 
     # when it prepares the database
@@ -139,15 +143,8 @@ def test_without_roles_make_run_migrates_as_the_one_database_user(engine, roles_
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.timeout(240)
 def test_on_an_empty_database_db_roles_migrate_is_the_whole_first_deployment(db_roles):  # noqa: F811
-    if db_roles is None:
-        if IN_CI:
-            pytest.fail("CI must run the database-role tests on PostgreSQL")
-        pytest.skip("SQLite has no roles")
     # given an empty database beside the test database, as compose's postgres starts
-    import psycopg
-
-    base = shared_database_url()
-    assert base is not None
+    base = postgresql_url(db_roles)
     admin = django_settings.DATABASES["default"]
     fresh = f"{admin['NAME']}_fresh"[:63]
     server = {"host": admin["HOST"] or "127.0.0.1", "port": admin["PORT"] or 5432, "user": admin["USER"]}
@@ -156,8 +153,7 @@ def test_on_an_empty_database_db_roles_migrate_is_the_whole_first_deployment(db_
         conn.execute(f'CREATE DATABASE "{fresh}"')
     try:
         # when compose's one-shot job runs on it as the superuser
-        env = {k: v for k, v in os.environ.items() if k != "VW_TEST_DB_NAME"}
-        env["DATABASE_URL"] = base.rsplit("/", 1)[0] + f"/{fresh}"
+        env = child_env(DATABASE_URL=base.rsplit("/", 1)[0] + f"/{fresh}")
         job = subprocess.run(
             [sys.executable, "manage.py", "db_roles", "--migrate", f"--owner={db_roles['owner']}",
              f"--app={db_roles['app']}"],
