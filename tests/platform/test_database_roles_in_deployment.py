@@ -87,10 +87,10 @@ def test_in_compose_every_running_process_connects_as_the_application_role(compo
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.timeout(180)
 def test_make_run_on_postgresql_migrates_as_the_owner_and_starts_every_child_as_the_application_role(
-    db_roles,
+    db_roles,  # noqa: F811
     tmp_path,
     settings,
-    capsys,  # noqa: F811
+    capsys,
 ):
     # given make run's supervisor on the test database, connected as the superuser, with the
     # suite's role names
