@@ -23,9 +23,12 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from django.db import connection, connections, transaction
+
+from virtualward.env import dev_secret, env_secret
 
 AUDIT_TABLE = "accounts_auditevent"
 MIGRATIONS_TABLE = "django_migrations"
@@ -76,6 +79,25 @@ def role_database_url(url: str, role: str) -> str:
     host = f"[{host}]" if ":" in host else host
     netloc = f"{quote(role)}@{host}" + (f":{parts.port}" if parts.port else "")
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def app_role_env(env: dict[str, str], database_url: str, app_password: str) -> dict[str, str]:
+    """``env`` as a running process gets it: the application role, no DBA's or owner's secret."""
+    dropped = {"DATABASE_PASSWORD_FILE", "VW_DB_OWNER_PASSWORD", "VW_DB_OWNER_PASSWORD_FILE", "VW_DB_APP_PASSWORD_FILE"}
+    app = env.get("VW_DB_APP_ROLE") or "vw_app"
+    return {k: v for k, v in env.items() if k not in dropped} | {
+        "DATABASE_URL": role_database_url(database_url, app),
+        "DATABASE_PASSWORD": app_password,
+    }
+
+
+def db_role_password(which: str) -> str:
+    """VW_DB_OWNER_PASSWORD / VW_DB_APP_PASSWORD (or their _FILE) when set, else one made once in
+    var/secrets (development: `make run`)."""
+    from django.conf import settings
+
+    given = env_secret(f"VW_DB_{which.upper()}_PASSWORD")
+    return given or dev_secret(Path(settings.VAR_DIR) / "secrets" / f"db-{which}.secret")
 
 
 @contextmanager

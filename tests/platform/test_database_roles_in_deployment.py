@@ -12,6 +12,7 @@ import pytest
 import yaml
 from django.conf import settings as django_settings
 
+from accounts.db_roles import app_role_env, role_database_url
 from tests.db_roles import db_roles  # noqa: F401  (a fixture)
 from tests.processes import child_env, needs, shared_database_url
 from virtualward.management.commands.runplatform import Supervisor, migrate_with_roles
@@ -178,3 +179,27 @@ def test_on_an_empty_database_db_roles_migrate_is_the_whole_first_deployment(db_
     finally:
         with psycopg.connect(**server, dbname="postgres", autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{fresh}" WITH (FORCE)')
+
+
+def test_a_running_process_gets_the_application_role_and_none_of_the_dbas_or_owners_secrets():
+    # given make run's environment, as the DBA, with the owner's password and the DBA's password file
+    env = {
+        "DATABASE_URL": "postgres://dba:pw@db.example:6543/ward?sslmode=require",
+        "DATABASE_PASSWORD_FILE": "/run/secrets/postgres_password",
+        "VW_DB_OWNER_PASSWORD": "owner-secret",
+        "VW_DB_APP_ROLE": "ward_app",
+        "PATH": "/usr/bin",
+    }
+    # when a child's environment is made from it
+    child = app_role_env(env, env["DATABASE_URL"], "app-secret")
+    # then it connects as the application role with its own password, and holds no other secret
+    assert child["DATABASE_URL"] == "postgres://ward_app@db.example:6543/ward?sslmode=require"
+    assert child["DATABASE_PASSWORD"] == "app-secret"
+    assert "DATABASE_PASSWORD_FILE" not in child and "VW_DB_OWNER_PASSWORD" not in child
+    assert child["PATH"] == "/usr/bin"
+
+
+def test_role_urls_are_postgresql_only_and_keep_ipv6_hosts():
+    assert role_database_url("postgres://u@[::1]:5432/db", "vw_app") == "postgres://vw_app@[::1]:5432/db"
+    with pytest.raises(ValueError, match="PostgreSQL only"):
+        role_database_url("sqlite:///var/virtualward.sqlite3", "vw_app")

@@ -348,7 +348,7 @@ def migrate_with_roles(supervisor: Supervisor) -> None:
     the application role, which cannot truncate, alter or rewrite the audit trail (docs/security.md).
     SQLite has no roles; VW_DB_ROLES=false keeps one role on PostgreSQL too.
     """
-    from accounts.db_roles import can_manage_roles
+    from accounts.db_roles import app_role_env, can_manage_roles, db_role_password
 
     postgresql = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
     if not (postgresql and env_bool("VW_DB_ROLES", True)):
@@ -362,27 +362,7 @@ def migrate_with_roles(supervisor: Supervisor) -> None:
     owner_password, app_password = (db_role_password(which) for which in ("owner", "app"))
     roles = {"VW_DB_OWNER_PASSWORD": owner_password, "VW_DB_APP_PASSWORD": app_password}
     supervisor.run_step("migrate", [PY, MANAGE, "db_roles", "--migrate"], env={**supervisor.env, **roles})
-    supervisor.env = app_role_env(supervisor.env, app_password)
-
-
-def db_role_password(which: str) -> str:
-    """VW_DB_OWNER_PASSWORD / VW_DB_APP_PASSWORD (or their _FILE) when set, else one kept in var/."""
-    from virtualward.env import dev_secret, env_secret
-
-    given = env_secret(f"VW_DB_{which.upper()}_PASSWORD")
-    return given or dev_secret(Path(settings.VAR_DIR) / "secrets" / f"db-{which}.secret")
-
-
-def app_role_env(env: dict[str, str], app_password: str) -> dict[str, str]:
-    """``env`` as every platform child gets it: as the application role, no DBA's or owner's secret."""
-    from accounts.db_roles import role_database_url
-
-    dropped = {"DATABASE_PASSWORD_FILE", "VW_DB_OWNER_PASSWORD", "VW_DB_OWNER_PASSWORD_FILE", "VW_DB_APP_PASSWORD_FILE"}
-    app = env.get("VW_DB_APP_ROLE") or "vw_app"
-    return {k: v for k, v in env.items() if k not in dropped} | {
-        "DATABASE_URL": role_database_url(settings.DATABASE_URL, app),
-        "DATABASE_PASSWORD": app_password,
-    }
+    supervisor.env = app_role_env(supervisor.env, settings.DATABASE_URL, app_password)
 
 
 # The default queue's worker runs at a lower CPU priority (virtualward.celery.Niceness).
