@@ -3,7 +3,8 @@ the database dies mid-load.
 
 Each scenario drives steady load from devices that deliver through their outbox, through a
 Mosquitto of the test's own (the platform's generated configuration, its own persistence) into
-real `manage.py ingest` processes, with a real Celery worker and beat scoring what they store;
+real `manage.py ingest` processes, with a real Celery worker and beat scoring what they store (on
+PostgreSQL all of them connect as the application role, as deployed);
 kills one part with SIGKILL, brings it back (or not), and then checks every published msg_id
 against the database (stored exactly once, every reading once, every message acked) and every
 reading against the scores (each used by a score within 30 s of being stored or of the failed
@@ -24,8 +25,10 @@ from types import SimpleNamespace
 import pytest
 from django.core.management import call_command
 
+from accounts.db_roles import role_database_url
 from devices import broker_auth
 from devices.credentials import secret_generate
+from tests.db_roles import db_roles  # noqa: F401  (a fixture)
 from tests.factories import DeviceFactory
 from tests.faults.celery_processes import beat, worker
 from tests.faults.own_postgres import OwnPostgres, postgres_bin_dir, run_as
@@ -86,10 +89,12 @@ class Rig:
 
 
 @pytest.fixture(params=["plain"])
-def rig(request, db, tmp_path, settings, monkeypatch, task_queue) -> Iterator[Rig]:
+def rig(request, db, db_roles, tmp_path, settings, monkeypatch, task_queue) -> Iterator[Rig]:  # noqa: F811
     needs(broker_auth.mosquitto_binary() is None, "mosquitto is not installed (apt-get install mosquitto)")
     database_url = shared_database_url()
     needs(database_url is None, "ingest processes cannot share an in-memory SQLite test database")
+    if db_roles is not None:  # on PostgreSQL ingest, the worker and beat run as deployed: the application role
+        database_url = role_database_url(database_url or "", db_roles["app"])
     settings.VAR_DIR = tmp_path
     settings.MQTT_USERNAME, settings.MQTT_PASSWORD = "vw-platform", secret_generate()
     # The development simulator account plays every device (the generated ACL allows it).
