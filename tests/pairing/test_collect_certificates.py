@@ -3,29 +3,18 @@ key, and receives a client certificate for its own key (mutual TLS), as a gatewa
 
 from __future__ import annotations
 
-import io
-
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
-from django.core.management import call_command
 from rest_framework.test import APIClient
 
 from devices.models import Device, DeviceCertificate
-from tests.broker.tls import CertificateSet, device_key_and_csr
+from tests.broker.tls import device_key_and_csr
 from tests.pairing.conftest import STOCK_CLAIM_KEY
 
 COLLECT = "/api/v1/pairing/collect/"
-
-
-@pytest.fixture
-def certs(settings, tmp_path) -> CertificateSet:
-    call_command("tls_certs", dir=tmp_path / "tls", stdout=io.StringIO())
-    found = CertificateSet(tmp_path / "tls")
-    settings.VW_TLS_CA_CERT_FILE, settings.VW_TLS_CA_KEY_FILE = found.ca, found.ca_key
-    return found
 
 
 def collect(device: Device, csr: str, *, claim_key: str = STOCK_CLAIM_KEY, address: str = "203.0.113.50"):
