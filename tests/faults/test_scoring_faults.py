@@ -2,9 +2,10 @@
 middle of a rescore, a database that is unreachable for 20 s. The aim (docs/operations.md): under
 any single fault, every reading is scored within 30 s of the failed part being back or replaced.
 
-Needs the test database on PostgreSQL, shared with the worker processes (always so in CI); runs on
-the real Redis when REDIS_URL is set, else on the embedded one. Outside CI a machine without
-PostgreSQL skips these; in CI (VW_REQUIRE_SERVICES=true) they must run.
+Needs the test database on PostgreSQL, shared with the worker processes, which connect as the
+application role as deployed (always so in CI); runs on the real Redis when REDIS_URL is set, else
+on the embedded one. Outside CI a machine without PostgreSQL skips these; in CI
+(VW_REQUIRE_SERVICES=true) they must run.
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ from django.conf import settings
 from django.db import connection, connections, transaction
 
 import scoring.tasks  # noqa: F401  (registers the shared tasks with every app)
+from accounts.db_roles import role_database_url
 from patients.models import Patient
 from scoring.services import request_rescore
+from tests.db_roles import db_roles  # noqa: F401  (a fixture)
 from tests.factories import PatientFactory
 from tests.faults.celery_processes import DatabaseLink, beat, worker
 from tests.processes import LoggedProcess, needs, shared_database_url
@@ -33,15 +36,17 @@ OUTAGE_SECONDS = 20.0
 
 
 @pytest.fixture
-def database(db: None) -> dict:
+def database(db: None, db_roles: dict | None) -> dict:  # noqa: F811
+    """The test database, and the application role the workers connect as, as deployed."""
     needs(connection.vendor != "postgresql", "a worker process needs the test database on PostgreSQL")
-    return settings.DATABASES["default"]
+    assert db_roles is not None
+    return {**settings.DATABASES["default"], "APP_ROLE": db_roles["app"]}
 
 
 def database_url(db: dict, *, port: int | None = None) -> str:
     url = shared_database_url(port=port)
     assert url is not None
-    return url
+    return role_database_url(url, db["APP_ROLE"])
 
 
 def start(processes: list[LoggedProcess], process: LoggedProcess) -> LoggedProcess:
