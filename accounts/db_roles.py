@@ -10,17 +10,28 @@
 :func:`db_roles_apply` is idempotent: run it (``manage.py db_roles``, as a superuser or a role
 with CREATEROLE that may reassign the objects) once at set-up and again after each migration
 that adds tables created by someone other than the owner. Tables the owner creates later get
-the application's grants through default privileges.
+the application's grants through default privileges. ``manage.py db_roles --migrate`` is the
+whole deployment step in one: the roles, then ``migrate`` connected as the owner, then the grants
+again (a first migration creates the audit table after the first grants; its narrower rights are
+set only then). docker-compose's ``migrate`` service and ``make run`` on PostgreSQL run it, and
+start every other process as the application role (:func:`role_database_url`).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
 
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
+
+from virtualward.env import dev_secret, env_secret
 
 AUDIT_TABLE = "accounts_auditevent"
+MIGRATIONS_TABLE = "django_migrations"
 APP_TABLE_PRIVILEGES = "SELECT, INSERT, UPDATE, DELETE"
 _ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
@@ -53,8 +64,54 @@ def db_roles_apply(roles: DbRoles) -> None:
             raise ValueError(f"{roles.app!r} is the role running this; run it as a superuser or the DBA role")
         for name, password in ((roles.owner, roles.owner_password), (roles.app, roles.app_password)):
             _ensure_login_role(cursor, name, password)
-        for statement in _ownership_statements(cursor, roles.owner) + _grant_statements(roles, database):
+        cursor.execute("SELECT to_regclass(%s), to_regclass(%s)", [AUDIT_TABLE, MIGRATIONS_TABLE])
+        migrated = all(cursor.fetchone())  # an empty database (a first deployment) has neither yet
+        for statement in _ownership_statements(cursor, roles.owner) + _grant_statements(roles, database, migrated):
             cursor.execute(statement)
+
+
+def role_database_url(url: str, role: str) -> str:
+    """``url`` with ``role`` as its user and no password: that comes from DATABASE_PASSWORD(_FILE)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgres", "postgresql", "pgsql"):
+        raise ValueError(f"database roles apply to PostgreSQL only, not {parts.scheme}://")
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    netloc = f"{quote(role)}@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def app_role_env(env: dict[str, str], database_url: str, app_password: str) -> dict[str, str]:
+    """``env`` as a running process gets it: the application role, no DBA's or owner's secret."""
+    dropped = {"DATABASE_PASSWORD_FILE", "VW_DB_OWNER_PASSWORD", "VW_DB_OWNER_PASSWORD_FILE", "VW_DB_APP_PASSWORD_FILE"}
+    app = env.get("VW_DB_APP_ROLE") or "vw_app"
+    return {k: v for k, v in env.items() if k not in dropped} | {
+        "DATABASE_URL": role_database_url(database_url, app),
+        "DATABASE_PASSWORD": app_password,
+    }
+
+
+def db_role_password(which: str) -> str:
+    """VW_DB_OWNER_PASSWORD / VW_DB_APP_PASSWORD (or their _FILE) when set, else one made once in
+    var/secrets (development: `make run`)."""
+    from django.conf import settings
+
+    given = env_secret(f"VW_DB_{which.upper()}_PASSWORD")
+    return given or dev_secret(Path(settings.VAR_DIR) / "secrets" / f"db-{which}.secret")
+
+
+@contextmanager
+def connected_as(role: str, password: str | None) -> Iterator[None]:
+    """The default connection logs in as ``role`` for the block, then as before again."""
+    default = connections["default"]
+    saved = {key: default.settings_dict.get(key) for key in ("USER", "PASSWORD")}
+    default.close()
+    default.settings_dict.update(USER=role, PASSWORD=password or "")
+    try:
+        yield
+    finally:
+        default.close()
+        default.settings_dict.update(saved)
 
 
 def _q(name: str) -> str:
@@ -88,8 +145,12 @@ def _ownership_statements(cursor, owner: str) -> list[str]:  # type: ignore[no-u
     return statements
 
 
-def _grant_statements(roles: DbRoles, database: str) -> list[str]:
+def _grant_statements(roles: DbRoles, database: str, migrated: bool = True) -> list[str]:
     owner, app = _q(roles.owner), _q(roles.app)
+    narrower = [
+        f"REVOKE UPDATE, DELETE ON {_q(AUDIT_TABLE)} FROM {app}",
+        f"REVOKE INSERT, UPDATE, DELETE ON {_q(MIGRATIONS_TABLE)} FROM {app}",
+    ]
     return [
         f"REVOKE {owner} FROM {app}",
         f"GRANT CONNECT ON DATABASE {_q(database)} TO {owner}, {app}",
@@ -98,12 +159,21 @@ def _grant_statements(roles: DbRoles, database: str) -> list[str]:
         f"REVOKE CREATE ON SCHEMA public FROM {app}",
         f"GRANT {APP_TABLE_PRIVILEGES} ON ALL TABLES IN SCHEMA public TO {app}",
         f"REVOKE TRUNCATE, REFERENCES, TRIGGER ON ALL TABLES IN SCHEMA public FROM {app}",
-        f"REVOKE UPDATE, DELETE ON {_q(AUDIT_TABLE)} FROM {app}",
-        f"REVOKE INSERT, UPDATE, DELETE ON {_q('django_migrations')} FROM {app}",
+        *(narrower if migrated else []),
         f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {app}",
         f"ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA public GRANT {APP_TABLE_PRIVILEGES} ON TABLES TO {app}",
         f"ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO {app}",
     ]
+
+
+def can_manage_roles() -> bool:
+    """Whether the current role may create the two roles (a superuser, or CREATEROLE)."""
+    if connection.vendor != "postgresql":
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = current_user")
+        row = cursor.fetchone()
+    return bool(row and row[0])
 
 
 def audit_trail_rights() -> list[str] | None:

@@ -37,7 +37,7 @@ from devices.models import Device
 from devices.mqtt_tls import ClientTls, client_tls_configure
 from devices.protocol import MAX_PAYLOAD_BYTES
 from virtualward.embedded import wait_for_port
-from virtualward.env import mqtt_endpoint
+from virtualward.env import dev_secret, mqtt_endpoint
 
 logger = logging.getLogger(__name__)
 
@@ -284,21 +284,7 @@ def _locked(target: Path) -> Iterator[None]:
 
 
 def _dev_secret(name: str) -> str:
-    path = Path(settings.VAR_DIR) / "secrets" / f"mqtt-{name}.secret"
-    with contextlib.suppress(FileNotFoundError):
-        existing = path.read_text().strip()
-        if existing:
-            return existing
-    path.parent.mkdir(parents=True, exist_ok=True)
-    secret = secret_generate()
-    # O_EXCL: two processes starting together agree on one secret (the loser reads the winner's).
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as handle:
-        handle.write(secret)
-    return secret
+    return dev_secret(Path(settings.VAR_DIR) / "secrets" / f"mqtt-{name}.secret", secret_generate)
 
 
 # --- Running a broker (make run, tests) -----------------------------------------------------

@@ -305,15 +305,21 @@ def device_credentials_issue(device: Device) -> str:
     return secret
 
 
-def device_credentials_collect(*, serial: str, claim_key: str, client_ip: str | None = None) -> PairingResult:
+def device_credentials_collect(
+    *, serial: str, claim_key: str, client_ip: str | None = None, csr: str = ""
+) -> PairingResult:
     """A device paired from the patient page collects its secret with its factory key.
 
     The serial is printed on the box, so it proves nothing: the factory key the device holds
     does (docs/pairing.md). Once only, within the code's lifetime after pairing. A second
     collection is refused and recorded, and the first secret stays the only one: a device that
-    lost it is paired again, which gives it a new id and secret.
+    lost it is paired again, which gives it a new id and secret. A ``csr`` (PEM) gets the device
+    a client certificate for its own key as well, as at gateway pairing (mutual TLS); a bad one
+    is refused before anything is collected, so the device can send a good one.
     """
     _guard(client_ip)
+    csr_pem = _csr_checked(csr)
+    certificate = None
     with transaction.atomic():
         device = Device.objects.select_for_update(of=("self",)).filter(serial__iexact=(serial or "").strip()).first()
         if not claim_key_verify(claim_key, device.claim_key_hash if device is not None else ""):
@@ -325,13 +331,14 @@ def device_credentials_collect(*, serial: str, claim_key: str, client_ip: str | 
             if not _collectable(device, issued=False):
                 raise _refused("nothing_to_collect", device.patient)
             secret = device_credentials_issue(device)
+            certificate = certificates.device_certificate_issue(device, csr_pem=csr_pem) if csr_pem else None
             audit_record(actor=None, action="device.credentials_collected", patient=device.patient, obj=device)
     if again:
         # Recorded outside the refused transaction, so the attempt stays in the trail.
         audit_record(actor=None, action="device.credentials_collect_refused", patient=device.patient, obj=device)
         logger.warning("device %s asked for its credentials a second time: refused", device.device_id)
         raise _refused("already_collected", device.patient)
-    return _result(device, secret)
+    return _result(device, secret, certificate)
 
 
 def _collectable(device: Device, *, issued: bool) -> bool:

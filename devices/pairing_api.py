@@ -2,6 +2,7 @@
 
     POST /api/v1/pairing/          {"code": "ABCD-2345", "serial": "SN-000123"}  -> 201 credentials
     POST /api/v1/pairing/collect/  {"serial": "SN-000123", "claim_key": "..."}   -> 200 credentials
+    (either may carry "csr": a PEM request for the device's own key -> a client certificate too)
     POST /api/v1/devices/<pk>/unpair/ {"reason": "lost"}  (staff)                -> 200
 
 No log-in: the code (or, to collect, the device's factory key) is the authority, so both
@@ -29,10 +30,8 @@ from devices.pairing import PairingError, device_credentials_collect, device_unp
 from virtualward.client_ip import client_ip, source_key
 
 
-class PairingRequest(serializers.Serializer):
-    code = serializers.CharField(max_length=32)
-    serial = serializers.CharField(max_length=64)
-    csr = serializers.CharField(
+def csr_field() -> serializers.CharField:
+    return serializers.CharField(
         max_length=16_000,
         required=False,
         default="",
@@ -42,9 +41,16 @@ class PairingRequest(serializers.Serializer):
     )
 
 
+class PairingRequest(serializers.Serializer):
+    code = serializers.CharField(max_length=32)
+    serial = serializers.CharField(max_length=64)
+    csr = csr_field()
+
+
 class CollectRequest(serializers.Serializer):
     serial = serializers.CharField(max_length=64)
     claim_key = serializers.CharField(max_length=128, help_text="The factory key the device was supplied with.")
+    csr = csr_field()
 
 
 class UnpairRequest(serializers.Serializer):
@@ -126,6 +132,7 @@ class CollectView(_Anonymous):
                 serial=body.validated_data["serial"],
                 claim_key=body.validated_data["claim_key"],
                 client_ip=client_ip(request),
+                csr=body.validated_data["csr"],
             )
         except PairingError as error:
             return refused(error)

@@ -6,8 +6,12 @@ a wrong value fails at start-up with the variable's name rather than later with 
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
+import secrets
+from collections.abc import Callable
+from pathlib import Path
 from urllib.parse import urlsplit
 
 
@@ -85,3 +89,22 @@ def env_secret(name: str, default: str = "") -> str:
             raise ImproperlyConfiguredEnv(f"{name}_FILE={path!r} is empty")
         return value
     return os.environ.get(name, default)
+
+
+def dev_secret(path: Path, generate: Callable[[], str] = lambda: secrets.token_urlsafe(32)) -> str:
+    """A development secret kept in ``path`` (mode 0600), made on first use: `make run`'s own
+    broker and database passwords, never a deployment's (those come from env_secret)."""
+    with contextlib.suppress(FileNotFoundError):
+        existing = path.read_text().strip()
+        if existing:
+            return existing
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = generate()
+    # O_EXCL: two processes starting together agree on one secret (the loser reads the winner's).
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secret)
+    return secret

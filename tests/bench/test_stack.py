@@ -169,3 +169,10 @@ def test_a_forgotten_ingest_session_is_gone_from_the_bench_broker(tmp_path):
         stack.forget_mqtt_session(platform_url, "vw-bench-ingest-2", account.username, account.password)
         # then the next connection under that client id finds no session
         assert not _session_present(platform_url, "vw-bench-ingest-2")
+
+
+def test_the_stacks_processes_start_in_the_projects_root():
+    # the bench starts `manage.py ingest`, Celery and the baseline with this as their directory
+    from benchmarks import stack
+
+    assert (stack.BASE_DIR / "manage.py").is_file() and (stack.BASE_DIR / "benchmarks").is_dir()

@@ -32,8 +32,8 @@ from devices.pairing import PairingResult, device_unpair, pairing_code_issue, pa
 from devices.protocol import ack_topic, obs_topic
 from tests.broker.tls import CertificateSet, TlsSession, device_key_and_csr, write_identity
 from tests.factories import DeviceFactory, PatientFactory, UserFactory
-from tests.ingest.test_e2e import needs
-from tests.ingest.test_e2e import shared_database_url as subprocess_database_url
+from tests.processes import needs
+from tests.processes import shared_database_url as subprocess_database_url
 from virtualward.embedded import free_port
 
 pytestmark = pytest.mark.timeout(90)

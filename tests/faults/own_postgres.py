@@ -14,7 +14,9 @@ import pwd
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from django.conf import settings
@@ -80,14 +82,10 @@ class OwnPostgres:
             input=dump.stdout, check=True, capture_output=True, timeout=60,
         )  # fmt: skip
 
-    def counts(self, table: str, prefix: str) -> dict[str, int]:
-        """msg_id -> rows in ``table`` for the msg_ids starting with ``prefix``."""
+    def fetch(self, sql: str, params: Sequence[Any]) -> list[tuple]:
+        """The rows of a query on vw_fault (what the fault rig's checks read)."""
         with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=vw_fault") as conn:
-            rows = conn.execute(
-                f"SELECT msg_id, count(*) FROM {table} WHERE msg_id LIKE %s GROUP BY msg_id",
-                (prefix + "%",),
-            ).fetchall()
-        return dict(rows)
+            return conn.execute(sql, params).fetchall()
 
     def destroy(self) -> None:
         with contextlib.suppress(subprocess.CalledProcessError, subprocess.TimeoutExpired):

@@ -10,60 +10,47 @@ every device). Killing any of them touches nothing outside the test.
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
-import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import quote
+from typing import Any, Self
 
 import paho.mqtt.client as mqtt
-import pytest
-from django.conf import settings
 from django.db import connection
 
 from devices import broker_auth
 from devices.models import ReceivedMessage
+from devices.mqtt_tls import ClientTls, client_tls_configure
 from devices.outbox import Outbox
 from devices.protocol import ack_topic, obs_topic
 from patients.models import Observation
+from scoring.models import EarlyWarningScore
+from tests.processes import LoggedProcess, child_env, manage
 from virtualward.embedded import free_port, wait_for_port
+from virtualward.env import mqtt_endpoint
 
-BASE_DIR = Path(__file__).resolve().parents[2]
-IN_CI = os.environ.get("CI") == "true" or os.environ.get("VW_REQUIRE_SERVICES") == "true"
-
-
-def needs(missing: bool, reason: str) -> None:
-    """Skip on a machine without what the scenario needs; in CI never skip: fail."""
-    if missing and not IN_CI:
-        pytest.skip(reason)
-    assert not missing, f"CI must be able to run the fault suite: {reason}"
-
-
-def shared_database_url() -> str | None:
-    """A DATABASE_URL for the test database that a subprocess can open, or None (in memory)."""
-    db = settings.DATABASES["default"]
-    if db["ENGINE"] == "django.db.backends.postgresql":
-        auth = quote(db["USER"] or "") + (":" + quote(db["PASSWORD"]) if db.get("PASSWORD") else "")
-        return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    name = str(db["NAME"])
-    return None if "memory" in name else f"sqlite:///{name}"
+# Rows of a query: ``fetch(sql, params)`` on whichever database ingest and the workers write to.
+Fetch = Callable[[str, Sequence[Any]], list[tuple]]
 
 
 class Broker:
-    """Mosquitto from the platform's generated configuration, killed and restarted at will."""
+    """Mosquitto from the platform's generated configuration, killed and restarted at will.
 
-    def __init__(self, directory: Path) -> None:
+    With ``ca_file`` the configuration has a TLS listener (the settings' VW_MQTT_TLS_CERTFILE and
+    KEYFILE): every client then verifies the broker against that CA, as in deployment.
+    """
+
+    def __init__(self, directory: Path, ca_file: str = "") -> None:
         binary = broker_auth.mosquitto_binary()
         assert binary is not None
-        self.binary, self.port = binary, free_port()
-        self.url = f"mqtt://127.0.0.1:{self.port}"
+        self.binary, self.port, self.ca_file = binary, free_port(), ca_file
+        # "localhost" is a name on the broker's certificate (manage.py tls_certs).
+        self.url = f"mqtts://localhost:{self.port}" if ca_file else f"mqtt://127.0.0.1:{self.port}"
         self.conf = broker_auth.broker_config_write(directory, host="127.0.0.1", port=self.port)
         self.log = (directory / "mosquitto.log").open("ab")
         self.process: subprocess.Popen | None = None
@@ -85,43 +72,17 @@ class Broker:
         self.log.close()
 
 
-class Ingest:
-    """One `manage.py ingest` process on the test database and the test's broker."""
+class Ingest(LoggedProcess):
+    """One `manage.py ingest` process on the test's database and broker; ready once started."""
 
     def __init__(self, env: dict[str, str], client_id: str, share_group: str, log_dir: Path) -> None:
-        self.env, self.client_id, self.share_group = env, client_id, share_group
-        self.log_path = log_dir / f"{client_id}.log"
-        self.process: subprocess.Popen | None = None
+        argv = manage("ingest", "--client-id", client_id, "--batch-ms", "10", "--share-group", share_group)
+        super().__init__(argv, env=env, log_path=log_dir / f"{client_id}.log", name=client_id)
 
-    def start(self) -> Ingest:
-        command = [sys.executable, "manage.py", "ingest", "--client-id", self.client_id, "--batch-ms", "10",
-                   "--share-group", self.share_group]  # fmt: skip
-        before = self.log().count("ingest ready")
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(command, cwd=BASE_DIR, env=self.env, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
-        while self.log().count("ingest ready") == before:
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"ingest never became ready:\n{self.log()[-3000:]}")
-            time.sleep(0.05)
+    def start(self) -> Self:
+        super().start()
+        self.wait_for_log("ingest ready", timeout=30)
         return self
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(5)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
 
 
 @dataclass
@@ -140,6 +101,7 @@ class Fleet:
     username: str
     password: str
     device_ids: list[str]
+    ca_file: str = ""
     tag: str = field(default_factory=lambda: f"fault{uuid.uuid4().hex[:6]}")
     ack_timeout_s: float = 2.0
     max_backoff_s: float = 4.0
@@ -156,8 +118,10 @@ class Fleet:
         self.client.on_subscribe = self._on_subscribe
         self.client.on_disconnect = lambda *args: self.ready.clear()
         self.client.on_message = self._on_message
-        host, port = self.url.removeprefix("mqtt://").split(":")
-        self.client.connect_async(host, int(port), keepalive=10)
+        host, port, tls = mqtt_endpoint(self.url)
+        if tls:  # as a device must: the broker verified against the platform's CA, never plain text
+            client_tls_configure(self.client, ClientTls(self.ca_file))
+        self.client.connect_async(host, port, keepalive=10)
         self.client.loop_start()
         assert self.ready.wait(10), "the fleet could not subscribe to its ack topics"
 
@@ -190,7 +154,10 @@ class Fleet:
             device_id = self.device_ids[n % len(self.device_ids)]
             msg_id = f"{self.tag}-{n}"
             at = datetime.now(UTC).isoformat()
-            readings = [{"type": "heart_rate", "value": 60 + n % 40, "unit": "/min", "measured_at": at}]
+            # A pulse of 131-170 scores 3 (RCP NEWS2 chart): every patient stays above low risk, so
+            # each reading is due its score promptly (a stable patient's normal readings are
+            # folded into a routine rescore by design, docs/news2.md) and raises or keeps an alert.
+            readings = [{"type": "heart_rate", "value": 131 + n % 40, "unit": "/min", "measured_at": at}]
             if n % 2:
                 readings.append({"type": "spo2", "value": 95 + n % 5, "unit": "%", "measured_at": at})
             payload = json.dumps({"msg_id": msg_id, "observations": readings}).encode()
@@ -231,38 +198,99 @@ class Tally:
                 f"{len(self.doubled)} doubled {self.doubled[:5]}, {self.unacked} never acked")  # fmt: skip
 
 
-def tally(fleet: Fleet, counts: Callable[[str, str], dict[str, int]] | None = None) -> Tally:
+def tally(fleet: Fleet, fetch: Fetch | None = None) -> Tally:
     """Every published msg_id against the database: stored once, each reading exactly once.
 
-    ``counts(table, prefix)`` reads msg_id -> rows from the database ingest wrote to (by default
-    the test database).
+    ``fetch`` reads the database ingest wrote to (by default the test database).
     """
-    counts = counts or _test_database_counts
+    fetch = fetch or test_database_fetch
     prefix = f"{fleet.tag}-"
-    stored = counts(ReceivedMessage._meta.db_table, prefix)
-    readings = counts(Observation._meta.db_table, prefix)
+    stored, readings = (
+        dict(fetch(f"SELECT msg_id, count(*) FROM {table} WHERE msg_id LIKE %s GROUP BY msg_id", [prefix + "%"]))
+        for table in (ReceivedMessage._meta.db_table, Observation._meta.db_table)
+    )
     lost = sorted(m for m, s in fleet.sent.items() if not stored.get(m) or readings.get(m, 0) < s.readings)
     doubled = sorted(m for m, s in fleet.sent.items() if stored.get(m, 0) > 1 or readings.get(m, 0) > s.readings)
     unacked = sum(1 for s in fleet.sent.values() if s.acked_at is None)
     return Tally(len(fleet.sent), lost, doubled, unacked)
 
 
-def _test_database_counts(table: str, prefix: str) -> dict[str, int]:
+def test_database_fetch(sql: str, params: Sequence[Any]) -> list[tuple]:
     connection.close()  # a fresh look, not a connection left over from before a restart
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT msg_id, count(*) FROM {table} WHERE msg_id LIKE %s GROUP BY msg_id", [prefix + "%"])
-        return dict(cursor.fetchall())
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
-def ingest_env(database_url: str, broker: Broker, account: broker_auth.MqttAccount, session_expiry_s: int) -> dict:
-    env = {k: v for k, v in os.environ.items() if k != "VW_TEST_DB_NAME"}
-    env.update(
+def ingest_env(database_url: str, broker: Broker, account: broker_auth.MqttAccount, **extra: str) -> dict:
+    return child_env(
         DATABASE_URL=database_url,
         MQTT_URL=broker.url,
+        MQTT_CA_FILE=broker.ca_file,
         MQTT_USERNAME=account.username,
         MQTT_PASSWORD=account.password,
-        MQTT_SESSION_EXPIRY_S=str(session_expiry_s),
-        PYTHONUNBUFFERED="1",
         VW_LOG_LEVEL="INFO",
+        **extra,
     )
-    return env
+
+
+@dataclass(frozen=True)
+class ScoringWaits:
+    """How long the fleet's pulse readings waited for a score that used them (or a newer pulse),
+    counted from when each was stored or the failed part was back, whichever came later."""
+
+    readings: int
+    unscored: list[int]  # observation ids no score has used yet
+    worst_s: float
+
+    def __str__(self) -> str:
+        return (
+            f"{self.readings} readings, {len(self.unscored)} unscored {self.unscored[:5]}, worst {self.worst_s:.1f} s"
+        )
+
+
+def scoring_waits(fleet: Fleet, back_at: datetime, fetch: Fetch | None = None) -> ScoringWaits:
+    fetch = fetch or test_database_fetch
+    observations, scores = Observation._meta.db_table, EarlyWarningScore._meta.db_table
+    prefix = [f"{fleet.tag}-%"]
+    readings = fetch(
+        f"SELECT patient_id, id, measured_at, received_at FROM {observations} "
+        "WHERE msg_id LIKE %s AND type = 'heart_rate'",
+        prefix,
+    )
+    measured = {obs_id: _when(at) for _, obs_id, at, _ in readings}
+    used: dict[int, list[tuple[datetime, datetime]]] = {}  # patient -> (computed at, pulse measured at)
+    for patient_id, computed_at, sub_scores in fetch(
+        f"SELECT patient_id, computed_at, sub_scores FROM {scores} WHERE patient_id IN "
+        f"(SELECT patient_id FROM {observations} WHERE msg_id LIKE %s)",
+        prefix,
+    ):
+        pulse = (_json(sub_scores).get("heart_rate") or {}).get("observation_id")
+        if pulse in measured:
+            used.setdefault(patient_id, []).append((_when(computed_at), measured[pulse]))
+    unscored, worst = [], 0.0
+    for patient_id, obs_id, _, received_at in readings:
+        scored = [at for at, pulse_at in used.get(patient_id, []) if pulse_at >= measured[obs_id]]
+        if not scored:
+            unscored.append(obs_id)
+            continue
+        worst = max(worst, (min(scored) - max(_when(received_at), back_at)).total_seconds())
+    return ScoringWaits(len(readings), sorted(unscored), worst)
+
+
+def await_scoring(fleet: Fleet, back_at: datetime, aim_s: float, fetch: Fetch | None = None) -> ScoringWaits:
+    """Scoring waits once every reading is scored, or once the aim has passed for the last one."""
+    deadline = time.monotonic() + aim_s + 2.0  # every reading is stored (and acked) by now
+    while (waits := scoring_waits(fleet, back_at, fetch)).unscored and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return waits
+
+
+def _when(value: datetime | str) -> datetime:
+    """A timestamp from PostgreSQL (aware) or SQLite (UTC text)."""
+    at = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def _json(value: dict | str | None) -> dict:
+    return json.loads(value) if isinstance(value, str) else (value or {})

@@ -13,12 +13,8 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import os
 import re
-import signal
 import ssl
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -27,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -44,32 +40,12 @@ from devices.protocol import ack_topic, obs_topic
 from patients.models import Observation
 from tests.factories import DeviceFactory
 from tests.ingest.conftest import obs_json
+from tests.processes import LoggedProcess, child_env, manage, needs, shared_database_url
 from virtualward.embedded import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
 
-BASE_DIR = Path(__file__).resolve().parents[2]
 EMBEDDED_BROKER = not settings.MQTT_URL  # amqtt: MQTT 3.1.1 only, no $share, no session redelivery
-IN_CI = os.environ.get("CI") == "true"
-
-
-def shared_database_url() -> str | None:
-    """A DATABASE_URL for the test database as it is named at run time, or None if in memory."""
-    db = settings.DATABASES["default"]
-    if db["ENGINE"] == "django.db.backends.postgresql":
-        auth = quote(db["USER"] or "") + (":" + quote(db["PASSWORD"]) if db.get("PASSWORD") else "")
-        return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    name = str(db["NAME"])
-    if "memory" in name:
-        return None
-    return f"sqlite:///{name}"
-
-
-def needs(condition: bool, reason: str) -> None:
-    """Skip only outside CI: in CI every one of these must run."""
-    if condition and not IN_CI:
-        pytest.skip(reason)
-    assert not condition, f"CI must be able to run this test: {reason}"
 
 
 @pytest.fixture
@@ -79,7 +55,7 @@ def database_url(db: None) -> str:
     return url or ""
 
 
-class Ingest:
+class Ingest(LoggedProcess):
     """`manage.py ingest` as a separate process, stopped by its own pid."""
 
     def __init__(
@@ -92,68 +68,30 @@ class Ingest:
         tmp: Path,
         env: dict[str, str] | None = None,
         embedded: bool = EMBEDDED_BROKER,
+        crash_before_ack: bool = False,
     ) -> None:
-        self.embedded = embedded
-        self.mqtt_url, self.database_url, self.env = mqtt_url, database_url, env or {}
-        self.client_id, self.share_group = client_id, share_group
-        self.log_path = tmp / f"{client_id}-{uuid.uuid4().hex[:6]}.log"
-        self.process: subprocess.Popen | None = None
-
-    def start(self, *, crash_before_ack: bool = False) -> Ingest:
-        env = {k: v for k, v in os.environ.items() if k != "VW_TEST_DB_NAME"}
-        env.update(
-            DATABASE_URL=self.database_url,
-            MQTT_URL=self.mqtt_url,
-            PYTHONUNBUFFERED="1",
-            VW_LOG_LEVEL="INFO",
-            MQTT_SESSION_EXPIRY_S="120",
-        )
-        env.update(self.env)  # the broker's TLS and account settings, when the test runs its own
-        if crash_before_ack:
-            env["VW_INGEST_CRASH_BEFORE_ACK"] = "1"
-        share = ["--no-share"] if not self.share_group else ["--share-group", self.share_group]
+        self.client_id = client_id
+        share = ["--no-share"] if not share_group else ["--share-group", share_group]
         # As `make run` does on the embedded broker: amqtt speaks 3.1.1 only, and now and then
         # leaves the MQTT 5 probe unanswered for its whole 10 s timeout.
-        protocol = ["--protocol", "3.1.1"] if self.embedded else []
-        command = [
-            sys.executable,
-            "manage.py",
-            "ingest",
-            "--client-id",
-            self.client_id,
-            "--batch-ms",
-            "10",
-            *share,
-            *protocol,
-        ]
-        log = self.log_path.open("wb")
-        self.process = subprocess.Popen(command, cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
+        protocol = ["--protocol", "3.1.1"] if embedded else []
+        overrides = {"VW_INGEST_CRASH_BEFORE_ACK": "1"} if crash_before_ack else {}
+        super().__init__(
+            manage("ingest", "--client-id", client_id, "--batch-ms", "10", *share, *protocol),
+            # the broker's TLS and account settings (env) when the test runs its own broker
+            env=child_env(
+                DATABASE_URL=database_url, MQTT_URL=mqtt_url, VW_LOG_LEVEL="INFO", MQTT_SESSION_EXPIRY_S="120"
+            )
+            | (env or {})
+            | overrides,
+            log_path=tmp / f"{client_id}-{uuid.uuid4().hex[:6]}.log",
+            name=client_id,
+        )
+
+    def start(self) -> Ingest:
+        super().start()
         self.wait_for_log("ingest ready", timeout=15)
         return self
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def wait_for_log(self, text: str, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while text not in self.log():
-            assert self.process is not None
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"ingest never logged {text!r}:\n{self.log()[-3000:]}")
-            time.sleep(0.05)
-
-    def wait_exit(self, timeout: float) -> int:
-        assert self.process is not None
-        return self.process.wait(timeout)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
 
 
 class Launcher:
@@ -170,9 +108,10 @@ class Launcher:
             tmp=self.tmp,
             env=self.wire.ingest_env,
             embedded=self.wire.embedded,
+            crash_before_ack=crash_before_ack,
         )
         self.started.append(ingest)
-        return ingest.start(crash_before_ack=crash_before_ack)
+        return ingest.start()
 
 
 @dataclass

@@ -17,14 +17,6 @@ from tests.pairing.conftest import STOCK_CLAIM_KEY
 COLLECT = "/api/v1/pairing/collect/"
 
 
-@pytest.fixture
-def paired_from_the_page(patient, clinician, stock_device):
-    """The patient has paired the stock device from /pair/: the device has not collected yet."""
-    issued = pairing_code_issue(patient=patient, user=clinician)
-    pairing_complete(code=issued.code, serial=stock_device.serial, issue_credentials=False, via="patient page")
-    return Device.objects.get(pk=stock_device.pk)
-
-
 def collect(body: dict, address: str = "203.0.113.50"):
     return APIClient().post(COLLECT, body, format="json", REMOTE_ADDR=address)
 

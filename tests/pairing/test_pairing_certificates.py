@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-import io
-
 import pytest
 from cryptography import x509
 from cryptography.x509.oid import NameOID
-from django.core.management import call_command
 from rest_framework.test import APIClient
 
 from devices.models import Device, DeviceCertificate
 from devices.pairing import device_unpair, pairing_code_issue, pairing_complete
-from tests.broker.tls import CertificateSet, device_key_and_csr
-
-
-@pytest.fixture
-def certs(settings, tmp_path) -> CertificateSet:
-    call_command("tls_certs", dir=tmp_path / "tls", stdout=io.StringIO())
-    found = CertificateSet(tmp_path / "tls")
-    settings.VW_TLS_CA_CERT_FILE, settings.VW_TLS_CA_KEY_FILE = found.ca, found.ca_key
-    return found
+from tests.broker.tls import device_key_and_csr
 
 
 @pytest.fixture

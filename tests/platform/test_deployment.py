@@ -53,7 +53,7 @@ def test_every_platform_process_runs_from_one_image_built_from_the_dockerfile(co
         ("worker-prompt", "-Q vw.prompt "),
         ("beat", "celery -A virtualward beat"),
         ("mosquitto", "manage.py broker_config --run"),
-        ("migrate", "manage.py migrate --noinput"),
+        ("migrate", "manage.py db_roles --migrate"),
     ],
 )
 def test_each_service_runs_its_own_process(compose, name, expected):

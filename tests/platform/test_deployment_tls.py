@@ -18,7 +18,8 @@ from virtualward.env import ImproperlyConfiguredEnv, env_secret
 
 ROOT = Path(__file__).resolve().parents[2]
 PLATFORM = ("migrate", "mosquitto", "web", "ingest", "worker", "worker-prompt", "beat")
-SECRET_VARIABLES = ("DJANGO_SECRET_KEY", "DATABASE_PASSWORD", "MQTT_PASSWORD", "POSTGRES_PASSWORD")
+SECRET_VARIABLES = ("DJANGO_SECRET_KEY", "DATABASE_PASSWORD", "MQTT_PASSWORD", "POSTGRES_PASSWORD",
+                    "VW_DB_OWNER_PASSWORD", "VW_DB_APP_PASSWORD")  # fmt: skip
 
 
 @pytest.fixture(scope="module")

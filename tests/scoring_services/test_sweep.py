@@ -48,6 +48,14 @@ def new_reading(patient, *, waited: dt.timedelta, measured_before: dt.timedelta 
     return received(record(patient, at=NOW - waited - measured_before, **values), NOW - waited)
 
 
+def requested_20_s_ago(capture_on_commit, patients, *, routine: bool, **values) -> None:
+    """Each patient's new reading, stored 20 s ago, and their rescore requested as ingest does."""
+    for patient in patients:
+        new_reading(patient, waited=dt.timedelta(seconds=20), **values)
+    with capture_on_commit(execute=True), transaction.atomic():
+        request_rescore([patient.pk for patient in patients], routine=routine)
+
+
 def test_the_sweep_finds_exactly_the_patients_with_a_reading_unscored_past_the_bound(tasks_sent):
     # given a patient whose pulse has waited 20 s unscored, and one never scored at all
     waited = scored_patient()
@@ -125,9 +133,7 @@ def test_a_patient_waiting_routinely_is_overdue_only_the_bound_after_the_routine
 ):
     # given a stable patient whose normal pulse joined the routine list (30 s countdown) 20 s ago
     patient = scored_patient()
-    new_reading(patient, waited=dt.timedelta(seconds=20), heart_rate=70)
-    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
-        request_rescore([patient.pk], routine=True)
+    requested_20_s_ago(django_capture_on_commit_callbacks, [patient], routine=True, heart_rate=70)
     tasks_sent.clear()
     # then the sweep leaves it while the countdown runs, and sends it 15 s after the countdown
     assert sweep_unscored(now=NOW) == []
@@ -182,10 +188,7 @@ def test_patients_taken_by_a_task_whose_worker_died_are_swept(
 ):
     # given patients requested promptly and taken by a task whose worker was then killed
     patients = [scored_patient() for _ in range(3)]
-    for patient in patients:
-        new_reading(patient, waited=dt.timedelta(seconds=20), spo2=88)
-    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
-        request_rescore([p.pk for p in patients])
+    requested_20_s_ago(django_capture_on_commit_callbacks, patients, routine=False, spo2=88)
     assert take_waiting("killed-task") == sorted(p.pk for p in patients)
     tasks_sent.clear()
     # when the sweep runs (nothing will ring for them: they are no longer waiting)
@@ -199,9 +202,7 @@ def test_patients_a_running_routine_task_took_are_still_routine_to_the_sweep(
 ):
     # given a stable patient whose routine task has taken them and is scoring them now
     patient = scored_patient()
-    new_reading(patient, waited=dt.timedelta(seconds=20), heart_rate=70)
-    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
-        request_rescore([patient.pk], routine=True)
+    requested_20_s_ago(django_capture_on_commit_callbacks, [patient], routine=True, heart_rate=70)
     assert take_waiting("routine-task", "routine") == [patient.pk]
     # then the sweep does not send them to the prompt queue as well, until the routine bound passes
     assert sweep_unscored(now=NOW) == []

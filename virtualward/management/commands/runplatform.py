@@ -27,7 +27,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from virtualward.embedded import free_port, wait_for_port
-from virtualward.env import env_int, env_str
+from virtualward.env import env_bool, env_int, env_str
 
 PY = sys.executable
 MANAGE = str(Path(settings.BASE_DIR) / "manage.py")
@@ -202,6 +202,8 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=env_int("VW_PORT", 8000), help="Web port (VW_PORT).")
         parser.add_argument("--mqtt-port", type=int, default=env_int("VW_MQTT_PORT", 0),
                             help="Embedded broker port (VW_MQTT_PORT; default 1883, or any free one).")  # fmt: skip
+        parser.add_argument("--device-mqtt-port", type=int, default=env_int("VW_MQTT_DEVICE_PORT", 0),
+                            help="Devices' MQTT port (VW_MQTT_DEVICE_PORT; default 1884, or any free).")  # fmt: skip
         parser.add_argument("--redis-port", type=int, default=env_int("VW_REDIS_PORT", 0),
                             help="Embedded Redis port (VW_REDIS_PORT; default 6379, or any free one).")  # fmt: skip
         parser.add_argument("--speed", type=float, default=float(env_str("VW_SIM_SPEED", "60")),
@@ -260,13 +262,16 @@ class Command(BaseCommand):
 
     def _start_broker(self, supervisor: Supervisor, options, services: list[Child]) -> None:  # type: ignore[no-untyped-def]
         # After migrate and the demo: Mosquitto's password file is written from the registry.
-        broker = start_broker(supervisor, options["mqtt_port"])
+        broker = start_broker(supervisor, options["mqtt_port"], options["device_mqtt_port"])
         supervisor.env["MQTT_URL"] = broker.url
+        if broker.device_url and not os.environ.get("MQTT_PUBLIC_URL"):
+            # Pairing hands devices the address of their own listener, not the platform's.
+            supervisor.env["MQTT_PUBLIC_URL"] = broker.device_url
         self.broker = broker
         services += [broker.child] if broker.child else []
 
     def _prepare(self, supervisor: Supervisor, options) -> None:  # type: ignore[no-untyped-def]
-        supervisor.run_step("migrate", [PY, MANAGE, "migrate", "--noinput"])
+        migrate_with_roles(supervisor)
         supervisor.run_step("static", [PY, MANAGE, "collectstatic", "--noinput", "-v", "0"])
         if options["no_demo"]:
             return
@@ -288,7 +293,9 @@ class Command(BaseCommand):
         for name, argv in celery_commands(sqlite=sqlite, schedule=schedule).items():
             supervisor.start(name, argv)
         if not options["no_simulator"]:
-            supervisor.start("simulator", [PY, MANAGE, "simulate_devices", "--speed", str(options["speed"])])
+            # The simulated devices connect as devices do: to their own listener when there is one.
+            url = ["--url", self.broker.device_url] if self.broker.device_url else []
+            supervisor.start("simulator", [PY, MANAGE, "simulate_devices", "--speed", str(options["speed"]), *url])
         wait_for_port(options["host"], options["port"], timeout=60)
 
     def _banner(self, supervisor: Supervisor, options) -> None:  # type: ignore[no-untyped-def]
@@ -302,7 +309,8 @@ class Command(BaseCommand):
         if get_user_model().objects.filter(username=DEMO_USERS[0].username).exists():
             lines += demo_logins_text().splitlines()
         lines += [
-            f"MQTT broker: {supervisor.env['MQTT_URL']}",
+            f"MQTT broker: {supervisor.env['MQTT_URL']} (the platform's processes)",
+            *([f"MQTT for devices: {self.broker.device_url} (client id = username)"] if self.broker.device_url else []),
             f"Notifications to staff: http://{host}:{options['port']}/notifications/ (e-mails also printed as [smtp])",
             "Press Ctrl-C to stop everything.",
             "=" * 72,
@@ -329,6 +337,32 @@ class Command(BaseCommand):
         platform = [c for c in reversed(supervisor.children) if c not in services]
         supervisor.stop(platform, APP_STOP_SECONDS)
         supervisor.stop(list(reversed(services)), BROKER_STOP_SECONDS)
+
+
+def migrate_with_roles(supervisor: Supervisor) -> None:
+    """Migrate; on PostgreSQL as the owner role, then every later child runs as the application role.
+
+    DATABASE_URL names the DBA (a superuser or CREATEROLE role) that `manage.py db_roles --migrate`
+    runs as; it makes the owner and application roles (VW_DB_OWNER_ROLE, VW_DB_APP_ROLE), migrates
+    connected as the owner and grants the application its rights. The children then connect as
+    the application role, which cannot truncate, alter or rewrite the audit trail (docs/security.md).
+    SQLite has no roles; VW_DB_ROLES=false keeps one role on PostgreSQL too.
+    """
+    from accounts.db_roles import app_role_env, can_manage_roles, db_role_password
+
+    postgresql = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+    if not (postgresql and env_bool("VW_DB_ROLES", True)):
+        supervisor.run_step("migrate", [PY, MANAGE, "migrate", "--noinput"])
+        return
+    if not can_manage_roles():
+        warning = "DATABASE_URL's role may not create roles: everything runs as it, and it could wipe the audit trail"
+        supervisor.say("platform", f"!!! {warning}. Use a superuser, or set VW_DB_ROLES=false.")
+        supervisor.run_step("migrate", [PY, MANAGE, "migrate", "--noinput"])
+        return
+    owner_password, app_password = (db_role_password(which) for which in ("owner", "app"))
+    roles = {"VW_DB_OWNER_PASSWORD": owner_password, "VW_DB_APP_PASSWORD": app_password}
+    supervisor.run_step("migrate", [PY, MANAGE, "db_roles", "--migrate"], env={**supervisor.env, **roles})
+    supervisor.env = app_role_env(supervisor.env, settings.DATABASE_URL, app_password)
 
 
 # The default queue's worker runs at a lower CPU priority (virtualward.celery.Niceness).
@@ -374,12 +408,20 @@ class Broker:
     url: str
     kind: str  # "configured" (MQTT_URL), "mosquitto" (generated config) or "embedded" (amqtt)
     child: Child | None = None
+    # Mosquitto's listener for devices, where the client id is always the username; "" when the
+    # devices share the platform's listener (a configured or the embedded broker).
+    device_url: str = ""
 
 
-def start_broker(supervisor: Supervisor, configured_port: int) -> Broker:
+def start_broker(supervisor: Supervisor, configured_port: int, configured_device_port: int = 0) -> Broker:
     """The MQTT broker for this run: MQTT_URL's when set; else Mosquitto with the platform's
     generated configuration (per-device passwords and ACLs) when it is installed; else the
-    embedded Python broker, so a machine with nothing installed still runs."""
+    embedded Python broker, so a machine with nothing installed still runs.
+
+    Mosquitto gets two listeners, as in docker-compose: the platform's processes share one
+    account and keep a session each on theirs; on the devices' the broker takes the username (the
+    device id) as the client id, so no device can knock another offline by borrowing its id.
+    """
     if settings.MQTT_URL:
         return Broker(settings.MQTT_URL, "configured")
     from devices.broker_auth import broker_config_write, mosquitto_binary
@@ -387,11 +429,15 @@ def start_broker(supervisor: Supervisor, configured_port: int) -> Broker:
     port = choose_port(supervisor, configured_port, 1883, "MQTT broker")
     binary = mosquitto_binary()
     if binary is not None:
-        conf = broker_config_write(settings.MQTT_BROKER_DIR, host="127.0.0.1", port=port)
+        device_port = choose_port(supervisor, configured_device_port, 1884, "devices' MQTT listener")
+        if device_port == port:
+            raise CommandError(f"the platform's and the devices' MQTT listeners cannot share port {port}")
+        conf = broker_config_write(settings.MQTT_BROKER_DIR, host="127.0.0.1", port=port, device_port=device_port)
         child = supervisor.start("mqtt", [binary, "-c", str(conf)])
         wait_for_port("127.0.0.1", port, timeout=15)
+        wait_for_port("127.0.0.1", device_port, timeout=15)
         supervisor.say("mqtt", f"Mosquitto with generated passwords and ACLs from {conf.parent}")
-        return Broker(f"mqtt://127.0.0.1:{port}", "mosquitto", child)
+        return Broker(f"mqtt://127.0.0.1:{port}", "mosquitto", child, device_url=f"mqtt://127.0.0.1:{device_port}")
     child = supervisor.start("mqtt", [PY, "-m", "virtualward.embedded", "mqtt", "--port", str(port)])
     wait_for_port("127.0.0.1", port, timeout=15)
     supervisor.say("mqtt", "Mosquitto is not installed: using the embedded broker (no device passwords)")
