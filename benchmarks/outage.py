@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import math
 import multiprocessing
-import time
 import statistics
+import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
