@@ -312,6 +312,22 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "unacked_restore_interval": 5,
     "unacked_restore_throttle": 1,
 }
+# The persistence rule for continuous wearables (alerts.persistence, docs/alerting.md): a
+# parameter newly scoring 3 on a continuous device waits this many seconds for its single-
+# parameter alert unless a newer reading contradicts it. 0 (the default) switches it off; never
+# applied to a HIGH total, to consciousness or to spot checks; at most 120 s.
+VW_PERSISTENCE_SECONDS = env_int("VW_PERSISTENCE_SECONDS", 0)
+if not 0 <= VW_PERSISTENCE_SECONDS <= 120:
+    raise ImproperlyConfiguredEnv(
+        f"VW_PERSISTENCE_SECONDS={VW_PERSISTENCE_SECONDS} must be 0 (off) to 120: a longer wait is not an artefact "
+        "filter but a delay to an urgent response (hazard H-12)"
+    )
+VW_PERSISTENCE_SWEEP_SECONDS = env_int("VW_PERSISTENCE_SWEEP_SECONDS", 5)
+CELERY_BEAT_SCHEDULE["persistence-holds-sweep"] = {
+    "task": "alerts.tasks.sweep_persistence_holds",
+    "schedule": float(VW_PERSISTENCE_SWEEP_SECONDS),
+    "options": {"expires": float(VW_PERSISTENCE_SWEEP_SECONDS)},
+}
 CELERY_BEAT_SCHEDULE["rescore-sweep"] = {
     "task": "scoring.tasks.sweep_unscored",
     "schedule": float(VW_RESCORE_SWEEP_SECONDS),

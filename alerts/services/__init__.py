@@ -12,6 +12,7 @@ from alerts.services.actions import (
 )
 from alerts.services.clinical import alert_fall_detected, evaluate_score, evaluate_scores
 from alerts.services.core import AlertNews, auto_resolve, live_alert, raise_or_escalate
+from alerts.services.persistence import sweep_persistence_holds
 from alerts.services.reviews import sweep_clinical_reviews
 from alerts.services.snooze import alert_snooze
 from alerts.services.technical import (
@@ -45,4 +46,5 @@ __all__ = [
     "resolve_low_battery",
     "sweep_clinical_reviews",
     "sweep_overdue_observations",
+    "sweep_persistence_holds",
 ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -55,9 +56,16 @@ def evaluate_scores(
     scored: Sequence[tuple[Patient, EarlyWarningScore, EarlyWarningScore | None]], *, now: datetime
 ) -> None:
     """:func:`evaluate_score` for several patients, their live alerts read in one locking query."""
+    from alerts.services.persistence import hold_for_persistence
+
     live = live_patient_alerts([patient.pk for patient, _, _ in scored], SCORE_KINDS)
+    holds = hold_for_persistence(scored, now=now)
     raise_or_escalate_all(
-        [(patient, news) for patient, score, previous in scored for news in _score_news(score, previous)],
+        [
+            (patient, news)
+            for patient, score, previous in scored
+            for news in _score_news(score, previous, holds.get(patient.pk))
+        ],
         now=now,
         live=live,
     )
@@ -73,13 +81,24 @@ def evaluate_scores(
             )
 
 
-def _score_news(score: EarlyWarningScore, previous: EarlyWarningScore | None) -> list[AlertNews]:
-    """What a new score calls for: a higher risk band, and parameters newly scoring 3."""
+def _score_news(score: EarlyWarningScore, previous: EarlyWarningScore | None, hold: Any = None) -> list[AlertNews]:
+    """What a new score calls for: a higher risk band, and parameters newly scoring 3.
+
+    ``hold``: the persistence rule's decision for this patient (alerts.services.persistence):
+    parameters held back from the single-parameter alert, and held ones now due. The risk
+    band's alert is never held.
+    """
     news = []
     previous_rank = RISK_RANK[previous.risk] if previous is not None else 0
-    if RISK_RANK[score.risk] > previous_rank and score.risk in RISK_SEVERITY:
+    # The low–medium band is the single-parameter trigger (a lone 3): held with its parameters.
+    band_held = hold is not None and score.risk == "low-medium" and _parameters_at_3(score) <= hold.held
+    if RISK_RANK[score.risk] > previous_rank and score.risk in RISK_SEVERITY and not band_held:
         news.append(risk_news(score))
+    elif hold is not None and hold.confirmed and score.risk in RISK_SEVERITY:
+        news.append(risk_news(score))  # a held value persisted: its band's alert, if not raised already
     newly_at_3 = _parameters_at_3(score) - (_parameters_at_3(previous) if previous is not None else set())
+    if hold is not None:
+        newly_at_3 = (newly_at_3 - hold.held) | hold.confirmed
     if newly_at_3:
         news.append(_single_parameter_news(score, newly_at_3))
     return news
