@@ -5,6 +5,7 @@ from rest_framework.routers import DefaultRouter
 
 from accounts.api import AuditExportView
 from alerts.api import AlertViewSet
+from alerts.incident_api import IncidentViewSet
 from devices.api import ConnectivityAreasView, DeviceViewSet, IngestRejectionViewSet
 from devices.pairing_api import CollectView, DeviceUnpairView, PairingView
 from patients.api import ObservationViewSet, PatientViewSet, WardViewSet
@@ -18,6 +19,7 @@ router.register("observations", ObservationViewSet, basename="observation")
 router.register("devices", DeviceViewSet, basename="device")
 router.register("rejections", IngestRejectionViewSet, basename="rejection")
 router.register("alerts", AlertViewSet, basename="alert")
+router.register("incidents", IncidentViewSet, basename="incident")
 router.register("rota/shifts", ShiftViewSet, basename="shift")
 
 urlpatterns = [
