@@ -7,6 +7,8 @@ redirect); the service checks who may act and audits what was done.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -49,7 +51,7 @@ def incident_action(request: HttpRequest, incident_id: int, action: str) -> Http
     return redirect(reverse("frontend:triage") + f"#incident-{incident_id}")
 
 
-def _assignee(request: HttpRequest):  # noqa: ANN202 - a user or None
+def _assignee(request: HttpRequest) -> Any:
     raw = request.POST.get("assignee", "")
     if raw == "me":
         return request.user
