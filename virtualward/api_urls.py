@@ -7,6 +7,7 @@ from accounts.api import AuditExportView
 from alerts.api import AlertViewSet
 from alerts.incident_api import IncidentViewSet
 from devices.api import ConnectivityAreasView, DeviceViewSet, IngestRejectionViewSet
+from devices.kit_api import KitTaskViewSet
 from devices.pairing_api import CollectView, DeviceUnpairView, PairingView
 from patients.api import ObservationViewSet, PatientViewSet, WardViewSet
 from rota.api import ShiftViewSet
@@ -21,6 +22,7 @@ router.register("rejections", IngestRejectionViewSet, basename="rejection")
 router.register("alerts", AlertViewSet, basename="alert")
 router.register("incidents", IncidentViewSet, basename="incident")
 router.register("rota/shifts", ShiftViewSet, basename="shift")
+router.register("connectivity/kit-tasks", KitTaskViewSet, basename="kit-task")
 
 urlpatterns = [
     path("news2/", News2CalculatorView.as_view(), name="news2"),
