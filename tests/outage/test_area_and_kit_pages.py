@@ -41,8 +41,10 @@ def _dropouts(ward, postcode, count, *, operator="23415", days_ago=1):
     device = DeviceFactory(patient=patient, network_type="cellular", network_operator=operator, network_cell="c1")
     start = timezone.now() - dt.timedelta(days=days_ago)
     for n in range(count):
-        ConnectivityGap.objects.create(device=device, patient=patient, cause="timeout",
-                                       started_at=start + dt.timedelta(minutes=n), ended_at=start + dt.timedelta(minutes=n, seconds=30))  # fmt: skip
+        began = start + dt.timedelta(minutes=n)
+        ConnectivityGap.objects.create(
+            device=device, patient=patient, cause="timeout", started_at=began, ended_at=began + dt.timedelta(seconds=30)
+        )
     return patient, device
 
 
