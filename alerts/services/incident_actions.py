@@ -19,7 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.access import can_triage, role_of, sees_all_wards, visible_wards
-from accounts.audit import audit_record
+from accounts.audit import audit_record_each
 from alerts.incident_models import ConnectivityIncident, IncidentMember, IncidentState
 from alerts.models import Alert, AlertEvent, AlertState
 from alerts.services.actions import AlertActionError, AlertPermissionError, AlertStateError
@@ -125,7 +125,10 @@ def _act(
         data = change(locked, now)
         locked.updated_at = now
         locked.save()
-        audit_record(actor=user, action=f"incident.{action}", obj=locked, detail={**data, "label": locked.label})
+        # One event per patient under it: their alerts' owner (and acknowledgement) changed too.
+        patients = sorted(set(IncidentMember.objects.filter(incident=locked).values_list("patient_id", flat=True)))
+        detail = {**data, "label": locked.label}
+        audit_record_each(actor=user, action=f"incident.{action}", patients=patients, obj=locked, detail=detail)
         payload = incident_to_dict(locked)
         for ward_id in sorted(incident_wards(locked)):
             publish("incident.updated", ward_id=ward_id, data=payload)
