@@ -236,6 +236,12 @@ VW_RESCORE_DELAY_SECONDS = env_int("VW_RESCORE_DELAY_SECONDS", 0)
 # The Celery queue of prompt rescoring (any reading that scores, any patient not at low risk);
 # its own worker consumes it, so it never waits behind the default queue (docs/news2.md).
 VW_PROMPT_QUEUE = env_str("VW_PROMPT_QUEUE", "vw.prompt")
+# A ladder's rung and the message it sends are what a person waits for, as much as the alert:
+# on the prompt queue too, never behind routine rescoring and reports (docs/alerting.md).
+CELERY_TASK_ROUTES = {
+    name: {"queue": VW_PROMPT_QUEUE}
+    for name in ("rota.tasks.advance_ladder", "rota.tasks.advance_incident_ladder", "rota.tasks.send_notification")
+}
 # How long a routine rescore waits (a low-risk patient whose new readings all score 0): every
 # reading meanwhile joins that one task, so such a patient costs one rescore per this period.
 VW_ROUTINE_RESCORE_SECONDS = env_int("VW_ROUTINE_RESCORE_SECONDS", 30)
