@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import logging
 import re
 import threading
 import time
@@ -37,6 +38,7 @@ class MailWatch:
         self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
 
     def start(self) -> None:
+        logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every SMTP command at INFO
         self._controller.start()
 
     def stop(self) -> None:
