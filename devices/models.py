@@ -203,7 +203,9 @@ class NetworkReport(models.Model):
     """
 
     device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="network_reports")
-    patient = models.ForeignKey("patients.Patient", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    patient = models.ForeignKey(
+        "patients.Patient", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     at = models.DateTimeField()
     type = models.CharField(max_length=10, blank=True)
     operator = models.CharField(max_length=6, blank=True)

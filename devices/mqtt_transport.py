@@ -186,11 +186,7 @@ class MqttTransport:
         set_publish_window(client, publish_window_for(self.protocol, properties, self.config.publish_window))
         logger.info(
             "MQTT connected to %s:%s as %s (MQTT %s, session present: %s)",
-            self._host,
-            self._port,
-            self.config.client_id,
-            self.protocol,
-            flags.session_present,
+            self._host, self._port, self.config.client_id, self.protocol, flags.session_present,
         )
         self.connected.set()
         topics = subscriptions(self.config.share_group)
@@ -259,7 +255,7 @@ def _configure_common(client: mqtt.Client, config: TransportConfig, *, tls: bool
 
 
 def negotiate_protocol(config: TransportConfig, *, timeout_s: float = 10.0) -> str:
-    """ "5" if the broker speaks MQTT 5, else "3.1.1". A throwaway client id leaves no session."""
+    """"5" if the broker speaks MQTT 5, else "3.1.1". A throwaway client id leaves no session."""
     host, port, tls = mqtt_endpoint(config.url)
     answer: dict[str, int] = {}
     done = threading.Event()

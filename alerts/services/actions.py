@@ -110,7 +110,9 @@ def alert_escalate(
     return _act(alert, user, AlertEvent.Action.ESCALATED, change, note=text)
 
 
-def alert_resolve(*, alert: Alert, user: Any, outcome: str, note: str = "", review_by: datetime | None = None) -> Alert:
+def alert_resolve(
+    *, alert: Alert, user: Any, outcome: str, note: str = "", review_by: datetime | None = None
+) -> Alert:
     """Close the alert with its outcome; while the patient is still in band, only with a review.
 
     A clinical alert whose patient is still in its band (alerts.present.still_in_band) needs a

@@ -70,8 +70,8 @@ def _sort_out(parsed: list[Parsed], devices: dict[str, DeviceRef], work: BatchWo
         if refusal is not None:
             work.rejections.append(whole_rejection(message, device, refusal))
             # Every obs gets an ack, even from an unknown id: the sender learns why nothing was kept.
-            work.outcomes[position] = (
-                reply_to(message, 0, [], refusal) if message.is_obs else Outcome(message.incoming, error=refusal)
+            work.outcomes[position] = reply_to(message, 0, [], refusal) if message.is_obs else Outcome(
+                message.incoming, error=refusal
             )
             continue
         assert device is not None
@@ -81,10 +81,8 @@ def _sort_out(parsed: list[Parsed], devices: dict[str, DeviceRef], work: BatchWo
             candidates.append(position)
         elif message.error is not None:
             work.rejections.append(whole_rejection(message, device, message.error))
-            work.outcomes[position] = (
-                reply_to(message, 0, [], message.error)
-                if message.is_obs
-                else Outcome(message.incoming, error=message.error)
+            work.outcomes[position] = reply_to(message, 0, [], message.error) if message.is_obs else Outcome(
+                message.incoming, error=message.error
             )
         else:
             _note_status(message, device, position, work)

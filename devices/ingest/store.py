@@ -117,20 +117,9 @@ def load_devices(refs: Iterable[str]) -> dict[str, DeviceRef]:
         # of the worker's time in every batch, whatever its size.
         rows = fetch_binary(_DEVICES_SQL, [wanted])
     else:
-        rows = (
-            Device.objects.filter(device_id__in=wanted)
-            .order_by()
-            .values_list(
-                "device_id",
-                "pk",
-                "patient_id",
-                "patient__ward_id",
-                "revoked_at",
-                "patient__spo2_scale",
-                "patient__current_score__risk",
-                "patient__current_score__sub_scores",
-                "patient__current_score_id",
-            )
+        rows = Device.objects.filter(device_id__in=wanted).order_by().values_list(
+            "device_id", "pk", "patient_id", "patient__ward_id", "revoked_at", "patient__spo2_scale",
+            "patient__current_score__risk", "patient__current_score__sub_scores", "patient__current_score_id",
         )
     return {
         ref: DeviceRef(pk, patient, ward, revoked is not None, scale or 1, risk, subs, score_id)
@@ -420,9 +409,8 @@ def stored_outcomes(keys: set[tuple[int, str]]) -> dict[tuple[int, str], tuple[i
     msg_ids = {msg_id for _, msg_id in keys}
     accepted = {
         (pk, msg_id): count
-        for pk, msg_id, count in ReceivedMessage.objects.filter(
-            device_id__in=device_pks, msg_id__in=msg_ids
-        ).values_list("device_id", "msg_id", "accepted")
+        for pk, msg_id, count in ReceivedMessage.objects.filter(device_id__in=device_pks, msg_id__in=msg_ids)
+        .values_list("device_id", "msg_id", "accepted")
         if (pk, msg_id) in keys
     }
     items: dict[tuple[int, str], list[ItemRejection]] = {key: [] for key in keys}

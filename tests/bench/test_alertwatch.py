@@ -31,7 +31,9 @@ def _raised(patient_id):
     return {"type": "live.event", "event": "alert.raised", "ward_id": 1, "patient_id": patient_id, "at": "", "data": {}}
 
 
-def test_alerts_sent_after_idle_polls_all_reach_the_watch_and_its_receive_is_never_cancelled(redis_layer, monkeypatch):
+def test_alerts_sent_after_idle_polls_all_reach_the_watch_and_its_receive_is_never_cancelled(
+    redis_layer, monkeypatch
+):
     # given a watch whose poll interval is short, and a count of receives the layer saw cancelled
     monkeypatch.setattr(alertwatch, "_POLL_S", 0.02)
     cancelled = []

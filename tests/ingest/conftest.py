@@ -85,3 +85,4 @@ def obs_at(device: Any) -> str:
 @pytest.fixture
 def status_at(device: Any) -> str:
     return status_topic(device.device_id)
+

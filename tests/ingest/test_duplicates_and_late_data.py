@@ -78,13 +78,8 @@ def test_readings_uploaded_late_are_flagged_and_land_in_the_past(device, obs_at)
     # given the patient's current reading, measured and received a moment ago
     received_at = MANIFEST_RECEIVED_AT
     current = ObservationFactory(
-        patient=device.patient,
-        device=device,
-        type="spo2",
-        value=96,
-        unit="%",
-        measured_at=received_at - timedelta(seconds=30),
-        received_at=received_at - timedelta(seconds=25),
+        patient=device.patient, device=device, type="spo2", value=96, unit="%",
+        measured_at=received_at - timedelta(seconds=30), received_at=received_at - timedelta(seconds=25),
     )
 
     # when the device uploads readings stored while it was out of signal, out of order

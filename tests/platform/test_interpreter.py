@@ -87,7 +87,9 @@ class _Transport:
 def test_the_ingest_service_freezes_before_its_worker_starts(monkeypatch):
     calls = []
     monkeypatch.setattr(ingest_command, "MqttTransport", _Transport)
-    monkeypatch.setattr(ingest_command, "freeze_startup_objects", lambda: calls.append(threading.active_count()))
+    monkeypatch.setattr(
+        ingest_command, "freeze_startup_objects", lambda: calls.append(threading.active_count())
+    )
     stop = threading.Event()
     stop.set()
     options = {"batch_size": 10, "batch_ms": 5, "stats_seconds": 60, "switch_interval_us": 5000}

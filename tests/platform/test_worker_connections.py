@@ -16,7 +16,9 @@ from virtualward.celery import app, tidy_database_connections
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(connection.vendor == "sqlite", reason="Django never closes the in-memory SQLite test database"),
+    pytest.mark.skipif(
+        connection.vendor == "sqlite", reason="Django never closes the in-memory SQLite test database"
+    ),
 ]
 
 

@@ -128,10 +128,7 @@ def run_service(
     totals = worker.totals
     logger.info(
         "ingest stopped: %d messages (%d accepted observations, %d rejected, %d duplicates)",
-        totals.messages,
-        totals.accepted,
-        totals.rejected,
-        totals.duplicates,
+        totals.messages, totals.accepted, totals.rejected, totals.duplicates,
     )
 
 
@@ -150,11 +147,6 @@ def _log_until_stopped(worker: IngestWorker, stop: threading.Event, every_s: flo
         started = time.monotonic()
         logger.info(
             "ingest: %.0f msg/s, %d messages in %d batches, %d observations, %d rejected, %d duplicates, %d retries",
-            stats.messages / elapsed if elapsed else 0,
-            stats.messages,
-            stats.batches,
-            stats.accepted,
-            stats.rejected,
-            stats.duplicates,
-            stats.retries,
+            stats.messages / elapsed if elapsed else 0, stats.messages, stats.batches,
+            stats.accepted, stats.rejected, stats.duplicates, stats.retries,
         )
