@@ -56,11 +56,17 @@ class IncidentViewSet(AuditedReadsMixin, viewsets.GenericViewSet):
             summary["state"] = "open"
         return [_json(s) for s in summaries]
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT}, description="Open incidents, oldest first.")
+    @extend_schema(
+        operation_id="incidents_list", responses={200: OpenApiTypes.OBJECT}, description="Open incidents, oldest first."
+    )
     def list(self, request: Request) -> Response:
         return Response({"results": self._summaries()})
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT}, description="One incident, its patients ranked by risk.")
+    @extend_schema(
+        operation_id="incidents_retrieve",
+        responses={200: OpenApiTypes.OBJECT},
+        description="One incident, its patients ranked by risk.",
+    )
     def retrieve(self, request: Request, pk: str) -> Response:
         return Response(self._summary(self._get()))
 
