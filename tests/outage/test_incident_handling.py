@@ -187,3 +187,13 @@ def test_the_triage_screen_acknowledges_an_incident_and_shows_a_refusal_inline(c
     assert refused.status_code == 400 and "already acknowledged" in refused.json()["error"]
     page = client.get("/triage/").content.decode()
     assert "Acknowledged by Olu Adeyemi" in page and "Acknowledge incident" not in page
+
+
+def test_the_notifications_page_lists_an_incidents_messages_beside_the_alerts(crew, client):
+    incident, _ = _outage(crew["ward"])
+    incident_ladder_advance(incident_id=incident.pk, now=incident.opened_at)
+    client.force_login(crew["operator"])
+    page = client.get("/notifications/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert f"#incident-{incident.pk}" in html and "Connectivity incident · mobile network 23415" in html
