@@ -171,11 +171,11 @@ def group_label(kind: str, value: str) -> str:
 
 
 def _fold(incident_pk: int, members: list[_Candidate], now: datetime) -> set[int]:
-    # A device that came back and fell silent again while the incident is open rejoins it.
-    returned = IncidentMember.objects.filter(incident_id=incident_pk, returned_at__isnull=False)
-    again = set(returned.values_list("device_id", flat=True)) & {c.dropout.device_id for c in members}
-    if again:
-        returned.filter(device_id__in=again).delete()
+    # A device that came back and fell silent again while the incident is open rejoins it with
+    # its new gap, whether or not a sweep has yet noted its return (the old gap stays recorded).
+    IncidentMember.objects.filter(
+        incident_id=incident_pk, device_id__in=[c.dropout.device_id for c in members]
+    ).delete()
     columns = ["incident", "device", "patient", "gap", "alert", "silent_since", "joined_at", "risk", "news2_total",
                "spo2_scale", "on_oxygen"]  # fmt: skip
     rows = []

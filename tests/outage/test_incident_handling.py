@@ -197,3 +197,37 @@ def test_the_notifications_page_lists_an_incidents_messages_beside_the_alerts(cr
     assert page.status_code == 200
     html = page.content.decode()
     assert f"#incident-{incident.pk}" in html and "Connectivity incident · mobile network 23415" in html
+
+
+def test_a_straggler_of_an_unacknowledged_incident_climbs_its_own_ladder_once_released(crew):
+    # given ten hubs silent together, folded, and an incident nobody acknowledged
+    now = timezone.now()
+    lost = hub_fleet(crew["ward"], 10, operator="23415")
+    heard(lost, now - dt.timedelta(minutes=5))
+    sweep_connectivity(now=now)
+    straggler = lost[-1]
+    alert = Alert.objects.get(device=straggler, kind=AlertKind.DEVICE_OFFLINE)
+    assert ladder_advance(alert_id=alert.pk, now=now) == 0  # folded: its incident calls for it
+    # when nine come back and keep reporting, and the incident closes without the tenth
+    heard(lost[:9], now + dt.timedelta(seconds=30))
+    heard(lost[:9], now + dt.timedelta(minutes=2))
+    sweep_connectivity(now=now + dt.timedelta(minutes=3))
+    assert ConnectivityIncident.objects.get().state == "closed"
+    # then the straggler's own technical ladder calls the operator
+    assert ladder_advance(alert_id=alert.pk, now=now + dt.timedelta(minutes=3)) == 1
+    assert set(Notification.objects.filter(alert=alert).values_list("recipient__username", flat=True)) == {"operator"}
+
+
+def test_a_device_back_and_silent_again_before_the_next_sweep_rejoins_the_incident(crew):
+    # given ten hubs folded into an incident
+    now = timezone.now()
+    lost = hub_fleet(crew["ward"], 10, operator="23415")
+    heard(lost, now - dt.timedelta(minutes=5))
+    sweep_connectivity(now=now)
+    incident = ConnectivityIncident.objects.get()
+    # when one reports once and falls silent again before any sweep has noted its return
+    heard(lost[:1], now + dt.timedelta(seconds=5))
+    sweep_connectivity(now=now + dt.timedelta(minutes=3))
+    # then the sweep does not fail: the device is in the incident once, with its new gap
+    member = IncidentMember.objects.get(incident=incident, device=lost[0])
+    assert member.gap.started_at == now + dt.timedelta(seconds=5) and member.gap.ended_at is None
