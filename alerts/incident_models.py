@@ -6,6 +6,7 @@ an incident is ``alerts.grouping``; the writes are ``alerts.services.incidents``
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -37,6 +38,15 @@ class ConnectivityIncident(models.Model):
     # What the grouping rule saw: devices silent in the window, and what the usual rate expected.
     silent_in_window = models.PositiveIntegerField(default=0)
     expected_in_window = models.FloatField(default=0.0)
+    # Acknowledged and owned like an alert (alerts.services.incident_actions); its folded
+    # dropouts inherit both, and acknowledging stops its escalation ladder (rota).
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     class Meta:
         ordering = ["-opened_at", "-id"]

@@ -45,7 +45,12 @@ def open_incidents(*, patients: QuerySet[Patient], limit: int = SHOWN_MEMBERS) -
     by_incident: dict[int, list[dict[str, Any]]] = {}
     for member in members:
         by_incident.setdefault(member["incident_id"], []).append(member)
-    incidents = ConnectivityIncident.objects.filter(pk__in=list(by_incident)).order_by("opened_at", "pk")
+    incidents = (
+        ConnectivityIncident.objects.filter(pk__in=list(by_incident))
+        .select_related("acknowledged_by", "assigned_to")
+        .prefetch_related("notifications__recipient")
+        .order_by("opened_at", "pk")
+    )
     return [_incident_summary(incident, by_incident[incident.pk], limit) for incident in incidents]
 
 
@@ -82,6 +87,32 @@ def _incident_summary(incident: ConnectivityIncident, members: list[dict[str, An
             for m in members[:limit]
         ],
         "more": max(count - limit, 0),
+        **_handling(incident),
+    }
+
+
+def _handling(incident: ConnectivityIncident) -> dict[str, Any]:
+    """Who has it: acknowledged by whom, its owner, and the messages its ladder sent."""
+
+    def name(user: Any) -> str | None:
+        return (user.get_full_name() or user.get_username()) if user is not None else None
+
+    return {
+        "acknowledged_at": incident.acknowledged_at,
+        "acknowledged_by": name(incident.acknowledged_by),
+        "assigned_to": name(incident.assigned_to),
+        "assigned_to_id": incident.assigned_to_id,
+        "notifications": [
+            {
+                "to": name(n.recipient),
+                "channel": n.get_channel_display(),
+                "state": n.get_state_display(),
+                "reason": n.reason,
+                "at": n.created_at,
+                "error": n.error,
+            }
+            for n in incident.notifications.all()
+        ],
     }
 
 

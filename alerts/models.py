@@ -170,4 +170,5 @@ class AlertEvent(models.Model):
 
 
 # Connectivity incidents live in their own module; imported here so the app registers them.
+from alerts.hold_models import PersistenceHold  # noqa: E402, F401
 from alerts.incident_models import ConnectivityIncident, GroupKind, IncidentMember, IncidentState  # noqa: E402, F401

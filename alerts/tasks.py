@@ -17,3 +17,9 @@ def sweep_overdue_observations() -> dict[str, int]:
 def sweep_clinical_reviews() -> dict[str, int]:
     """Beat, every minute: bring back reviews still in band; a HIGH patient always has an alert."""
     return services.sweep_clinical_reviews()
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def sweep_persistence_holds() -> int:
+    """Beat, every VW_PERSISTENCE_SWEEP_SECONDS: raise held single-parameter alerts whose time is up."""
+    return services.sweep_persistence_holds()

@@ -9,9 +9,11 @@ reader: that, not the sweeper's own view, is when the command centre could see t
 
 from __future__ import annotations
 
+import math
 import multiprocessing
+import statistics
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -45,6 +47,11 @@ class OutageResult:
     incidents: int
     members: int
     exactly_once: bool
+    # What the beat costs when nothing is due: one sweep over the seeded fleet, and its share of
+    # one core at this beat (the price of a shorter beat).
+    idle_sweep_ms: float = 0.0
+    idle_sweep_samples_ms: list[float] = field(default_factory=list)
+    idle_cost_share: float = 0.0
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -128,9 +135,10 @@ def run(
 ) -> OutageResult:
     """Seed, start the sweepers, and once they are ready set one deadline for every silent device."""
     seed(silent=silent, reporting=reporting, deadline=timezone.now() + timedelta(days=1))
+    idle = idle_sweep_ms()
     connections.close_all()
     context = multiprocessing.get_context("spawn")  # fresh processes, like Celery workers: no shared GIL
-    ticks = 6
+    ticks = max(6, math.ceil(30 / beat_s))  # sweeps for at least 30 s, as beat would
     with context.Manager() as manager:
         durations, ready, start = manager.list(), manager.Queue(), manager.Queue()
         processes = [
@@ -152,9 +160,26 @@ def run(
         swept = list(durations)
     result = _result(silent, reporting, sweepers, swept, deadline_ts, beat_s)
     result.phase_s = phase_s
+    result.idle_sweep_samples_ms = idle
+    result.idle_sweep_ms = round(statistics.median(idle), 2)
+    result.idle_cost_share = round(result.idle_sweep_ms / 1000 / beat_s, 5)
     result.deadline_to_incident_s = round(incident_at - deadline_ts, 3) if incident_at else None
     result.deadline_to_all_episodes_s = round(all_at - deadline_ts, 3) if all_at else None
     return result
+
+
+def idle_sweep_ms(samples: int = 21) -> list[float]:
+    """Time the beat's sweep with nothing due over the seeded fleet: what every idle beat costs."""
+    from devices.sweep import sweep_overdue
+
+    sweep_overdue(now=timezone.now())  # warm the connection and the plan
+    times = []
+    for _ in range(samples):
+        started = time.perf_counter()
+        result = sweep_overdue(now=timezone.now())
+        times.append(round((time.perf_counter() - started) * 1000, 2))
+        assert result.started == 0, "nothing is due before the deadline is set"
+    return times
 
 
 def _set_deadline(silent: int, deadline: datetime) -> None:

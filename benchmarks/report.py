@@ -49,6 +49,9 @@ class StepResult:
     alert_latency: LatencySummary | None = None  # publish → alert.raised on the dashboard channel
     alert_opened_latency: LatencySummary | None = None  # publish → Alert.opened_at
     alerts_expected: int = 0
+    # With --notify (benchmarks/notify.py): publish → the ladder's e-mail received by the SMTP server.
+    notify_latency: LatencySummary | None = None
+    notifications_expected: int = 0
     # Rows created between the step's start and its messages being stored (platform steps).
     scores_created: int | None = None
     alerts_created: int | None = None

@@ -8,6 +8,7 @@ between machines, where absolute rates do not.
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -22,7 +23,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import connections
 
-from benchmarks import baseline, measure, quiet, refine, report, stack
+from benchmarks import baseline, measure, notify, quiet, refine, report, stack
 from benchmarks import tls as bench_tls
 from benchmarks.alertwatch import AlertWatch
 from benchmarks.broker import BrokerUnavailable, free_port, own_broker
@@ -37,6 +38,7 @@ from benchmarks.fleet import (
     run_step,
     split_plan,
 )
+from benchmarks.notify import MailWatch
 from benchmarks.report import StepResult
 from benchmarks.seed import Fleet, seed_fleet
 from benchmarks.stats import summarise_latencies
@@ -72,6 +74,8 @@ class BenchConfig:
     warmup_attempts: int = 6
     # After the plain ladder, the platform's ladder again over TLS (benchmarks/tls.py).
     tls: bool = False
+    # Also measure publish → the e-mail a person is sent (benchmarks/notify.py).
+    notify: bool = False
 
 
 @dataclass
@@ -82,6 +86,7 @@ class _Run:
     executor: ProcessPoolExecutor
     say: Say
     alerts_used: int = 0
+    mail: MailWatch | None = None
 
     @cached_property
     def elevated(self) -> frozenset[str]:
@@ -212,7 +217,21 @@ def _platform_step(run: _Run, index: int, rate: float, stage: str) -> StepResult
     result.alerts_expected = len(sent)
     if missing:
         result.refused.append(f"{missing} of {len(sent)} expected alerts never reached the dashboard channel")
+    if run.mail is not None:
+        _measure_mail(run, result, sent)
     return result
+
+
+def _measure_mail(run: _Run, result: StepResult, sent: dict[int, float]) -> None:
+    """Publish → the HIGH alert's first e-mail received, for every alerting patient of the step."""
+    assert run.mail is not None
+    alerts = notify.alert_ids_of(list(sent))
+    notify.wait_for_mail(run.mail, list(alerts), run.config.alert_timeout_s)
+    latencies = [run.mail.arrived[a] - sent[p] for a, p in alerts.items() if a in run.mail.arrived]
+    result.notify_latency = summarise_latencies(latencies)
+    result.notifications_expected = len(sent)
+    if len(latencies) < len(sent):
+        result.refused.append(f"{len(sent) - len(latencies)} of {len(sent)} expected e-mails never arrived")
 
 
 def _baseline_step(run: _Run, index: int, rate: float, stage: str) -> StepResult:
@@ -258,6 +277,8 @@ def _start_stack(config: BenchConfig, say: Say) -> stack.Stack:
 
 def _report_step(run: _Run, result: StepResult) -> None:
     alert = f", alert p99 {result.alert_latency.p99_ms} ms" if result.alert_latency else ""
+    if result.notify_latency:
+        alert += f", e-mail p50 {result.notify_latency.p50_ms} ms p99 {result.notify_latency.p99_ms} ms"
     late = (
         ""
         if result.fleet_on_schedule
@@ -333,6 +354,7 @@ def run_bench(config: BenchConfig, say: Say) -> list[StepResult]:
         if not config.keep_db:
             cleanup.callback(stack.drop_database, config.services.database_url)
         cleanup.callback(connections.close_all)
+        mail = _mail(config, say, cleanup)
         config = replace(config, services=cleanup.enter_context(_broker(config, say)))
         platform = _start_stack(config, say)
         cleanup.callback(platform.stop)
@@ -341,7 +363,7 @@ def run_bench(config: BenchConfig, say: Say) -> list[StepResult]:
         watch = AlertWatch()
         cleanup.callback(watch.stop)
         watch.start()
-        run = _Run(config=config, fleet=fleet, watch=watch, executor=executor, say=say)
+        run = _Run(config=config, fleet=fleet, watch=watch, executor=executor, say=say, mail=mail)
         platform.wait_ready(timeout_s=60.0)
         _warm_up(run, "platform", TOPIC_PREFIX)
         _prime(run)
@@ -352,6 +374,19 @@ def run_bench(config: BenchConfig, say: Say) -> list[StepResult]:
         if config.tls:
             results += bench_tls.tls_ladder(run, platform, cleanup)
         return results
+
+
+def _mail(config: BenchConfig, say: Say, cleanup: contextlib.ExitStack) -> MailWatch | None:
+    """With --notify: the SMTP server, a clinician on duty, and the platform's processes pointed at it."""
+    if not config.notify:
+        return None
+    mail = MailWatch()
+    mail.start()
+    cleanup.callback(mail.stop)
+    os.environ.update(mail.environment())  # the platform's processes inherit the bench's environment
+    notify.put_clinician_on_duty()
+    say(f"notifications: an SMTP server (aiosmtpd) on 127.0.0.1:{mail.port}, one ward clinician on duty")
+    return mail
 
 
 def _publishers(config: BenchConfig, say: Say) -> ProcessPoolExecutor:

@@ -20,7 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.access import visible_patients
-from accounts.audit_hooks import AuditedReadsMixin
+from accounts.audit_hooks import AuditedReadsMixin, audit_note, audit_request
 from accounts.permissions import IsOperatorOrAdministrator
 from devices import notspots
 from devices.models import Device, IngestRejection, KitTask
@@ -119,7 +119,7 @@ class ConnectivityAreasView(APIView):
 
     @extend_schema(
         tags=["Devices"],
-        summary="Where dropouts cluster (by operator and cell) and the kit team's open tasks",
+        summary="Where dropouts cluster (by operator, cell and postcode district) and the kit team's open tasks",
         parameters=[OpenApiParameter("days", int, description="Look back this many days (1-365, default 30).")],
         responses={200: OpenApiTypes.OBJECT},
     )
@@ -127,14 +127,23 @@ class ConnectivityAreasView(APIView):
         days = request.query_params.get("days", "30")
         if not days.isdigit() or not 1 <= int(days) <= 365:
             return Response({"days": "a whole number of days from 1 to 365"}, status=400)
-        areas = notspots.dropout_areas(since=timezone.now() - timedelta(days=int(days)))
+        since = timezone.now() - timedelta(days=int(days))
+        areas = notspots.dropout_areas(since=since)
         tasks = KitTask.objects.filter(state=KitTask.State.OPEN).select_related("device")
+        # Postcodes were read to count districts, and the tasks name patients: both audited.
+        audit_note(request, *notspots.area_patients(since=since, patients=Patient.objects.all()))
+        audit_note(request, *(task.patient_id for task in tasks))
         areas["kit_tasks"] = [
             {"id": t.pk, "device": t.device.device_id, "patient": t.patient_id, "reason": t.reason,
              "remedy": t.remedy, "created_at": t.created_at.isoformat()}
             for t in tasks
         ]  # fmt: skip
         return Response(areas)
+
+    def finalize_response(self, request: Request, response: Response, *args: object, **kwargs: object) -> Response:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        audit_request(request, response, "connectivity.areas_viewed")
+        return response
 
 
 @extend_schema_view(

@@ -7,16 +7,19 @@ them; :func:`flag_dropping_kit` turns a flag into one open task for the kit team
 
 from __future__ import annotations
 
+import re
 import statistics
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
+from accounts.audit import audit_record
 from devices.models import ConnectivityGap, Device, KitTask, NetworkReport
+from patients.models import Patient
 
 # A kit "keeps dropping" when over the last day it went silent this often, or when over the
 # stay it was connected for less than this share of the time (after at least MIN_STAY).
@@ -148,13 +151,31 @@ def flag_dropping_kit(*, now: datetime | None = None) -> list[KitTask]:
     return made
 
 
-def dropout_areas(*, since: datetime) -> dict[str, list[dict[str, Any]]]:
-    """Where dropouts cluster since ``since``: by mobile operator and by cell, for planning kit.
+# A UK postcode's inward code is its last three characters, a digit and two letters; what comes
+# before is the outward code, the postcode district (e.g. "LS1" of "LS1 4AP", "SW1A" of "SW1A 1AA").
+_INWARD = re.compile(r"[0-9][A-Z]{2}")
+_OUTWARD = re.compile(r"[A-Z]{1,2}[0-9][A-Z0-9]?")
+UNKNOWN_DISTRICT = "unknown"
 
-    Counted, never listed per patient: a cell id places a home. Postcode districts are not
-    held by the platform yet (see docs/connectivity.md).
+
+def postcode_district(postcode: str | None) -> str:
+    """The postcode district (outward code) of a UK postcode, or "unknown" for none or a malformed one."""
+    compact = re.sub(r"\s+", "", (postcode or "").upper())
+    outward, inward = compact[:-3], compact[-3:]
+    if _INWARD.fullmatch(inward) and _OUTWARD.fullmatch(outward):
+        return outward
+    return UNKNOWN_DISTRICT
+
+
+def dropout_areas(*, since: datetime, patients: QuerySet[Patient] | None = None) -> dict[str, list[dict[str, Any]]]:
+    """Where dropouts cluster since ``since``: by mobile operator, by cell and by postcode district.
+
+    Counted, never listed per patient: a cell id or a postcode places a home. ``patients``
+    limits the count to those (a clinician's wards); None counts everyone.
     """
     gaps = ConnectivityGap.objects.filter(started_at__gte=since)
+    if patients is not None:
+        gaps = gaps.filter(patient__in=patients)
     by_operator = (
         gaps.values("device__network_operator", "device__network_type")
         .annotate(dropouts=Count("pk"), devices=Count("device", distinct=True))
@@ -185,4 +206,55 @@ def dropout_areas(*, since: datetime) -> dict[str, list[dict[str, Any]]]:
             }
             for row in by_cell
         ],
+        "by_district": _by_district(gaps),
     }
+
+
+def _by_district(gaps: QuerySet[ConnectivityGap]) -> list[dict[str, Any]]:
+    """Dropouts, devices and patients per postcode district, the most dropouts first."""
+    districts: dict[str, dict[str, Any]] = {}
+    for postcode, device_id, patient_id in gaps.values_list("patient__postcode", "device_id", "patient_id"):
+        row = districts.setdefault(postcode_district(postcode), {"dropouts": 0, "devices": set(), "patients": set()})
+        row["dropouts"] += 1
+        row["devices"].add(device_id)
+        row["patients"].add(patient_id)
+    ranked = sorted(districts.items(), key=lambda item: (-item[1]["dropouts"], item[0]))
+    return [
+        {"district": district, "dropouts": row["dropouts"], "devices": len(row["devices"]),
+         "patients": len(row["patients"])}
+        for district, row in ranked
+    ]  # fmt: skip
+
+
+def area_patients(*, since: datetime, patients: QuerySet[Patient]) -> list[int]:
+    """The patients whose dropouts an area view counted: whose data it read (for the audit trail)."""
+    gaps = ConnectivityGap.objects.filter(started_at__gte=since, patient__in=patients)
+    return sorted(set(gaps.values_list("patient_id", flat=True)))
+
+
+def open_kit_tasks(*, patients: QuerySet[Patient]) -> QuerySet[KitTask]:
+    """The kit team's open tasks for these patients, oldest first."""
+    return (
+        KitTask.objects.filter(state=KitTask.State.OPEN, patient__in=patients)
+        .select_related("device", "patient__ward")
+        .order_by("created_at", "pk")
+    )
+
+
+class KitTaskError(Exception):
+    """A kit task that cannot be closed (already done), with the reason."""
+
+
+def kit_task_done(*, task: KitTask, user: Any, note: str = "") -> KitTask:
+    """The kit team has visited: close the task, audited against the patient with who and what was done."""
+    with transaction.atomic():
+        locked = KitTask.objects.select_for_update().select_related("patient").get(pk=task.pk)
+        if locked.state == KitTask.State.DONE:
+            raise KitTaskError(f"This task was already done at {timezone.localtime(locked.done_at):%d %b %H:%M}.")
+        locked.state, locked.done_at = KitTask.State.DONE, timezone.now()
+        locked.save(update_fields=["state", "done_at"])
+        audit_record(
+            actor=user, action="kit_task.done", patient=locked.patient, obj=locked,
+            detail={"device_id": locked.device_id, "remedy": locked.remedy, "note": note.strip()[:500]},
+        )  # fmt: skip
+    return locked

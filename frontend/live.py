@@ -77,6 +77,7 @@ def triage_context(*, user: AnyUser, alerts: list) -> dict[str, Any]:
         "me": user,
         # Folded dropouts are not in the queue one by one: their incident heads it.
         "incidents": selectors.board_incidents(user=user),
+        "incident_actions": True,  # acknowledged and assigned here, like an alert
     }
 
 

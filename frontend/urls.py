@@ -1,6 +1,6 @@
 from django.urls import path
 
-from frontend import flow_views, pairing_views, stay_views, views
+from frontend import connectivity_views, flow_views, incident_views, pairing_views, stay_views, views
 
 app_name = "frontend"
 urlpatterns: list = [
@@ -17,6 +17,10 @@ urlpatterns: list = [
     path("triage/", views.triage, name="triage"),
     path("triage/summary/", views.triage_summary, name="triage-summary"),
     path("triage/alerts/<int:alert_id>/<slug:action>/", views.alert_action, name="alert-action"),
+    path("connectivity/areas/", connectivity_views.connectivity_areas, name="connectivity-areas"),
+    path("connectivity/kit-tasks/", connectivity_views.kit_tasks, name="kit-tasks"),
+    path("connectivity/kit-tasks/<int:task_id>/done/", connectivity_views.kit_task_done, name="kit-task-done"),
+    path("triage/incidents/<int:incident_id>/<slug:action>/", incident_views.incident_action, name="incident-action"),
     path("patients/<int:patient_id>/", views.patient_detail, name="patient"),
     path("patients/<int:patient_id>/series.json", views.patient_series, name="patient-series"),
     path("patients/<int:patient_id>/observations/", views.patient_observation, name="patient-observation"),

@@ -76,7 +76,12 @@ def send_push(notification: Notification) -> str:
     subscription = PushSubscription.objects.filter(endpoint=notification.address).first()
     if subscription is None:
         raise PermanentDeliveryError("The browser's push subscription was removed.")
-    payload = {"title": notification.subject, "body": notification.body, "alert_id": notification.alert_id}
+    payload = {
+        "title": notification.subject,
+        "body": notification.body,
+        "alert_id": notification.alert_id,
+        "incident_id": notification.incident_id,
+    }
     try:
         response = webpush(
             subscription_info={

@@ -23,6 +23,10 @@ def alert_link(alert_id: int) -> str:
     return absolute(reverse("frontend:triage") + f"#alert-{alert_id}")
 
 
+def incident_link(incident_id: int) -> str:
+    return absolute(reverse("frontend:triage") + f"#incident-{incident_id}")
+
+
 def ack_token(*, alert_id: int, person_id: int) -> str:
     return signing.dumps({"a": alert_id, "p": person_id}, salt=SALT, compress=True)
 

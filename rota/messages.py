@@ -7,10 +7,12 @@ urgent, the current NEWS2 where it is a clinical alert, how long it has waited, 
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.utils import timezone
 
 from alerts.models import CLINICAL_KINDS, Alert
-from rota.links import ack_link, alert_link
+from rota.links import ack_link, alert_link, incident_link
 
 
 def compose(alert: Alert, *, person_id: int, reason: str) -> tuple[str, str]:
@@ -27,5 +29,18 @@ def compose(alert: Alert, *, person_id: int, reason: str) -> tuple[str, str]:
         f"Raised {raised}, not yet acknowledged. You: {reason}.\n"
         f"Open (sign-in needed): {alert_link(alert.pk)}\n"
         f"Acknowledge: {ack_link(alert_id=alert.pk, person_id=person_id)}"
+    )
+    return subject, body
+
+
+def compose_incident(incident: Any, *, reason: str, silent: int, at_risk: int) -> tuple[str, str]:
+    """(subject, body) about a connectivity incident: counts and a link, no patient at all."""
+    since = timezone.localtime(incident.started_at).strftime("%H:%M")
+    subject = f"Virtual ward: connectivity incident - {silent} devices silent"
+    body = (
+        f"Connectivity incident: {silent} device{'s' if silent != 1 else ''} on {incident.label} silent since "
+        f"{since}; {at_risk} patient{'s' if at_risk != 1 else ''} at medium or high risk when last heard from. "
+        f"Not yet acknowledged. You: {reason}.\n"
+        f"Open (sign-in needed): {incident_link(incident.pk)}"
     )
     return subject, body

@@ -94,7 +94,13 @@ class LadderRung(models.Model):
     alert that comes back climbs the ladder again.
     """
 
-    alert = models.ForeignKey("alerts.Alert", on_delete=models.CASCADE, related_name="ladder_rungs")
+    # An alert's rung, or a connectivity incident's (its technical ladder, for every ward it touches).
+    alert = models.ForeignKey(
+        "alerts.Alert", null=True, blank=True, on_delete=models.CASCADE, related_name="ladder_rungs"
+    )
+    incident = models.ForeignKey(
+        "alerts.ConnectivityIncident", null=True, blank=True, on_delete=models.CASCADE, related_name="ladder_rungs"
+    )
     epoch = models.DateTimeField()
     # An alert that worsens into another track (medium → high) climbs the new track from its start.
     track = models.CharField(max_length=12, choices=Track.choices, default=Track.HIGH)
@@ -106,11 +112,20 @@ class LadderRung(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["alert", "epoch", "track", "after_seconds", "role"], name="each_rung_fires_once"
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["incident", "epoch", "track", "after_seconds", "role"],
+                condition=Q(incident__isnull=False),
+                name="each_incident_rung_fires_once",
+            ),
+            models.CheckConstraint(
+                condition=Q(alert__isnull=False) | Q(incident__isnull=False), name="rung_for_an_alert_or_incident"
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"Alert {self.alert_id}: +{self.after_seconds} s → {self.role} at {self.fired_at:%H:%M}"
+        about = f"Alert {self.alert_id}" if self.alert_id else f"Incident {self.incident_id}"
+        return f"{about}: +{self.after_seconds} s → {self.role} at {self.fired_at:%H:%M}"
 
 
 class StaffContact(models.Model):
@@ -145,7 +160,17 @@ class Notification(models.Model):
         FAILED = "failed", "Failed after retries"
         NOT_SENT = "not_sent", "Not sent"
 
-    alert = models.ForeignKey("alerts.Alert", on_delete=models.CASCADE, related_name="notifications")
+    # About an alert, or about a connectivity incident (many devices silent together).
+    alert = models.ForeignKey(
+        "alerts.Alert", null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
+    )
+    incident = models.ForeignKey(
+        "alerts.ConnectivityIncident",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="notifications",
+    )
     recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="notifications")
     channel = models.CharField(max_length=8, choices=Channel.choices)
     reason = models.CharField(max_length=200, help_text="Why this person: the ladder step, or who escalated.")
@@ -163,6 +188,11 @@ class Notification(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["alert", "created_at"], name="notification_alert")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(alert__isnull=False) | Q(incident__isnull=False), name="notification_about_something"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_channel_display()} to {self.recipient} – {self.get_state_display()}"

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import transaction
 
 from alerts.models import Alert
-from rota.messages import compose
+from rota.messages import compose, compose_incident
 from rota.models import Channel, Notification, StaffContact
 
 
@@ -40,6 +40,35 @@ def notify(
                         created_at=now,
                     )
                 )
+    for notification in made:
+        if notification.state == Notification.State.QUEUED:
+            transaction.on_commit(partial(_send_later, notification.pk))
+    return made
+
+
+def notify_incident(
+    *,
+    incident: Any,
+    people: Iterable[tuple[Any, str]],
+    channels: Iterable[str],
+    silent: int,
+    at_risk: int,
+    now: datetime,
+) -> list[Notification]:
+    """:func:`notify` for a connectivity incident: the same channels, addresses and delivery."""
+    made = []
+    for person, reason in people:
+        subject, body = compose_incident(incident, reason=reason, silent=silent, at_risk=at_risk)
+        for channel in channels:
+            for address, missing in _addresses(person, channel):
+                made.append(
+                    Notification.objects.create(
+                        incident=incident, recipient=person, channel=channel, reason=reason[:200],
+                        subject=subject[:200], body=body, address=address,
+                        state=Notification.State.QUEUED if address else Notification.State.NOT_SENT,
+                        error=missing, created_at=now,
+                    )
+                )  # fmt: skip
     for notification in made:
         if notification.state == Notification.State.QUEUED:
             transaction.on_commit(partial(_send_later, notification.pk))

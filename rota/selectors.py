@@ -54,8 +54,11 @@ def default_rota_window(now: datetime | None = None) -> tuple[datetime, datetime
     return now - timedelta(hours=12), now + timedelta(hours=36)
 
 
-def notifications_sent(*, limit: int = 200, alert_ids: list[int] | None = None) -> QuerySet[Notification]:
-    notes = Notification.objects.select_related("recipient", "alert__patient__ward")
+def notifications_sent(
+    *, limit: int = 200, alert_ids: list[int] | None = None, incident_ids: list[int] | None = None
+) -> QuerySet[Notification]:
+    """Messages about these alerts (and these connectivity incidents), newest first; None: all."""
+    notes = Notification.objects.select_related("recipient", "alert__patient__ward", "incident")
     if alert_ids is not None:
-        notes = notes.filter(alert_id__in=alert_ids)
+        notes = notes.filter(Q(alert_id__in=alert_ids) | Q(incident_id__in=incident_ids or []))
     return notes.order_by("-created_at", "-id")[:limit]

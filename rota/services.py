@@ -10,12 +10,16 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.access import can_triage, sees_all_wards
+from accounts.audit import audit_record
+from alerts.incident_models import ConnectivityIncident, IncidentMember, IncidentState
+from alerts.incident_selectors import folded_alert_ids
 from alerts.models import CLINICAL_KINDS, Alert, AlertEvent, AlertKind, AlertState, Severity
 from alerts.services import AlertActionError, AlertPermissionError, alert_escalate
 from alerts.services.core import AlertNews, raise_or_escalate, record_event
+from alerts.services.incident_actions import incident_wards
 from rota.ladder import ALL, Rung, ladder_for, track_of
 from rota.models import DutyRole, LadderRung, Notification, Shift, Track
-from rota.notify import notify
+from rota.notify import notify, notify_incident
 from rota.selectors import on_duty
 
 SWEEP_LIMIT = 500
@@ -42,6 +46,8 @@ def ladder_advance(*, alert_id: int, now: datetime | None = None) -> int:
             return 0
         if alert.snoozed_until is not None and alert.snoozed_until > now:
             return 0  # a snoozed technical alert calls nobody until its snooze ends
+        if folded_alert_ids().filter(alert_id=alert.pk).exists():
+            return 0  # folded under an open incident: the incident's ladder calls for it
         epoch = alert.reopened_at or alert.opened_at
         fired = 0
         for rung in ladder_for(ward_id=alert.patient.ward_id, track=track):
@@ -63,10 +69,88 @@ def _covered_by_high(alert: Alert) -> bool:
 
 
 def sweep_ladders(*, now: datetime | None = None) -> int:
-    """Beat: advance the ladder of every unacknowledged alert."""
+    """Beat: advance the ladder of every unacknowledged alert and connectivity incident.
+
+    Alerts folded under an open incident are left out (their incident climbs for them), so a
+    mass dropout's thousands of folded alerts never crowd the others out of a sweep's batch.
+    """
     now = now or timezone.now()
-    ids = Alert.objects.filter(state=AlertState.OPEN).order_by("opened_at").values_list("pk", flat=True)
-    return sum(ladder_advance(alert_id=alert_id, now=now) for alert_id in list(ids[:SWEEP_LIMIT]))
+    ids = (
+        Alert.objects.filter(state=AlertState.OPEN)
+        .exclude(pk__in=folded_alert_ids())
+        .order_by("opened_at")
+        .values_list("pk", flat=True)
+    )
+    fired = sum(ladder_advance(alert_id=alert_id, now=now) for alert_id in list(ids[:SWEEP_LIMIT]))
+    incidents = ConnectivityIncident.objects.filter(state=IncidentState.OPEN, acknowledged_at__isnull=True)
+    return fired + sum(
+        incident_ladder_advance(incident_id=pk, now=now) for pk in incidents.values_list("pk", flat=True)
+    )
+
+
+def incident_ladder_advance(*, incident_id: int, now: datetime | None = None) -> int:
+    """Fire every rung now due on a connectivity incident's technical ladder, each once.
+
+    The rungs are those of every ward the incident touches (each ward's own technical steps,
+    else the defaults); at each, the people on duty in that role for any of those wards are
+    told once. Only an open, unacknowledged incident climbs: acknowledging stops it.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        incident = (
+            ConnectivityIncident.objects.select_for_update()
+            .filter(pk=incident_id, state=IncidentState.OPEN, acknowledged_at__isnull=True)
+            .first()
+        )
+        if incident is None:
+            return 0
+        wards = sorted(incident_wards(incident))
+        rungs: dict[tuple[int, str], set[str]] = {}
+        for ward_id in wards:
+            for rung in ladder_for(ward_id=ward_id, track=Track.TECHNICAL):
+                rungs.setdefault((rung.after_seconds, rung.role), set()).update(rung.channels)
+        fired = 0
+        for (after, role), channels in sorted(rungs.items()):
+            if now >= incident.opened_at + timedelta(seconds=after) and _claim_incident(incident, after, role, now):
+                _fire_incident(incident, wards, after, role, sorted(channels), now)
+                fired += 1
+        return fired
+
+
+def _claim_incident(incident: Any, after: int, role: str, now: datetime) -> bool:
+    try:
+        with transaction.atomic():
+            LadderRung.objects.create(
+                incident=incident, epoch=incident.opened_at, track=Track.TECHNICAL, after_seconds=after, role=role,
+                fired_at=now,
+            )  # fmt: skip
+    except IntegrityError:
+        return False
+    return True
+
+
+def _fire_incident(incident: Any, wards: list[int], after: int, role: str, channels: list[str], now: datetime) -> None:
+    label = DutyRole(role).label.lower()
+    when = "at once" if after == 0 else f"unacknowledged after {_span(after)}"
+    people: dict[int, Any] = {}
+    for ward_id in wards:
+        for duty in on_duty(ward_id=ward_id, at=now, role=role):
+            people.setdefault(duty.person.pk, duty.person)
+    members = IncidentMember.objects.filter(incident=incident, returned_at__isnull=True, released_at__isnull=True)
+    silent = members.count()
+    at_risk = members.filter(risk__in=("medium", "high")).values("patient_id").distinct().count()
+    audit_record(
+        actor=None, action="incident.escalated", obj=incident,
+        detail={"ladder": True, "after_seconds": after, "role": role, "recipients": sorted(people)},
+    )  # fmt: skip
+    notify_incident(
+        incident=incident,
+        people=[(person, f"on duty as {label}, {when}") for person in people.values()],
+        channels=channels,
+        silent=silent,
+        at_risk=at_risk,
+        now=now,
+    )
 
 
 def _claim(alert: Alert, epoch: datetime, track: str, rung: Rung, now: datetime) -> bool:
@@ -169,6 +253,10 @@ def notification_failed(*, notification_id: int, error: str, attempts: int) -> N
         notification.attempts, notification.failed_at = attempts, now
         notification.save(update_fields=["state", "error", "attempts", "failed_at"])
         source = notification.alert
+        if source is None:
+            # About an incident: no patient to raise an alert on. The failure is shown on the
+            # incident's card and the notifications page, and its ladder's next rung still fires.
+            return
         if source.kind == AlertKind.NOTIFICATION_FAILED:
             return  # a failure to report a failure is recorded, not raised again
         news = AlertNews(
@@ -214,6 +302,7 @@ def _name(user: Any) -> str:
 
 __all__ = [
     "alert_escalate_to",
+    "incident_ladder_advance",
     "ladder_advance",
     "notification_failed",
     "notification_retrying",

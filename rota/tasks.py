@@ -45,6 +45,12 @@ def advance_ladder(alert_id: int) -> int:
 
 
 @shared_task(acks_late=True, ignore_result=True)
+def advance_incident_ladder(incident_id: int) -> int:
+    """Fire the rungs due now for one connectivity incident (sent on commit when it opens)."""
+    return services.incident_ladder_advance(incident_id=incident_id)
+
+
+@shared_task(acks_late=True, ignore_result=True)
 def sweep_ladders() -> int:
     """Beat, every VW_LADDER_SWEEP_SECONDS: advance every unacknowledged alert's ladder."""
     return services.sweep_ladders()

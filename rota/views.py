@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.access import sees_all_wards, visible_patients, visible_wards
 from accounts.audit_hooks import audit_note, audited
 from accounts.permissions import staff_required
-from alerts.models import Alert
+from alerts.models import Alert, IncidentMember
 from alerts.services import AlertActionError, alert_acknowledge
 from rota import handover, selectors, services
 from rota.links import BadLink, read_ack_token
@@ -80,9 +80,11 @@ def _local(raw: str) -> datetime:
 @audited("notification.listed")
 def notifications_page(request: HttpRequest) -> HttpResponse:
     """Every message sent about alerts the user may see: to whom, how, and what became of it."""
-    alert_ids = list(Alert.objects.filter(patient__in=visible_patients(request.user)).values_list("pk", flat=True))
-    sent = list(selectors.notifications_sent(alert_ids=alert_ids))
-    audit_note(request, *(note.alert.patient_id for note in sent))
+    patients = visible_patients(request.user)
+    alert_ids = list(Alert.objects.filter(patient__in=patients).values_list("pk", flat=True))
+    incident_ids = list(IncidentMember.objects.filter(patient__in=patients).values_list("incident_id", flat=True))
+    sent = list(selectors.notifications_sent(alert_ids=alert_ids, incident_ids=incident_ids))
+    audit_note(request, *(note.alert.patient_id for note in sent if note.alert is not None))
     return render(request, "rota/notifications.html", {"notifications": sent})
 
 

@@ -5,9 +5,11 @@ from rest_framework.routers import DefaultRouter
 
 from accounts.api import AuditExportView
 from alerts.api import AlertViewSet
+from alerts.incident_api import IncidentViewSet
 from careplan.api import AgreedLimitEndView, AgreedParametersView, EscalationPlanView
 from checkins.api import PatientCheckinsView
 from devices.api import ConnectivityAreasView, DeviceViewSet, IngestRejectionViewSet
+from devices.kit_api import KitTaskViewSet
 from devices.pairing_api import CollectView, DeviceUnpairView, PairingView
 from patients.api import ObservationViewSet, PatientViewSet, StayViewSet, WardViewSet
 from patients.flow_api import DailyReturnDownloadView, DailyReturnListView, FlowView
@@ -22,7 +24,9 @@ router.register("stays", StayViewSet, basename="stay")
 router.register("devices", DeviceViewSet, basename="device")
 router.register("rejections", IngestRejectionViewSet, basename="rejection")
 router.register("alerts", AlertViewSet, basename="alert")
+router.register("incidents", IncidentViewSet, basename="incident")
 router.register("rota/shifts", ShiftViewSet, basename="shift")
+router.register("connectivity/kit-tasks", KitTaskViewSet, basename="kit-task")
 
 urlpatterns = [
     path("news2/", News2CalculatorView.as_view(), name="news2"),

@@ -145,10 +145,16 @@ CELERY_TIMEZONE = "UTC"
 # and reports, which all stay on this default queue.
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# The connectivity sweep's beat (devices.sweep): seconds between sweeps.
+VW_SWEEP_SECONDS = env_int("VW_SWEEP_SECONDS", 2)
 CELERY_BEAT_SCHEDULE = {
+    # Every 2 s, so a mass dropout surfaces within 10 s of its deadline even on a loaded machine
+    # (docs/benchmarks.md, "Mass dropout"); an idle sweep is one indexed query. A sweep still
+    # waiting when the next is due is dropped (expires): sweeps never pile up behind a slow one.
     "connectivity-sweep": {
         "task": "devices.tasks.sweep_connectivity",
-        "schedule": float(env_int("VW_SWEEP_SECONDS", 5)),
+        "schedule": float(VW_SWEEP_SECONDS),
+        "options": {"expires": float(VW_SWEEP_SECONDS)},
     },
     "overdue-observations-sweep": {
         "task": "alerts.tasks.sweep_overdue_observations",
@@ -265,6 +271,12 @@ VW_RESCORE_DELAY_SECONDS = env_int("VW_RESCORE_DELAY_SECONDS", 0)
 # The Celery queue of prompt rescoring (any reading that scores, any patient not at low risk);
 # its own worker consumes it, so it never waits behind the default queue (docs/news2.md).
 VW_PROMPT_QUEUE = env_str("VW_PROMPT_QUEUE", "vw.prompt")
+# A ladder's rung and the message it sends are what a person waits for, as much as the alert:
+# on the prompt queue too, never behind routine rescoring and reports (docs/alerting.md).
+CELERY_TASK_ROUTES = {
+    name: {"queue": VW_PROMPT_QUEUE}
+    for name in ("rota.tasks.advance_ladder", "rota.tasks.advance_incident_ladder", "rota.tasks.send_notification")
+}
 # How long a routine rescore waits (a low-risk patient whose new readings all score 0): every
 # reading meanwhile joins that one task, so such a patient costs one rescore per this period.
 VW_ROUTINE_RESCORE_SECONDS = env_int("VW_ROUTINE_RESCORE_SECONDS", 30)
@@ -344,6 +356,22 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": VW_BROKER_VISIBILITY_SECONDS,
     "unacked_restore_interval": 5,
     "unacked_restore_throttle": 1,
+}
+# The persistence rule for continuous wearables (alerts.persistence, docs/alerting.md): a
+# parameter newly scoring 3 on a continuous device waits this many seconds for its single-
+# parameter alert unless a newer reading contradicts it. 0 (the default) switches it off; never
+# applied to a HIGH total, to consciousness or to spot checks; at most 120 s.
+VW_PERSISTENCE_SECONDS = env_int("VW_PERSISTENCE_SECONDS", 0)
+if not 0 <= VW_PERSISTENCE_SECONDS <= 120:
+    raise ImproperlyConfiguredEnv(
+        f"VW_PERSISTENCE_SECONDS={VW_PERSISTENCE_SECONDS} must be 0 (off) to 120: a longer wait is not an artefact "
+        "filter but a delay to an urgent response (hazard H-12)"
+    )
+VW_PERSISTENCE_SWEEP_SECONDS = env_int("VW_PERSISTENCE_SWEEP_SECONDS", 5)
+CELERY_BEAT_SCHEDULE["persistence-holds-sweep"] = {
+    "task": "alerts.tasks.sweep_persistence_holds",
+    "schedule": float(VW_PERSISTENCE_SWEEP_SECONDS),
+    "options": {"expires": float(VW_PERSISTENCE_SWEEP_SECONDS)},
 }
 CELERY_BEAT_SCHEDULE["rescore-sweep"] = {
     "task": "scoring.tasks.sweep_unscored",

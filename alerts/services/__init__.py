@@ -12,6 +12,8 @@ from alerts.services.actions import (
 )
 from alerts.services.clinical import alert_fall_detected, evaluate_score, evaluate_scores
 from alerts.services.core import AlertNews, auto_resolve, live_alert, raise_or_escalate
+from alerts.services.incident_actions import incident_acknowledge, incident_assign
+from alerts.services.persistence import sweep_persistence_holds
 from alerts.services.reviews import sweep_clinical_reviews
 from alerts.services.snooze import alert_snooze
 from alerts.services.technical import (
@@ -37,6 +39,8 @@ __all__ = [
     "auto_resolve",
     "evaluate_score",
     "evaluate_scores",
+    "incident_acknowledge",
+    "incident_assign",
     "live_alert",
     "raise_device_offline",
     "raise_low_battery",
@@ -45,4 +49,5 @@ __all__ = [
     "resolve_low_battery",
     "sweep_clinical_reviews",
     "sweep_overdue_observations",
+    "sweep_persistence_holds",
 ]

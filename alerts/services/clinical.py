@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -57,6 +58,8 @@ def evaluate_scores(
     scored: Sequence[tuple[Patient, EarlyWarningScore, EarlyWarningScore | None]], *, now: datetime
 ) -> None:
     """:func:`evaluate_score` for several patients, their live alerts read in one locking query."""
+    from alerts.services.persistence import hold_for_persistence
+
     live = live_patient_alerts([patient.pk for patient, _, _ in scored], SCORE_KINDS)
     # Agreed parameters only ever lower what the chart calls for, so only patients whose score
     # could alert at all need their limits read (one query, or none at all). Not "whose score
@@ -64,11 +67,12 @@ def evaluate_scores(
     # agreed range can alert where the chart, unchanged since, does not.
     calling = [patient.pk for patient, score, _ in scored if _could_alert(score)]
     limits = limits_by_patient(calling)
+    holds = hold_for_persistence(scored, now=now)
     raise_or_escalate_all(
         [
             (patient, news)
             for patient, score, previous in scored
-            for news in _score_news(score, previous, limits.get(patient.pk))
+            for news in _score_news(score, previous, limits.get(patient.pk), holds.get(patient.pk))
         ],
         now=now,
         live=live,
@@ -97,25 +101,44 @@ def _could_alert(score: EarlyWarningScore) -> bool:
 
 
 def _score_news(
-    score: EarlyWarningScore, previous: EarlyWarningScore | None, limits: Mapping[str, Limit] | None = None
+    score: EarlyWarningScore,
+    previous: EarlyWarningScore | None,
+    limits: Mapping[str, Limit] | None = None,
+    hold: Any = None,
 ) -> list[AlertNews]:
     """What a new score calls for: a higher risk band, and parameters newly scoring 3.
 
     Both judged as the patient's agreed parameters (careplan.rules) have it, the previous
-    score under the same limits; with none, exactly as the chart says.
+    score under the same limits; with none, exactly as the chart says. ``hold``: the
+    persistence rule's decision for this patient (alerts.services.persistence).
     """
     assessed = assess_score(score, limits)
     before = assess_score(previous, limits) if previous is not None else None
-    return assessed_news(score, assessed, before)
+    return assessed_news(score, assessed, before, hold)
 
 
-def assessed_news(score: EarlyWarningScore, assessed: Assessment, before: Assessment | None) -> list[AlertNews]:
-    """What a score calls for now (``assessed``) that it did not before (``before``; None: nothing)."""
+def assessed_news(
+    score: EarlyWarningScore, assessed: Assessment, before: Assessment | None, hold: Any = None
+) -> list[AlertNews]:
+    """What a score calls for now (``assessed``) that it did not before (``before``; None: nothing).
+
+    ``hold``: parameters the persistence rule holds back from the single-parameter alert, and
+    held ones now due (``confirmed``). Only the low–medium band a lone held 3 causes is held with
+    them; any other band's alert never is.
+    """
     news = []
     previous_rank = RISK_RANK[before.alerting_risk] if before is not None else 0
-    if RISK_RANK[assessed.alerting_risk] > previous_rank and assessed.alerting_risk in RISK_SEVERITY:
+    risk = assessed.alerting_risk
+    threes = set(assessed.threes)
+    band_held = hold is not None and risk == "low-medium" and bool(threes) and threes <= hold.held
+    if RISK_RANK[risk] > previous_rank and risk in RISK_SEVERITY and not band_held:
         news.append(risk_news(score, assessed))
-    newly_at_3 = assessed.threes - (before.threes if before is not None else frozenset())
+    elif hold is not None and hold.confirmed & set(assessed.threes) and risk in RISK_SEVERITY:
+        news.append(risk_news(score, assessed))  # a held value persisted: its band's alert, if not raised already
+    newly_at_3 = set(assessed.threes) - (set(before.threes) if before is not None else set())
+    if hold is not None:
+        # A held parameter inside its agreed range never alerts, confirmed or not.
+        newly_at_3 = (newly_at_3 - hold.held) | (hold.confirmed & set(assessed.threes))
     if newly_at_3:
         news.append(_single_parameter_news(score, set(newly_at_3), assessed))
     return news

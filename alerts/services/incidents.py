@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -22,6 +23,7 @@ from alerts.incident_models import ConnectivityIncident, IncidentMember, Inciden
 from alerts.models import Alert, AlertEvent, AlertKind
 from alerts.selectors import alert_to_dict
 from alerts.services.core import LIVE_STATES, record_event
+from alerts.services.incident_actions import inherit_on_fold
 from devices.models import ConnectivityGap
 from frontend.events import publish
 from patients.models import Ward
@@ -132,7 +134,7 @@ def _open_incident(outage: Outage, now: datetime) -> ConnectivityIncident:
     """Open the group's incident; if a racing sweep opened it first, join theirs."""
     try:
         with transaction.atomic():
-            return ConnectivityIncident.objects.create(
+            incident = ConnectivityIncident.objects.create(
                 group_kind=outage.kind,
                 group_value=outage.value,
                 label=group_label(outage.kind, outage.value),
@@ -146,6 +148,15 @@ def _open_incident(outage: Outage, now: datetime) -> ConnectivityIncident:
         return ConnectivityIncident.objects.get(
             state=IncidentState.OPEN, group_kind=outage.kind, group_value=outage.value
         )
+    # Its own escalation ladder (technical) starts after commit; acknowledging it stops it.
+    transaction.on_commit(partial(_advance_incident_ladder, incident.pk))
+    return incident
+
+
+def _advance_incident_ladder(incident_id: int) -> None:
+    from rota.tasks import advance_incident_ladder  # rota builds on alerts, not the other way round
+
+    advance_incident_ladder.delay(incident_id)
 
 
 def group_label(kind: str, value: str) -> str:
@@ -160,11 +171,11 @@ def group_label(kind: str, value: str) -> str:
 
 
 def _fold(incident_pk: int, members: list[_Candidate], now: datetime) -> set[int]:
-    # A device that came back and fell silent again while the incident is open rejoins it.
-    returned = IncidentMember.objects.filter(incident_id=incident_pk, returned_at__isnull=False)
-    again = set(returned.values_list("device_id", flat=True)) & {c.dropout.device_id for c in members}
-    if again:
-        returned.filter(device_id__in=again).delete()
+    # A device that came back and fell silent again while the incident is open rejoins it with
+    # its new gap, whether or not a sweep has yet noted its return (the old gap stays recorded).
+    IncidentMember.objects.filter(
+        incident_id=incident_pk, device_id__in=[c.dropout.device_id for c in members]
+    ).delete()
     columns = ["incident", "device", "patient", "gap", "alert", "silent_since", "joined_at", "risk", "news2_total",
                "spo2_scale", "on_oxygen"]  # fmt: skip
     rows = []
@@ -182,6 +193,7 @@ def _fold(incident_pk: int, members: list[_Candidate], now: datetime) -> set[int
         started_at=earliest, updated_at=now
     )
     incident = ConnectivityIncident.objects.get(pk=incident_pk)
+    inherit_on_fold(incident, [c.alert_id for c in members], now)
     _publish_incident(incident, {c.dropout.ward_id for c in members})
     return {c.alert_id for c in members}
 

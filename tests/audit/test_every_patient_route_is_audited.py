@@ -20,10 +20,11 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import AuditEvent, Role
-from alerts.models import AlertEvent, Severity
+from alerts.models import AlertEvent, ConnectivityIncident, IncidentMember, Severity
 from devices.models import ConnectivityGap, KitTask, PairingCode
 from frontend.routing import websocket_urlpatterns
 from patients.models import Contact, DailyReturn, PatientPhone, SpO2ScaleChange
+from rota.models import Notification
 from tests.factories import ObservationFactory, PatientFactory, UserFactory
 from tests.frontend.conftest import make_alert, make_patient
 from ukcore.discharge.services import discharge_summary_create
@@ -95,6 +96,14 @@ READS = {
     "ukcore:summary-document": Case(
         "GET", "/patients/{patient}/discharge-summaries/{summary}.json", "discharge_summary.downloaded"
     ),
+    "rota:notifications": Case("GET", "/notifications/", "notification.listed"),
+    "incident-list": Case("GET", "/api/v1/incidents/", "incident.listed"),
+    "incident-detail": Case("GET", "/api/v1/incidents/{incident}/", "incident.viewed"),
+    "connectivity-areas": Case("GET", "/api/v1/connectivity/areas/", "connectivity.areas_viewed", who="administrator"),
+    "frontend:connectivity-areas": Case("GET", "/connectivity/areas/", "connectivity.areas_viewed"),
+    "frontend:kit-tasks": Case("GET", "/connectivity/kit-tasks/", "kit_task.listed"),
+    "kit-task-list": Case("GET", "/api/v1/connectivity/kit-tasks/", "kit_task.listed"),
+    "kit-task-detail": Case("GET", "/api/v1/connectivity/kit-tasks/{kit_task}/", "kit_task.viewed"),
 }
 WRITES = {
     "observation-list:post": Case(
@@ -183,6 +192,22 @@ WRITES = {
         data={"outcome": "advice_by_phone", "note": "settled",
               "review_by": (timezone.now() + dt.timedelta(hours=2)).isoformat()},
     ),
+    "alert-snooze": Case(
+        "POST", "/api/v1/alerts/{technical_alert}/snooze/", "alert.snoozed",
+        data={"minutes": 30, "reason": "device charging"},
+    ),
+    "incident-acknowledge": Case("POST", "/api/v1/incidents/{incident}/acknowledge/", "incident.acknowledged"),
+    "incident-assign": Case(
+        "POST", "/api/v1/incidents/{incident}/assign/", "incident.assigned", data={"assignee": "{me}"}
+    ),
+    "frontend:incident-action": Case(
+        "POST", "/triage/incidents/{incident}/acknowledge/", "incident.acknowledged", status=302
+    ),
+    "kit-task-done": Case("POST", "/api/v1/connectivity/kit-tasks/{kit_task}/done/", "kit_task.done",
+                          data={"note": "hub fitted"}),
+    "frontend:kit-task-done": Case(
+        "POST", "/connectivity/kit-tasks/{kit_task}/done/", "kit_task.done", status=302, data={"note": "hub fitted"}
+    ),
     "frontend:alert-action": Case(
         "POST", "/triage/alerts/{alert}/acknowledge/", "alert.acknowledged", status=302
     ),
@@ -241,18 +266,15 @@ NO_PATIENT_DATA = {
     "password_change_done": "the user's own password", "password_reset": "the user's own password",
     "password_reset_done": "the user's own password", "password_reset_confirm": "the user's own password",
     "password_reset_complete": "the user's own password",
-    "connectivity-areas": "dropout counts by mobile network and cell, no patient named",
     "rota:rota": "the staff duty rota", "rota:shift-add": "the staff duty rota", "shift-list": "the staff duty rota",
     "rota:push-subscribe": "the signed-in person's own push subscription",
     "rota:handover-start": "a hand-over's people and note; the alerts it moves are audited as alert.handed_over",
     "rota:handover-accept": "as rota:handover-start (rota.handover audits each alert moved)",
     "rota:acknowledge": "an acknowledge link's page; the press is audited as alert.acknowledged (alerts.services)",
-    "alert-snooze": "a technical alert's snooze, audited as alert.snoozed by the alert action service",
     "fhir:metadata": "the FHIR server's CapabilityStatement",
     "fhir:unknown": "an OperationOutcome for a path the FHIR server does not serve",
     "fhir:organization-read": "a GP practice's ODS code and name",
     "fhir:practitioner-read": "a staff member's name (who entered a reading)",
-    "rota:notifications": "audited as notification.listed (rota.views); its rows need a sent message to name a patient",
     "checkins:start": "the patient's own check-in page: audited as checkin.page_viewed with no actor "
                       "(tests/checkins/test_pages.py)",
     "checkins:question": "as checkins:start", "checkins:done": "as checkins:start",
@@ -281,10 +303,10 @@ ADMIN_PATIENT_MODELS = {
     "devices.pairingcode": "pairing_code",
     "devices.connectivitygap": "gap",
     "ukcore.dischargesummary": "summary",
+    "rota.notification": "notification",
 }
 # Admin models of the merged features that are not yet exercised above: each with its reason.
 ADMIN_NOT_YET_EXERCISED = {
-    "rota.notification": "a sent message (least patient data: no name or NHS number); its page is not audited yet",
     "devices.devicecertificate": "a device's certificate identity (device id, serial, dates), no patient data",
 }
 # Admin models without a patient's data, and the audit trail (reading it is audited on export).
@@ -350,9 +372,6 @@ def world(db, settings):
         "contact": Contact.objects.create(
             patient=patient, name="Jo Lee", relationship="spouse_partner", phone="+447700900222", is_next_of_kin=True
         ),
-        "kit_task": KitTask.objects.create(
-            device=device, patient=patient, reason="discharged", remedy="collect", created_at=now
-        ),
         "daily_return": DailyReturn.objects.create(
             day=dt.date(2026, 1, 1), identifier="pseudonym", content="x\n", sha256="0" * 64, rows=0,
             patient_ids=[patient.pk], generated_at=now,
@@ -360,7 +379,25 @@ def world(db, settings):
         "discharged": PatientFactory(
             ward=ward, admitted_at=now - dt.timedelta(days=9), discharged_at=now - dt.timedelta(days=3)
         ),
+        "technical_alert": make_alert(patient, severity=Severity.MEDIUM, kind="low_battery", category="technical",
+                                      device=device, title="Battery 9 %"),
+        "notification": Notification.objects.create(
+            alert=alert, recipient=clinician, channel="email", reason="on duty as ward clinician, at once",
+            subject="Virtual ward: MEDIUM clinical alert", body="…", address="nurse@nhs.test", state="sent",
+            created_at=now, sent_at=now),
+        "kit_task": KitTask.objects.create(device=device, patient=patient, reason="went silent 3 times in 24 h",
+                                           remedy="A cellular hub", created_at=now),
     }  # fmt: skip
+    objects["incident"] = incident = ConnectivityIncident.objects.create(
+        group_kind="operator",
+        group_value="23415",
+        label="mobile network 23415",
+        started_at=now,
+        opened_at=now,
+        updated_at=now,
+    )
+    IncidentMember.objects.create(incident=incident, device=device, patient=patient, silent_since=now, joined_at=now,
+                                  risk="medium")  # fmt: skip
     return {"users": {"clinician": clinician, "administrator": administrator}, **objects}
 
 

@@ -74,6 +74,11 @@ class Command(BaseCommand):
         )
         parser.add_argument("--no-baseline", action="store_true", help="measure the platform only")
         parser.add_argument(
+            "--notify",
+            action="store_true",
+            help="also measure publish → the e-mail the escalation ladder sends, received by an SMTP server",
+        )
+        parser.add_argument(
             "--tls",
             action="store_true",
             help="after the plain ladder, run the platform's ladder again over TLS and report TLS's cost "
@@ -151,6 +156,7 @@ class Command(BaseCommand):
             keep_db=options["keep_db"],
             results_dir=Path(options["output"]).parent,
             tls=options["tls"],
+            notify=options["notify"],
         )
 
     @staticmethod
@@ -172,6 +178,7 @@ class Command(BaseCommand):
                 "worker": {"queue": settings.CELERY_TASK_DEFAULT_QUEUE, "concurrency": 1},
             },
             "elevated_share": config.elevated_share,
+            "notify": config.notify,
             "rate_per_publisher": RATE_PER_PUBLISHER,
             "rescore_delay_s": settings.VW_RESCORE_DELAY_SECONDS,
             "broker": config.services.mqtt_url or "own mosquitto (platform's generated configuration)",

@@ -27,8 +27,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--phase",
             type=float,
-            default=4.9,
-            help="seconds from the deadline to the first sweep: the beat's phase, 4.9 the worst case of a 5 s beat",
+            default=None,
+            help="seconds from the deadline to the first sweep: the beat's phase; default the worst case, "
+            "the beat less 0.1 s",
+        )
+        parser.add_argument(
+            "--beat", type=float, default=None, help="seconds between sweeps (default VW_SWEEP_SECONDS)"
         )
         parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
         parser.add_argument("--output", default="bench-results/outage.json")
@@ -45,11 +49,14 @@ class Command(BaseCommand):
         stack.recreate_database(url)
         try:
             call_command("migrate", verbosity=0, interactive=False)
+            beat = float(options["beat"] or settings.VW_SWEEP_SECONDS)
+            phase = options["phase"]
             result = run(
                 silent=int(options["devices"]),
                 reporting=int(options["reporting"]),
                 sweepers=int(options["sweepers"]),
-                phase_s=float(options["phase"]),
+                phase_s=float(phase) if phase is not None else round(beat - 0.1, 3),
+                beat_s=beat,
             )
         finally:
             connections.close_all()
@@ -64,7 +71,9 @@ class Command(BaseCommand):
             f"{result.deadline_to_all_episodes_s} s after the deadline; the first sweep began {result.phase_s} s after "
             f"it, then every {result.beat_interval_s:.0f} s (each sweep took {result.sweep_seconds} s). "
             f"Gaps {result.gaps}, alerts {result.alerts}, raised events {result.raised_events}, "
-            f"incidents {result.incidents}, folded {result.members}: "
+            f"incidents {result.incidents}, folded {result.members}. An idle sweep (nothing due, "
+            f"{result.devices + result.reporting} devices) took {result.idle_sweep_ms} ms (median of "
+            f"{len(result.idle_sweep_samples_ms)}): {result.idle_cost_share:.2%} of one core at this beat: "
             f"{'exactly once' if result.exactly_once else 'NOT EXACTLY ONCE'}."
         )
         if not result.exactly_once:

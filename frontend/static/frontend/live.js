@@ -242,9 +242,9 @@
   if (root) {
     root.addEventListener("submit", function (event) {
       var form = event.target;
-      if (!/\/triage\/alerts\//.test(form.action)) return;
+      if (!/\/triage\/(alerts|incidents)\//.test(form.action)) return;
       event.preventDefault();
-      var card = form.closest("[data-alert-id]");
+      var card = form.closest("[data-alert-id], [data-incident-id]");
       var errorBox = card && card.querySelector(".action-error");
       form.querySelectorAll("button").forEach(function (b) { b.disabled = true; });
       fetch(form.action, { method: "POST", body: new URLSearchParams(new FormData(form)), credentials: "same-origin",

@@ -5,10 +5,10 @@ self.addEventListener("push", function (event) {
   try { data = event.data ? event.data.json() : {}; } catch (e) { data = { title: "Virtual ward alert", body: event.data.text() }; }
   event.waitUntil(self.registration.showNotification(data.title || "Virtual ward alert", {
     body: (data.body || "").split("\n")[0],
-    tag: "vw-alert-" + (data.alert_id || ""),
+    tag: data.incident_id ? "vw-incident-" + data.incident_id : "vw-alert-" + (data.alert_id || ""),
     renotify: true,
     requireInteraction: true,
-    data: { url: "/triage/#alert-" + (data.alert_id || "") }
+    data: { url: data.incident_id ? "/triage/#incident-" + data.incident_id : "/triage/#alert-" + (data.alert_id || "") }
   }));
 });
 self.addEventListener("notificationclick", function (event) {
