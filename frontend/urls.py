@@ -9,6 +9,7 @@ urlpatterns: list = [
     path("pair/device/", pairing_views.pair_device, name="pair-device"),
     path("pair/wait/<str:token>/", pairing_views.pair_wait, name="pair-wait"),
     path("pair/status/<str:token>/", pairing_views.pair_status, name="pair-status"),
+    path("pair/kit/add/", pairing_views.pair_kit_add, name="pair-kit-add"),
     path("patients/<int:patient_id>/pairing-code/", pairing_views.pairing_code, name="pairing-code"),
     path("devices/<int:device_id>/unpair/", pairing_views.unpair, name="device-unpair"),
     path("", views.home, name="home"),

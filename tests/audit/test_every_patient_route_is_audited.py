@@ -191,6 +191,7 @@ NO_PATIENT_DATA = {
     "pairing-collect": "a device collects its own credentials (audited as device.credentials_collected)",
     "frontend:pair": "the patient's own pairing page", "frontend:pair-device": "the patient's own pairing page",
     "frontend:pair-wait": "the patient's own pairing page", "frontend:pair-status": "the patient's own pairing page",
+    "frontend:pair-kit-add": "the patient's own pairing page (the pairing is audited as device.paired)",
     "login": "sign-in", "logout": "sign-out", "password_change": "the user's own password",
     "password_change_done": "the user's own password", "password_reset": "the user's own password",
     "password_reset_done": "the user's own password", "password_reset_confirm": "the user's own password",
