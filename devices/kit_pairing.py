@@ -65,16 +65,13 @@ def kit_of_device(device: Device) -> PairingCode | None:
     """The code whose kit ``device`` joined: the patient's code in use when it was paired."""
     if device.patient_id is None or device.paired_at is None:
         return None
-    return (
-        PairingCode.objects.filter(
-            patient_id=device.patient_id,
-            used_at__isnull=False,
-            used_at__lte=device.paired_at,
-            expires_at__gte=device.paired_at,
-        )  # fmt: skip
-        .order_by("-used_at")
-        .first()
+    codes = PairingCode.objects.filter(
+        patient_id=device.patient_id,
+        used_at__isnull=False,
+        used_at__lte=device.paired_at,
+        expires_at__gte=device.paired_at,
     )
+    return codes.order_by("-used_at").first()
 
 
 def kit_devices(row: PairingCode) -> list[Device]:
