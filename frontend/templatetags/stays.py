@@ -11,6 +11,7 @@ from django.utils import timezone
 from accounts.access import visible_wards
 from alerts.models import CLINICAL_KINDS, Alert, AlertState
 from frontend.stay_forms import ContactForm, DischargeForm, PhoneForm, ReadmitForm, RecordForm
+from patients import present
 from patients.monitoring import kit_to_collect, monitored_devices
 from patients.record import CommunicationNeed, display_phone
 from patients.record_services import RECORD_FIELDS
@@ -31,6 +32,8 @@ def stay_section(context: Any, patient: Any) -> dict[str, Any]:
     record_initial = {name: getattr(patient, name) for name in RECORD_FIELDS}
     return {
         "patient": patient,
+        "address": present.address(patient),
+        "language": present.language_name(patient.preferred_language) if patient.preferred_language else "",
         "csrf_token": context.get("csrf_token"),
         "open_stay": open_stay,
         "past_stays": [stay for stay in stays if not stay.is_open],
