@@ -27,6 +27,11 @@ urlpatterns: list = [
     path("patients/<int:patient_id>/discharge/", stay_views.discharge, name="patient-discharge"),
     path("patients/<int:patient_id>/readmit/", stay_views.readmit, name="patient-readmit"),
     path("patients/<int:patient_id>/record/", stay_views.record, name="patient-record"),
+    path(
+        "patients/<int:patient_id>/expected-discharge/",
+        stay_views.expected_discharge,
+        name="patient-expected-discharge",
+    ),
     path("patients/<int:patient_id>/phones/", stay_views.phone_add, name="patient-phone-add"),
     path(
         "patients/<int:patient_id>/phones/<int:phone_id>/remove/", stay_views.phone_remove, name="patient-phone-remove"

@@ -276,6 +276,10 @@ class PatientDischargeSerializer(serializers.Serializer):
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
+class ExpectedDischargeSerializer(serializers.Serializer):
+    expected_discharge_on = serializers.DateField(allow_null=True, help_text="null clears it.")
+
+
 class PatientReadmitSerializer(serializers.Serializer):
     ward = serializers.PrimaryKeyRelatedField(queryset=Ward.objects.none())
     referral_source = serializers.ChoiceField(choices=REFERRAL_CHOICES)

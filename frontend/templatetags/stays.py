@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from accounts.access import visible_wards
 from alerts.models import CLINICAL_KINDS, Alert, AlertState
-from frontend.stay_forms import ContactForm, DischargeForm, PhoneForm, ReadmitForm, RecordForm
+from frontend.stay_forms import ContactForm, DischargeForm, ExpectedDischargeForm, PhoneForm, ReadmitForm, RecordForm
 from patients import present
 from patients.monitoring import kit_to_collect, monitored_devices
 from patients.record import CommunicationNeed, display_phone
@@ -50,10 +50,14 @@ def stay_section(context: Any, patient: Any) -> dict[str, Any]:
         "readmit_form": context.get("readmit_form") or ReadmitForm(wards=visible, initial={"ward": patient.ward_id}),
         "record_form": context.get("record_form") or RecordForm(initial=record_initial),
         "phone_form": context.get("phone_form") or PhoneForm(),
+        "expected_form": context.get("expected_form")
+        or ExpectedDischargeForm(
+            initial={"expected_discharge_on": open_stay.expected_discharge_on if open_stay else None}
+        ),
         "contact_form": context.get("contact_form") or ContactForm(),
         "open_forms": {
             name
-            for name in ("discharge_form", "readmit_form", "record_form", "phone_form", "contact_form")
+            for name in ("discharge_form", "readmit_form", "record_form", "phone_form", "contact_form", "expected_form")
             if context.get(name) is not None
         },
     }

@@ -135,6 +135,14 @@ WRITES = {
     "frontend:kit-collected": Case(
         "POST", "/patients/{patient}/kit/{kit_task}/collected/", "kit.collected", status=302
     ),
+    "frontend:patient-expected-discharge": Case(
+        "POST", "/patients/{patient}/expected-discharge/", "stay.expected_discharge_set", status=302,
+        data={"expected_discharge_on": "2099-01-01"},
+    ),
+    "stay-expected-discharge": Case(
+        "POST", "/api/v1/stays/{stay}/expected-discharge/", "stay.expected_discharge_set",
+        data={"expected_discharge_on": "2099-01-01"},
+    ),
     "patient-record": Case(
         "PATCH", "/api/v1/patients/{patient}/record/", "patient.record_changed",
         data={"gp_practice_code": "a81001", "gp_practice_name": "Riverside Surgery"},
