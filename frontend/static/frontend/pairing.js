@@ -64,10 +64,11 @@
           help.hidden = !s.show_help;
           showKit(s.kit || []);
           var kitWaiting = (s.kit || []).some(function (d) { return d.state !== "received" && d.state !== "revoked"; });
-          if ((s.state === "received" || s.state === "revoked") && !kitWaiting) {
+          if (s.state === "received" || s.state === "revoked") {
             var spinner = box.querySelector(".spinner");
             if (spinner) spinner.remove();
-            return;
+            // The rest of the kit may still be on its way: keep confirming each device.
+            if (!kitWaiting) return;
           }
           window.setTimeout(poll, 3000);
         })
