@@ -73,6 +73,9 @@ def _refused(reason: str, patient: Patient | None = None) -> PairingError:
         "already_collected": f"This device has already collected its set-up. Please call the ward on {phone}.",
         "certificate_request_invalid": "The device's certificate request cannot be used. Please call the ward.",
         "certificates_unavailable": "This service cannot issue device certificates. Pair without one.",
+        "kit_full": f"That is all the devices one code can set up. Please call the ward on {phone} for another code.",
+        "kit_closed": f"This set-up has ended. Please call the ward on {phone} for a new code.",
+        "already_in_kit": "That device is already set up. Please enter the number of your next device.",
     }
     return PairingError(reason, messages[reason])
 
@@ -262,6 +265,14 @@ def _pair(device: Device, row: PairingCode, *, via: str, issue_credentials: bool
         used_at=now, device=device
     ):
         raise _refused("already_used", row.patient)
+    return device_pair(device, row, via=via, issue_credentials=issue_credentials, now=now)
+
+
+def device_pair(
+    device: Device, row: PairingCode, *, via: str, issue_credentials: bool, now: dt.datetime
+) -> str | None:
+    """Pair ``device`` with the patient of ``row``, whose use the caller has already claimed
+    (the code's first device, or a later device of the same kit: devices.kit_pairing)."""
     previous_id = device.device_id if device.revoked_at is None and device.secret_hash else None
     # A fresh id every pairing: the broker username of any earlier pairing stops existing, and
     # message ids the device used for someone else can never collide with this patient's.

@@ -15,7 +15,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from accounts.access import is_administrator, visible_wards
+from accounts.access import is_administrator, parse_pk, visible_wards
 from accounts.permissions import staff_required
 from patients.daily_return import daily_return_download
 from patients.flow import FlowPeriodError, flow_csv, ward_flow
@@ -30,7 +30,8 @@ def flow_arguments(user: Any, params: Any) -> tuple[Any, date, date, str | None]
     error = None
     ward = params.get("ward")
     if ward:
-        wards = wards.filter(pk=int(ward)) if str(ward).isdigit() else wards.none()
+        pk = parse_pk(ward)
+        wards = wards.filter(pk=pk) if pk is not None and pk < 2**31 else wards.none()
         if not wards.exists():
             raise Http404("No such ward.")
     until = timezone.localdate()

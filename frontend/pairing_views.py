@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.access import visible_patients
 from accounts.audit_hooks import audit_note, audited
 from accounts.permissions import patient_for, staff_required
+from devices.kit_pairing import kit_from_token, kit_is_open, kit_of_device, kit_status, kit_token, pairing_kit_add
 from devices.models import Device
 from devices.pairing import (
     PairingError,
@@ -34,6 +35,7 @@ from devices.pairing import (
 from virtualward.client_ip import client_ip
 
 SESSION_KEY = "vw_pairing_code"
+KIT_SESSION_KEY = "vw_pairing_kit"  # the kit this phone may add devices to (devices.kit_pairing)
 
 STATE_TEXT = {
     "setting_up": ("Setting up your device…", "Please make sure the device is switched on and near you."),
@@ -83,6 +85,9 @@ def pair_device(request: HttpRequest) -> HttpResponse:
         request.session.pop(SESSION_KEY, None)
         return render(request, "pairing/code.html", _context(error=error.message), status=400)
     request.session.pop(SESSION_KEY, None)
+    row = kit_of_device(Device.objects.get(pk=result.device_pk))
+    if row is not None:
+        request.session[KIT_SESSION_KEY] = kit_token(row)
     return redirect("frontend:pair-wait", token=result.status_token)
 
 
@@ -92,7 +97,38 @@ def pair_wait(request: HttpRequest, token: str) -> HttpResponse:
     device = device_from_status_token(token)
     if device is None:
         raise Http404("This page has expired.")
-    return render(request, "pairing/wait.html", _context(**_status_payload(device), token=token))
+    return render(request, "pairing/wait.html", _wait_context(request, device, token))
+
+
+def _wait_context(request: HttpRequest, device: Device, token: str, **extra: object) -> dict:
+    row = kit_from_token(request.session.get(KIT_SESSION_KEY))
+    mine = row is not None and kit_of_device(device) == row
+    return _context(
+        **_status_payload(device),
+        token=token,
+        device_name=device.get_kind_display(),
+        serial=device.serial,
+        kit_can_add=mine and kit_is_open(row),
+        **extra,
+    )
+
+
+@never_cache
+@require_POST
+def pair_kit_add(request: HttpRequest) -> HttpResponse:
+    """The next device of the kit: its number only, the code is not asked for again."""
+    token = request.session.get(KIT_SESSION_KEY)
+    serial = request.POST.get("serial", "")
+    try:
+        result = pairing_kit_add(token=token, serial=serial, client_ip=client_ip(request))
+    except PairingError as error:
+        back = request.POST.get("back", "")
+        device = device_from_status_token(back) if back else None
+        if device is None:
+            return render(request, "pairing/code.html", _context(error=error.message), status=400)
+        ctx = _wait_context(request, device, back, kit_error=error.message, kit_serial=serial)
+        return render(request, "pairing/wait.html", ctx, status=400)
+    return redirect("frontend:pair-wait", token=result.status_token)
 
 
 @never_cache
@@ -113,6 +149,8 @@ def _status_payload(device: Device) -> dict:
         "text": text,
         "show_help": status.show_help,
         "ward_phone": status.ward_phone,
+        # Every device of the kit this one belongs to, named, each with its own first reading.
+        "kit": [member.as_json() for member in kit_status(device)],
     }
 
 

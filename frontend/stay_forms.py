@@ -127,6 +127,10 @@ class DischargeForm(forms.Form):
         return data
 
 
+class ExpectedDischargeForm(forms.Form):
+    expected_discharge_on = forms.DateField(required=False, widget=DATE, label="Expected discharge date")
+
+
 class RecordForm(forms.Form):
     sex = forms.ChoiceField(choices=Sex.choices)
     nhs_number_status = forms.ChoiceField(choices=NhsNumberStatus.choices, label="NHS number status")

@@ -20,7 +20,15 @@ from accounts.access import visible_patients, visible_wards
 from accounts.permissions import staff_required
 from devices.models import KitTask
 from frontend import views
-from frontend.stay_forms import AdmitForm, ContactForm, DischargeForm, PhoneForm, ReadmitForm, RecordForm
+from frontend.stay_forms import (
+    AdmitForm,
+    ContactForm,
+    DischargeForm,
+    ExpectedDischargeForm,
+    PhoneForm,
+    ReadmitForm,
+    RecordForm,
+)
 from patients import record_services, services, stays
 from patients.models import Contact, PatientPhone
 from patients.record_services import RECORD_FIELDS
@@ -98,6 +106,27 @@ def readmit(request: HttpRequest, patient_id: int) -> HttpResponse:
     if form.errors:
         return _patient_page_again(request, patient, readmit_form=form)
     messages.success(request, f"{patient.name} readmitted. Next: pair their kit.")
+    return redirect("frontend:patient", patient_id=patient.pk)
+
+
+@staff_required
+@require_POST
+def expected_discharge(request: HttpRequest, patient_id: int) -> HttpResponse:
+    patient = views._patient_or_404(request, patient_id)
+    form = ExpectedDischargeForm(request.POST)
+    stay = patient.open_stay
+    if stay is None:
+        form.add_error(None, "This patient is not on a virtual ward.")
+    elif form.is_valid():
+        try:
+            stays.stay_set_expected_discharge(
+                stay=stay, user=request.user, expected_discharge_on=form.cleaned_data["expected_discharge_on"]
+            )
+        except (ValidationError, PermissionDenied) as exc:
+            _form_errors_from(form, exc)
+    if form.errors:
+        return _patient_page_again(request, patient, expected_form=form)
+    messages.success(request, "Expected discharge date saved.")
     return redirect("frontend:patient", patient_id=patient.pk)
 
 

@@ -9,6 +9,7 @@ urlpatterns: list = [
     path("pair/device/", pairing_views.pair_device, name="pair-device"),
     path("pair/wait/<str:token>/", pairing_views.pair_wait, name="pair-wait"),
     path("pair/status/<str:token>/", pairing_views.pair_status, name="pair-status"),
+    path("pair/kit/add/", pairing_views.pair_kit_add, name="pair-kit-add"),
     path("patients/<int:patient_id>/pairing-code/", pairing_views.pairing_code, name="pairing-code"),
     path("devices/<int:device_id>/unpair/", pairing_views.unpair, name="device-unpair"),
     path("", views.home, name="home"),
@@ -30,6 +31,11 @@ urlpatterns: list = [
     path("patients/<int:patient_id>/discharge/", stay_views.discharge, name="patient-discharge"),
     path("patients/<int:patient_id>/readmit/", stay_views.readmit, name="patient-readmit"),
     path("patients/<int:patient_id>/record/", stay_views.record, name="patient-record"),
+    path(
+        "patients/<int:patient_id>/expected-discharge/",
+        stay_views.expected_discharge,
+        name="patient-expected-discharge",
+    ),
     path("patients/<int:patient_id>/phones/", stay_views.phone_add, name="patient-phone-add"),
     path(
         "patients/<int:patient_id>/phones/<int:phone_id>/remove/", stay_views.phone_remove, name="patient-phone-remove"

@@ -12,7 +12,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from frontend.events import sockets_access_changed
-from patients.models import Observation, Patient, SpO2ScaleChange, Ward
+from patients.models import Contact, Observation, Patient, PatientPhone, SpO2ScaleChange, Stay, Ward
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -28,7 +28,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(Ward)
 class WardAdmin(admin.ModelAdmin):
-    list_display = ["name", "pathway", "phone", "created_at"]
+    list_display = ["name", "pathway", "phone", "beds", "created_at"]
     list_filter = ["pathway"]
     search_fields = ["name"]
     filter_horizontal = ["staff"]
@@ -51,6 +51,38 @@ class SpO2ScaleChangeInline(admin.TabularInline):
         return False
 
 
+class StayInline(admin.TabularInline):
+    """Stays are opened and ended only by the admission and discharge services (monitoring ends)."""
+
+    model = Stay
+    fk_name = "patient"
+    extra = 0
+    can_delete = False
+    fields = [
+        "ward",
+        "direction",
+        "referral_source",
+        "admitted_at",
+        "expected_discharge_on",
+        "discharged_at",
+        "outcome",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class PatientPhoneInline(admin.TabularInline):
+    model = PatientPhone
+    extra = 0
+
+
+class ContactInline(admin.TabularInline):
+    model = Contact
+    extra = 0
+
+
 @admin.register(Patient)
 class PatientAdmin(admin.ModelAdmin):
     list_display = ["nhs_number", "family_name", "given_name", "ward", "admitted_at", "discharged_at", "spo2_scale"]
@@ -60,7 +92,13 @@ class PatientAdmin(admin.ModelAdmin):
     list_select_related = ["ward"]
     # The scale is changed only through the API/pages, which record who and why.
     readonly_fields = ["spo2_scale", "spo2_scale_set_by", "spo2_scale_set_at", "current_score"]
-    inlines = [SpO2ScaleChangeInline]
+    inlines = [StayInline, PatientPhoneInline, ContactInline, SpO2ScaleChangeInline]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        # Once admitted, ward and dates move only through admission and discharge (the Admit
+        # screen, the patient page, the API), which keep the stay and monitoring in step.
+        stay_mirror = ["ward", "admitted_at", "discharged_at"] if obj is not None else []
+        return [*self.readonly_fields, *stay_mirror]
 
 
 @admin.register(Observation)

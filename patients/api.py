@@ -30,6 +30,7 @@ from patients.models import Observation, Patient, Stay, VitalType, Ward
 from patients.serializers import (
     NAIVE_MESSAGE,
     ContactSerializer,
+    ExpectedDischargeSerializer,
     ManualObservationSerializer,
     ObservationSerializer,
     PatientAdmitSerializer,
@@ -361,6 +362,19 @@ class StayViewSet(AuditedReadsMixin, viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self) -> QuerySet[Stay]:
         return selectors.stay_list(user=self.request.user)
+
+    @extend_schema(
+        summary="Set or clear the open stay's expected discharge date",
+        request=ExpectedDischargeSerializer,
+        responses=StaySerializer,
+    )
+    @action(detail=True, methods=["post"], url_path="expected-discharge")
+    def expected_discharge(self, request: Request, pk: str | None = None) -> Response:
+        given = ExpectedDischargeSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        with service_errors():
+            stay = stays.stay_set_expected_discharge(stay=self.get_object(), user=request.user, **given.validated_data)
+        return Response(StaySerializer(stay).data)
 
 
 @extend_schema_view(

@@ -7,7 +7,7 @@ with one name are told apart by it, so boards, cards and pages all use this one 
 from __future__ import annotations
 
 from patients.models import Patient
-from patients.record import Sex
+from patients.record import Sex, language_choices
 
 SEX_LETTER = {Sex.FEMALE: "F", Sex.MALE: "M", Sex.OTHER: "X"}
 
@@ -22,3 +22,12 @@ def age_sex_label(patient: Patient) -> str:
     """The same, spelled out for screen readers: ``aged 82, female``."""
     words = f"aged {patient.age}"
     return f"{words}, {patient.get_sex_display().lower()}" if patient.sex in SEX_LETTER else words
+
+
+def address(patient: Patient) -> str:
+    parts = [patient.address_line_1, patient.address_line_2, patient.address_town, patient.postcode]
+    return ", ".join(part for part in parts if part)
+
+
+def language_name(code: str) -> str:
+    return dict(language_choices()).get(code, code)

@@ -58,12 +58,18 @@ def clean_record_fields(patient: Patient, changes: dict[str, Any]) -> list[str]:
         if getattr(patient, name) != value:
             setattr(patient, name, value)
             changed.append(name)
-    if patient.gp_practice_code and not patient.gp_practice_name:
-        raise ValidationError({"gp_practice_name": "Give the practice's name with its ODS code."})
-    if patient.interpreter_needed and patient.preferred_language in ("", "en"):
-        raise ValidationError({"preferred_language": "Say which language the interpreter is for."})
+    errors: dict[str, list[str]] = {}
     exclude = [f.name for f in Patient._meta.concrete_fields if f.name not in RECORD_FIELDS]
-    patient.full_clean(exclude=exclude, validate_unique=False)
+    try:
+        patient.full_clean(exclude=exclude, validate_unique=False)
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    if patient.gp_practice_code and not patient.gp_practice_name:
+        errors.setdefault("gp_practice_name", []).append("Give the practice's name with its ODS code.")
+    if patient.interpreter_needed and patient.preferred_language in ("", "en"):
+        errors.setdefault("preferred_language", []).append("Say which language the interpreter is for.")
+    if errors:
+        raise ValidationError(errors)
     return changed
 
 

@@ -19,6 +19,7 @@ from rest_framework import serializers
 from accounts.access import visible_patients, visible_wards
 from patients.models import (
     Contact,
+    DischargeOutcome,
     Observation,
     Patient,
     PatientPhone,
@@ -156,8 +157,16 @@ class ScoreSummarySerializer(serializers.Serializer):
 
 class StaySerializer(serializers.ModelSerializer):
     ward_name = serializers.CharField(source="ward.name", read_only=True)
-    admitted_by = serializers.CharField(source="admitted_by.get_username", read_only=True, default=None)
-    discharged_by = serializers.CharField(source="discharged_by.get_username", read_only=True, default=None)
+    admitted_by = serializers.CharField(
+        source="admitted_by.get_username", read_only=True, default=None, allow_null=True
+    )
+    discharged_by = serializers.CharField(
+        source="discharged_by.get_username", read_only=True, default=None, allow_null=True
+    )
+    outcome = serializers.CharField(
+        read_only=True,
+        help_text="Empty while the stay is open; else " + ", ".join(DischargeOutcome.values) + ".",
+    )
     is_readmission = serializers.BooleanField(read_only=True)
     length_of_stay_days = serializers.SerializerMethodField(help_text="Calendar days, Europe/London; so far if open.")
 
@@ -274,6 +283,10 @@ class PatientDischargeSerializer(serializers.Serializer):
     outcome = serializers.ChoiceField(choices=OUTCOME_CHOICES)
     destination = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class ExpectedDischargeSerializer(serializers.Serializer):
+    expected_discharge_on = serializers.DateField(allow_null=True, help_text="null clears it.")
 
 
 class PatientReadmitSerializer(serializers.Serializer):

@@ -112,7 +112,7 @@ def patient_readmit(
     require_aware("admitted_at", admitted_at)
     stay_details_check(details, admitted_at=admitted_at)
     with transaction.atomic():
-        patient = Patient.objects.select_for_update(no_key=True).select_related("ward").get(pk=patient.pk)
+        patient = Patient.objects.select_for_update(no_key=True, of=("self",)).select_related("ward").get(pk=patient.pk)
         stay = stay_open(patient=patient, ward=ward, user=user, details=details, admitted_at=admitted_at)
         detail = {"ward_id": ward.pk, "stay_id": stay.pk, "readmission_of": stay.readmission_of_id}
         audit_record(actor=user, action="patient.readmitted", patient=patient, obj=stay, detail=detail)
@@ -146,7 +146,7 @@ def patient_discharge(
         raise ValidationError({"discharged_at": "A discharge cannot be recorded in the future."})
     with transaction.atomic():
         # Locked so two people discharging at once cannot both succeed.
-        patient = Patient.objects.select_for_update(no_key=True).select_related("ward").get(pk=patient.pk)
+        patient = Patient.objects.select_for_update(no_key=True, of=("self",)).select_related("ward").get(pk=patient.pk)
         if patient.discharged_at is not None:
             raise ValidationError({"discharged_at": "This patient has already been discharged."})
         stay = _open_stay_of(patient)

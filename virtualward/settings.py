@@ -292,6 +292,8 @@ VW_CHECKIN_DUE_HOUR = env_int("VW_CHECKIN_DUE_HOUR", 12)
 # minutes before the waiting page offers help, and the broker address handed to devices.
 VW_PAIRING_MAX_FAILURES = env_int("VW_PAIRING_MAX_FAILURES", 8)
 VW_PAIRING_HELP_AFTER_S = env_int("VW_PAIRING_HELP_AFTER_S", 180)
+# One code pairs a whole kit: up to this many devices, within the code's lifetime (docs/pairing.md).
+VW_PAIRING_KIT_MAX = env_int("VW_PAIRING_KIT_MAX", 4)
 # An open websocket re-checks its user's session, role and wards at least this often, besides at
 # once on log-out and on a role or ward change (docs/security.md).
 VW_SOCKET_RECHECK_SECONDS = env_int("VW_SOCKET_RECHECK_SECONDS", 30)

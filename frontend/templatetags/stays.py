@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from accounts.access import visible_wards
 from alerts.models import CLINICAL_KINDS, Alert, AlertState
-from frontend.stay_forms import ContactForm, DischargeForm, PhoneForm, ReadmitForm, RecordForm
+from frontend.stay_forms import ContactForm, DischargeForm, ExpectedDischargeForm, PhoneForm, ReadmitForm, RecordForm
+from patients import present
 from patients.monitoring import kit_to_collect, monitored_devices
 from patients.record import CommunicationNeed, display_phone
 from patients.record_services import RECORD_FIELDS
@@ -31,6 +32,8 @@ def stay_section(context: Any, patient: Any) -> dict[str, Any]:
     record_initial = {name: getattr(patient, name) for name in RECORD_FIELDS}
     return {
         "patient": patient,
+        "address": present.address(patient),
+        "language": present.language_name(patient.preferred_language) if patient.preferred_language else "",
         "csrf_token": context.get("csrf_token"),
         "open_stay": open_stay,
         "past_stays": [stay for stay in stays if not stay.is_open],
@@ -47,10 +50,14 @@ def stay_section(context: Any, patient: Any) -> dict[str, Any]:
         "readmit_form": context.get("readmit_form") or ReadmitForm(wards=visible, initial={"ward": patient.ward_id}),
         "record_form": context.get("record_form") or RecordForm(initial=record_initial),
         "phone_form": context.get("phone_form") or PhoneForm(),
+        "expected_form": context.get("expected_form")
+        or ExpectedDischargeForm(
+            initial={"expected_discharge_on": open_stay.expected_discharge_on if open_stay else None}
+        ),
         "contact_form": context.get("contact_form") or ContactForm(),
         "open_forms": {
             name
-            for name in ("discharge_form", "readmit_form", "record_form", "phone_form", "contact_form")
+            for name in ("discharge_form", "readmit_form", "record_form", "phone_form", "contact_form", "expected_form")
             if context.get(name) is not None
         },
     }

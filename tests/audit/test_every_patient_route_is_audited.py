@@ -169,6 +169,14 @@ WRITES = {
     "frontend:kit-collected": Case(
         "POST", "/patients/{patient}/kit/{kit_task}/collected/", "kit.collected", status=302
     ),
+    "frontend:patient-expected-discharge": Case(
+        "POST", "/patients/{patient}/expected-discharge/", "stay.expected_discharge_set", status=302,
+        data={"expected_discharge_on": "2099-01-01"},
+    ),
+    "stay-expected-discharge": Case(
+        "POST", "/api/v1/stays/{stay}/expected-discharge/", "stay.expected_discharge_set",
+        data={"expected_discharge_on": "2099-01-01"},
+    ),
     "patient-record": Case(
         "PATCH", "/api/v1/patients/{patient}/record/", "patient.record_changed",
         data={"gp_practice_code": "a81001", "gp_practice_name": "Riverside Surgery"},
@@ -262,6 +270,7 @@ NO_PATIENT_DATA = {
     "pairing-collect": "a device collects its own credentials (audited as device.credentials_collected)",
     "frontend:pair": "the patient's own pairing page", "frontend:pair-device": "the patient's own pairing page",
     "frontend:pair-wait": "the patient's own pairing page", "frontend:pair-status": "the patient's own pairing page",
+    "frontend:pair-kit-add": "the patient's own pairing page (the pairing is audited as device.paired)",
     "login": "sign-in", "logout": "sign-out", "password_change": "the user's own password",
     "password_change_done": "the user's own password", "password_reset": "the user's own password",
     "password_reset_done": "the user's own password", "password_reset_confirm": "the user's own password",

@@ -299,3 +299,38 @@ def test_the_migration_gives_every_patient_without_a_stay_one_that_mirrors_the_r
         "not_recorded",
     )
     assert stay.direction == "not_recorded" and kept.stays.count() == 1
+
+
+# --- expected discharge -----------------------------------------------------------------------
+
+
+def test_the_expected_discharge_date_may_be_the_admission_day_but_not_before(patient, clinician):
+    from patients.stays import stay_set_expected_discharge
+
+    stay = patient.stays.get()
+    admitted_on = timezone.localdate(stay.admitted_at)
+    assert stay_set_expected_discharge(stay=stay, user=clinician, expected_discharge_on=admitted_on)
+    with pytest.raises(ValidationError):
+        stay_set_expected_discharge(stay=stay, user=clinician, expected_discharge_on=admitted_on - dt.timedelta(days=1))
+    stay_set_expected_discharge(stay=stay, user=clinician, expected_discharge_on=None)
+    stay.refresh_from_db()
+    assert stay.expected_discharge_on is None and not stay.is_due_for_discharge
+    events = AuditEvent.objects.filter(action="stay.expected_discharge_set", patient=patient)
+    assert events.count() == 2
+
+
+@pytest.mark.parametrize(("days", "due"), [(-1, True), (0, True), (1, False)])
+def test_a_stay_is_due_for_discharge_on_and_after_its_expected_date(patient, days, due):
+    stay = patient.stays.get()
+    stay.expected_discharge_on = timezone.localdate() + dt.timedelta(days=days)
+    assert stay.is_due_for_discharge is due
+
+
+def test_an_ended_stays_expected_discharge_cannot_change(patient, clinician):
+    from patients.stays import stay_set_expected_discharge
+
+    patient_discharge(patient=patient, user=clinician, outcome="recovered")
+    with pytest.raises(ValidationError):
+        stay_set_expected_discharge(
+            stay=patient.stays.get(), user=clinician, expected_discharge_on=timezone.localdate()
+        )

@@ -36,6 +36,18 @@
     });
   }
 
+  // A kit: each device named, each with its own first reading confirmed as it arrives.
+  function showKit(kit) {
+    var list = document.getElementById("kit-list");
+    if (!list) return;
+    kit.forEach(function (d) {
+      var item = list.querySelector('[data-device="' + d.id + '"]');
+      if (!item) return;
+      item.dataset.state = d.state;
+      item.querySelector(".kit-state").textContent = (d.state === "received" ? "✓ " : "") + d.title;
+    });
+  }
+
   // Step 3: ask the server every few seconds whether the first reading has arrived.
   function setUpStatus() {
     var box = document.getElementById("status");
@@ -50,10 +62,13 @@
           document.getElementById("status-title").textContent = s.title;
           document.getElementById("status-text").textContent = s.text;
           help.hidden = !s.show_help;
+          showKit(s.kit || []);
+          var kitWaiting = (s.kit || []).some(function (d) { return d.state !== "received" && d.state !== "revoked"; });
           if (s.state === "received" || s.state === "revoked") {
             var spinner = box.querySelector(".spinner");
             if (spinner) spinner.remove();
-            return;
+            // The rest of the kit may still be on its way: keep confirming each device.
+            if (!kitWaiting) return;
           }
           window.setTimeout(poll, 3000);
         })
