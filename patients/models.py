@@ -137,8 +137,12 @@ class Observation(models.Model):
             models.Index(fields=["entered_by"], name="obs_entered_by", condition=Q(entered_by__isnull=False)),
         ]
         constraints = [
+            # measured_at is the partition key (history.partitions), and PostgreSQL's unique
+            # indexes on a partitioned table must include it. A redelivery carries the same
+            # readings at the same times, so it still collides; a msg_id reused for other
+            # readings is refused before storing (devices.ingest.reuse).
             models.UniqueConstraint(
-                fields=["device", "msg_id", "msg_index"],
+                fields=["device", "msg_id", "msg_index", "measured_at"],
                 condition=Q(device__isnull=False),
                 name="obs_unique_device_message_item",
             ),
