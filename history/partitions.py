@@ -81,15 +81,15 @@ def create_month(cursor, spec: PartitionedTable, start: datetime) -> bool:
         return False
     end = next_month(start)
     quoted, key, default = _q(spec.table), _q(spec.key), _q(spec.table + "_default")
-    cursor.execute(f"CREATE TABLE {_q(name)} (LIKE {quoted} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE)")
+    cursor.execute(
+        f"CREATE TABLE {_q(name)} (LIKE {quoted} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE)"
+    )
     cursor.execute(
         f"WITH moved AS (DELETE FROM {default} WHERE {key} >= %s AND {key} < %s RETURNING *) "  # noqa: S608 - fixed names
         f"INSERT INTO {_q(name)} SELECT * FROM moved",
         [start, end],
     )
-    cursor.execute(
-        f"ALTER TABLE {quoted} ATTACH PARTITION {_q(name)} FOR VALUES FROM (%s) TO (%s)", [start, end]
-    )
+    cursor.execute(f"ALTER TABLE {quoted} ATTACH PARTITION {_q(name)} FOR VALUES FROM (%s) TO (%s)", [start, end])
     return True
 
 

@@ -41,6 +41,7 @@ from patients.serializers import (
 )
 from scoring.serializers import CurrentScoreSerializer, EarlyWarningScoreSerializer, current_score_data
 from virtualward.datetimes import aware_datetime_problem
+from virtualward.pagination import ObservationPagination
 
 
 class FhirJSONRenderer(JSONRenderer):
@@ -252,6 +253,7 @@ class PatientViewSet(AuditedReadsMixin, mixins.CreateModelMixin, viewsets.ReadOn
 class ObservationViewSet(AuditedReadsMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = ObservationSerializer
     filterset_class = ObservationFilter
+    pagination_class = ObservationPagination
     audit_actions = {"fhir": "observation.fhir_exported"}
 
     def get_queryset(self) -> QuerySet[Observation]:

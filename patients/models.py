@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -104,6 +106,21 @@ class VitalType(models.TextChoices):
     FALL_DETECTED = "fall_detected", "Fall detected"
 
 
+class ObservationQuerySet(models.QuerySet):
+    def in_window(self, start: datetime, end: datetime | None = None) -> ObservationQuerySet:
+        """Readings measured in [start, end): the rule for every read of history.
+
+        ``measured_at`` is the partition key (history.partitions): a query bounded by it reads
+        only the months it names, so its cost does not grow with the years kept. Every list,
+        chart and search over observations must go through this (or bound ``measured_at``
+        itself); an unbounded one visits every partition.
+        """
+        if start.tzinfo is None or (end is not None and end.tzinfo is None):
+            raise ValueError("an observation window needs time-zone aware bounds")
+        window = self.filter(measured_at__gte=start)
+        return window if end is None else window.filter(measured_at__lt=end)
+
+
 class Observation(models.Model):
     """One vital sign. Booleans are stored as 1.0 / 0.0 in ``value``; ACVPU letters in ``code``."""
 
@@ -128,6 +145,8 @@ class Observation(models.Model):
     )
     # Arrived well after it was measured (store-and-forward after a not-spot).
     is_late = models.BooleanField(default=False)
+
+    objects = ObservationQuerySet.as_manager()
 
     class Meta:
         ordering = ["-measured_at", "-id"]

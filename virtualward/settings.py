@@ -475,6 +475,10 @@ if VW_RECEIPT_RETENTION_DAYS < 8:
 # Raw continuous readings that fed nothing may be summarised per minute after this many days
 # (0: never; every reading is then kept for the life of the record).
 VW_RAW_CONTINUOUS_DAYS = env_int("VW_RAW_CONTINUOUS_DAYS", 0)
+if 0 < VW_RAW_CONTINUOUS_DAYS < 8:
+    raise ImproperlyConfiguredEnv("VW_RAW_CONTINUOUS_DAYS must be 0 (never) or at least 8 (past the 7-day back window)")
+# Scoring reads each parameter's newest reading of at most this many days (older: missing).
+VW_SCORING_LOOKBACK_DAYS = env_int("VW_SCORING_LOOKBACK_DAYS", 30)
 # Where archived partitions are written (`manage.py history archive`).
 VW_ARCHIVE_DIR = Path(env_str("VW_ARCHIVE_DIR", str(VAR_DIR / "archive")))
 CELERY_BEAT_SCHEDULE["history-partitions-ahead"] = {
