@@ -29,7 +29,7 @@ def _latest() -> list[tuple[str, str]]:
 
 def _rows(table: str) -> list[tuple]:
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT * FROM {table} ORDER BY id")  # noqa: S608 - a fixed table name
+        cursor.execute(f"SELECT * FROM {table} ORDER BY id")
         return cursor.fetchall()
 
 
