@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, datetime
 
-from django.db import connection
+from django.db import connection, transaction
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,8 +104,10 @@ def ensure_partitions(*, now: datetime, months_ahead: int) -> list[str]:
                 continue
             start = month_start(now)
             for _ in range(months_ahead + 1):
-                if create_month(cursor, spec, start):
-                    created.append(partition_name(spec.table, start))
+                # One transaction a month: the rows moved out of the default and the attach go together.
+                with transaction.atomic():
+                    if create_month(cursor, spec, start):
+                        created.append(partition_name(spec.table, start))
                 start = next_month(start)
     return created
 
