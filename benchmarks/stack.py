@@ -27,7 +27,7 @@ from devices.broker_auth import mosquitto_binary, platform_mqtt_account
 from devices.mqtt_tls import ClientTls, client_tls_configure
 from virtualward.embedded import url_reachable
 
-BASE_DIR = Path(__file__).resolve().parents[2]
+BASE_DIR = Path(__file__).resolve().parents[1]
 SHARE_GROUP = "vw-bench"
 # What `manage.py ingest` logs once its subscriptions are granted (devices/management/commands/ingest.py).
 INGEST_READY = "ingest ready (client id {client_id})"
