@@ -66,3 +66,21 @@ def test_partition_maintenance_does_nothing_on_sqlite(db):
     assert DeviceFactory().pk is not None
     assert IngestRejection.objects.count() == 0
     assert OBSERVATIONS.table == Observation._meta.db_table
+
+
+def test_the_beat_task_creates_months_ahead_and_says_so_when_its_role_may_not(db, monkeypatch, caplog, settings):
+    from django.db import ProgrammingError
+
+    from history import tasks
+
+    settings.VW_PARTITION_MONTHS_AHEAD = 2
+    asked = []
+    monkeypatch.setattr(tasks, "ensure_partitions", lambda **kw: asked.append(kw) or ["p"])
+    assert tasks.create_partitions_ahead() == ["p"] and asked[0]["months_ahead"] == 2
+
+    def refused(**kw):
+        raise ProgrammingError("permission denied for table patients_observation")
+
+    monkeypatch.setattr(tasks, "ensure_partitions", refused)
+    assert tasks.create_partitions_ahead() == []
+    assert "run `manage.py history partitions` as the owner role" in caplog.text
