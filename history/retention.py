@@ -87,7 +87,7 @@ def summarise_window(*, start: datetime, end: datetime, dry_run: bool, actor=Non
             .order_by()
         )
         summarised = removable.count()
-        if not dry_run and minutes:
+        if not dry_run and summarised:
             ObservationMinute.objects.bulk_create(
                 [
                     ObservationMinute(
@@ -139,3 +139,23 @@ def prune_receipts(*, now: datetime, dry_run: bool, actor=None) -> int:
 def _summary_cutoff() -> datetime | None:
     days = settings.VW_RAW_CONTINUOUS_DAYS
     return None if days == 0 else timezone.now() - timedelta(days=days)
+
+
+def summarise_due(*, now: datetime, days_back: int = 7) -> list[SummaryResult]:
+    """The beat's daily run: each of the last ``days_back`` whole days past the raw period.
+
+    Days already summarised hold only readings that fed a score, so running again changes
+    nothing and records nothing; a missed run is caught up by the next.
+    """
+    cutoff = _summary_cutoff()
+    if cutoff is None:
+        return []
+    last = cutoff.replace(hour=0, minute=0, second=0, microsecond=0)
+    results = []
+    for back in range(days_back, 0, -1):
+        start = last - timedelta(days=back)
+        result = summarise_window(start=start, end=start + timedelta(days=1), dry_run=False)
+        if result.summarised:
+            results.append(result)
+    return results
+

@@ -10,7 +10,7 @@ from django.db import ProgrammingError
 from django.utils import timezone
 
 from history.partitions import ensure_partitions
-from history.retention import prune_receipts
+from history.retention import prune_receipts, summarise_due
 
 logger = logging.getLogger(__name__)
 
@@ -35,3 +35,10 @@ def create_partitions_ahead() -> list[str]:
 def apply_receipt_retention() -> int:
     """Hourly: idempotency receipts older than VW_RECEIPT_RETENTION_DAYS go (audited)."""
     return prune_receipts(now=timezone.now(), dry_run=False)
+
+
+@shared_task
+def summarise_raw_readings() -> int:
+    """Daily: raw continuous readings past VW_RAW_CONTINUOUS_DAYS that fed nothing, per minute."""
+    return sum(result.summarised for result in summarise_due(now=timezone.now()))
+

@@ -485,6 +485,10 @@ CELERY_BEAT_SCHEDULE["history-partitions-ahead"] = {
     "task": "history.tasks.create_partitions_ahead",
     "schedule": 6 * 3600.0,
 }
+CELERY_BEAT_SCHEDULE["history-summarise-raw"] = {
+    "task": "history.tasks.summarise_raw_readings",
+    "schedule": 24 * 3600.0,
+}
 CELERY_BEAT_SCHEDULE["history-receipt-retention"] = {
     "task": "history.tasks.apply_receipt_retention",
     "schedule": 3600.0,

@@ -108,3 +108,15 @@ def test_receipts_older_than_their_retention_go_and_the_deletion_is_audited(sett
     assert prune_receipts(now=now, dry_run=False) == 2
     assert sorted(ReceivedMessage.objects.values_list("msg_id", flat=True)) == ["m-2", "m-3"]
     assert AuditEvent.objects.get(action="history.prune_receipts").detail["deleted"] == 2
+
+
+def test_the_daily_run_summarises_days_past_the_raw_period_once(settings, history, day):
+    from history.retention import summarise_due
+
+    settings.VW_RAW_CONTINUOUS_DAYS = 38  # the readings' day (40 days ago) is among the last 7 eligible
+
+    first = summarise_due(now=timezone.now())
+    again = summarise_due(now=timezone.now())
+
+    assert [r.summarised for r in first] == [11] and again == []
+    assert AuditEvent.objects.filter(action="history.summarise").count() == 1
