@@ -12,7 +12,7 @@ export MQTT_URL ?= mqtt://127.0.0.1:1883
 export VW_REQUIRE_SERVICES := true
 endif
 
-.PHONY: run test bench bench-outage lint clean
+.PHONY: run test bench bench-outage bench-history lint clean
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,14 @@ BENCH_OUTAGE_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/vw_bench_outage
 bench-outage: $(STAMP)
 	DATABASE_URL=$(BENCH_OUTAGE_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) MQTT_URL= \
 	VW_CHANNELS_PREFIX=bench-outage $(BIN)/python manage.py bench_outage $(BENCH_OUTAGE_ARGS)
+
+# A year of a 300-bed ward (50M readings) against its first week (1M): docs/benchmarks.md#history.
+# Its own database (dropped afterwards); BENCH_HISTORY_ARGS e.g. "--rows 5M".
+BENCH_HISTORY_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/vw_bench_history
+
+bench-history: $(STAMP)
+	DATABASE_URL=$(BENCH_HISTORY_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) MQTT_URL= \
+	VW_CHANNELS_PREFIX=bench-history $(BIN)/python manage.py bench_history $(BENCH_HISTORY_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -21,8 +21,16 @@ class PersistenceHold(models.Model):
     patient = models.ForeignKey("patients.Patient", on_delete=models.CASCADE, related_name="+")
     parameter = models.CharField(max_length=24)
     value = models.FloatField(null=True, blank=True)
+    # No constraint in the database: observations are partitioned by time on PostgreSQL, so their
+    # key is (id, measured_at) and no foreign key can name id alone (docs/history.md). Readings are
+    # never deleted while a hold is open (retention keeps what fed a score), so the link stays good.
     observation = models.ForeignKey(
-        "patients.Observation", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "patients.Observation",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_constraint=False,
     )
     since = models.DateTimeField(help_text="When the red reading was measured.")
     held_at = models.DateTimeField()

@@ -56,9 +56,7 @@ def latency_by_second(published_at: Sequence[float], latencies: Sequence[float],
     by_second: dict[int, list[float]] = {}
     for sent, latency in zip(published_at, latencies, strict=True):
         by_second.setdefault(max(0, int(sent - start)), []).append(latency)
-    return [
-        {"second": second, **summarise_latencies(values).as_dict()} for second, values in sorted(by_second.items())
-    ]
+    return [{"second": second, **summarise_latencies(values).as_dict()} for second, values in sorted(by_second.items())]
 
 
 def sustained_rate(completed: int, started_at: float, finished_at: float) -> float:

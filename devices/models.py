@@ -136,8 +136,11 @@ class IngestRejection(models.Model):
     class Meta:
         ordering = ["-received_at", "-id"]
         constraints = [
+            # received_at is the partition key (history.partitions): a partitioned table's unique
+            # indexes must include it. Item rejections are written only by the batch whose
+            # receipt for the message was new, so a redelivery never writes them twice.
             models.UniqueConstraint(
-                fields=["device", "msg_id", "index"],
+                fields=["device", "msg_id", "index", "received_at"],
                 condition=Q(device__isnull=False, index__isnull=False),
                 name="rejection_unique_device_msg_item",
             )

@@ -28,6 +28,7 @@ from careplan.selectors import live_limits_prefetch
 from devices.models import Connectivity, ConnectivityGap, Device, IngestRejection
 from devices.network import network_to_dict
 from frontend.cards import alert_cards
+from history.downsample import observation_series
 from patients import present as present_patient
 from patients.models import Patient, Ward
 from scoring.models import EarlyWarningScore
@@ -299,17 +300,8 @@ def patient_series(
     *, patient: Patient, since: datetime, until: datetime, with_rejections: bool = False
 ) -> dict[str, Any]:
     """Every reading and score in the period, with what a chart needs to draw gaps honestly."""
-    observations = patient.observations.filter(measured_at__gte=since, measured_at__lte=until).order_by("measured_at")
-    series: dict[str, list[dict[str, Any]]] = {}
-    for obs in observations.values("type", "value", "code", "measured_at", "is_late", "device_id", "entered_by_id"):
-        series.setdefault(obs["type"], []).append(
-            {
-                "t": obs["measured_at"].isoformat(),
-                "v": obs["code"] or obs["value"],
-                "late": obs["is_late"],
-                "manual": obs["entered_by_id"] is not None,
-            }
-        )
+    # Bounded by the partition key, and averaged per time bucket in the database for long periods.
+    series = observation_series(patient_id=patient.pk, since=since, until=until)
     scores = patient.scores.filter(as_of__gte=since, as_of__lte=until).order_by("as_of", "id")
     devices = list(Device.objects.filter(patient=patient).values("pk", "expected_interval_s"))
     result = {

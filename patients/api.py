@@ -47,6 +47,7 @@ from patients.serializers import (
 )
 from scoring.serializers import CurrentScoreSerializer, EarlyWarningScoreSerializer, current_score_data
 from virtualward.datetimes import aware_datetime_problem
+from virtualward.pagination import ObservationPagination
 
 
 class FhirJSONRenderer(JSONRenderer):
@@ -392,6 +393,7 @@ class StayViewSet(AuditedReadsMixin, viewsets.ReadOnlyModelViewSet):
 class ObservationViewSet(AuditedReadsMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = ObservationSerializer
     filterset_class = ObservationFilter
+    pagination_class = ObservationPagination
     audit_actions = {"fhir": "observation.fhir_exported"}
 
     def get_queryset(self) -> QuerySet[Observation]:

@@ -305,6 +305,21 @@ class VitalType(models.TextChoices):
     FALL_DETECTED = "fall_detected", "Fall detected"
 
 
+class ObservationQuerySet(models.QuerySet):
+    def in_window(self, start: datetime, end: datetime | None = None) -> ObservationQuerySet:
+        """Readings measured in [start, end): the rule for every read of history.
+
+        ``measured_at`` is the partition key (history.partitions): a query bounded by it reads
+        only the months it names, so its cost does not grow with the years kept. Every list,
+        chart and search over observations must go through this (or bound ``measured_at``
+        itself); an unbounded one visits every partition.
+        """
+        if start.tzinfo is None or (end is not None and end.tzinfo is None):
+            raise ValueError("an observation window needs time-zone aware bounds")
+        window = self.filter(measured_at__gte=start)
+        return window if end is None else window.filter(measured_at__lt=end)
+
+
 class Observation(models.Model):
     """One vital sign. Booleans are stored as 1.0 / 0.0 in ``value``; ACVPU letters in ``code``."""
 
@@ -330,6 +345,8 @@ class Observation(models.Model):
     # Arrived well after it was measured (store-and-forward after a not-spot).
     is_late = models.BooleanField(default=False)
 
+    objects = ObservationQuerySet.as_manager()
+
     class Meta:
         ordering = ["-measured_at", "-id"]
         indexes = [
@@ -338,8 +355,12 @@ class Observation(models.Model):
             models.Index(fields=["entered_by"], name="obs_entered_by", condition=Q(entered_by__isnull=False)),
         ]
         constraints = [
+            # measured_at is the partition key (history.partitions), and PostgreSQL's unique
+            # indexes on a partitioned table must include it. A redelivery carries the same
+            # readings at the same times, so it still collides; a msg_id reused for other
+            # readings is refused before storing (devices.ingest.reuse).
             models.UniqueConstraint(
-                fields=["device", "msg_id", "msg_index"],
+                fields=["device", "msg_id", "msg_index", "measured_at"],
                 condition=Q(device__isnull=False),
                 name="obs_unique_device_message_item",
             ),

@@ -4,11 +4,13 @@ the API and websockets share."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import OuterRef, Subquery
+from django.utils import timezone
 
 from patients.models import Observation, Patient
 from scoring import news2
@@ -30,16 +32,21 @@ def newest_observation_rows(patient_ids: Iterable[int]) -> list[ObservationRow]:
     wearable.
     """
     ids = list(patient_ids)
+    # Bounded by the partition key (history.partitions), so a rescore reads the last month or
+    # two of partitions, not every one kept. A parameter last measured before the look-back is
+    # missing, never normal: the score is incomplete either way (stale or missing).
+    since = timezone.now() - timedelta(days=settings.VW_SCORING_LOOKBACK_DAYS)
     if connection.vendor == "postgresql":
         # One statement, written out: a LATERAL LIMIT 1 per patient and parameter. Building the
         # ORM's seven correlated subqueries cost more than running them, on every rescore.
-        return fetch_binary(_NEWEST_SQL, [ids, list(news2.PARAMETERS)])
+        return fetch_binary(_NEWEST_SQL, [ids, list(news2.PARAMETERS), since])
     newest_ids = (
         Patient.objects.filter(pk__in=ids)
         .annotate(
             **{
                 f"newest_{parameter}": Subquery(
-                    Observation.objects.filter(patient_id=OuterRef("pk"), type=parameter)
+                    Observation.objects.in_window(since)
+                    .filter(patient_id=OuterRef("pk"), type=parameter)
                     .order_by("-measured_at", "-id")
                     .values("id")[:1]
                 )
@@ -62,7 +69,7 @@ _NEWEST_SQL = f"""
     CROSS JOIN unnest(%s::varchar[]) AS t(type)
     CROSS JOIN LATERAL (
         SELECT id, patient_id, type, value, code, measured_at, received_at FROM {Observation._meta.db_table}
-        WHERE patient_id = p.id AND type = t.type
+        WHERE patient_id = p.id AND type = t.type AND measured_at >= %s
         ORDER BY measured_at DESC, id DESC
         LIMIT 1
     ) AS o

@@ -8,11 +8,14 @@ import re
 import pytest
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def db_roles(django_db_setup, django_db_blocker):
     """The owner and application roles, made by ``manage.py db_roles`` on the test database.
 
     Role names follow the test database's name, so runs against one server do not share roles.
+    Applied afresh for each test (the command is idempotent): a test that migrates backwards and
+    forwards again, as the partitioning tests do, remakes tables as the superuser, and their
+    grants must follow as they do after a deployment's migrations.
     """
 
     from django.core.management import call_command

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from rest_framework.exceptions import ValidationError
-from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.pagination import CursorPagination, LimitOffsetPagination
 
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 500
@@ -44,3 +44,42 @@ def _bounded(request: Any, name: str, default: int, low: int, high: int) -> int:
     if not text.isascii() or not text.isdigit() or len(text) > 12 or not low <= int(text) <= high:
         raise ValidationError({name: [f"{name} must be a whole number from {low} to {high}."]})
     return int(text)
+
+
+class ObservationPagination(BoundedLimitOffsetPagination):
+    """Limit/offset as before for existing clients; a cursor walk for those that ask (``?cursor=``).
+
+    With years of readings an offset page costs the rows it skips and its ``count`` every
+    matching row. A cursor page (newest first, ``next``/``previous`` links, no count) reads only
+    its own rows through the (patient, measured_at) indexes, bounded by the partition key, so
+    its cost does not grow with the history (docs/history.md#hot-queries).
+    """
+
+    def paginate_queryset(self, queryset: Any, request: Any, view: Any = None) -> Any:
+        self.cursor: ObservationCursorPagination | None = None
+        if ObservationCursorPagination.cursor_query_param in request.query_params:
+            self.cursor = ObservationCursorPagination()
+            return self.cursor.paginate_queryset(queryset, request, view)
+        return super().paginate_queryset(queryset, request, view)
+
+    def get_paginated_response(self, data: Any) -> Any:
+        if self.cursor is not None:
+            return self.cursor.get_paginated_response(data)
+        return super().get_paginated_response(data)
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        cursor = ObservationCursorPagination().get_schema_operation_parameters(view)
+        for parameter in cursor:
+            if parameter["name"] == ObservationCursorPagination.cursor_query_param:
+                parameter["description"] = (
+                    "Give it (empty for the first page) to page by cursor: newest first, `next` and "
+                    "`previous` links, no `count`. Without it, limit/offset as before."
+                )
+        return super().get_schema_operation_parameters(view) + cursor
+
+
+class ObservationCursorPagination(CursorPagination):
+    ordering = ("-measured_at", "-id")
+    page_size = DEFAULT_PAGE_SIZE
+    page_size_query_param = "page_size"
+    max_page_size = MAX_PAGE_SIZE

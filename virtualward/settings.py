@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "careplan",
     "checkins",
     "ukcore",
+    "history",
     "frontend",
 ]
 
@@ -536,4 +537,34 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("VW_LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+# --- Years of readings: time partitions and retention (docs/history.md) ----------------------
+# Monthly partitions of observations and rejections are created this many months ahead.
+VW_PARTITION_MONTHS_AHEAD = env_int("VW_PARTITION_MONTHS_AHEAD", 3)
+# Idempotency receipts are kept this long: past the protocol's 7-day back window a resent
+# message's readings are refused as too old, so an older receipt can no longer prevent a copy.
+VW_RECEIPT_RETENTION_DAYS = env_int("VW_RECEIPT_RETENTION_DAYS", 30)
+if VW_RECEIPT_RETENTION_DAYS < 8:
+    raise ImproperlyConfiguredEnv("VW_RECEIPT_RETENTION_DAYS must be at least 8 (the 7-day back window and a day)")
+# Raw continuous readings that fed nothing may be summarised per minute after this many days
+# (0: never; every reading is then kept for the life of the record).
+VW_RAW_CONTINUOUS_DAYS = env_int("VW_RAW_CONTINUOUS_DAYS", 0)
+if 0 < VW_RAW_CONTINUOUS_DAYS < 8:
+    raise ImproperlyConfiguredEnv("VW_RAW_CONTINUOUS_DAYS must be 0 (never) or at least 8 (past the 7-day back window)")
+# Scoring reads each parameter's newest reading of at most this many days (older: missing).
+VW_SCORING_LOOKBACK_DAYS = env_int("VW_SCORING_LOOKBACK_DAYS", 30)
+# Where archived partitions are written (`manage.py history archive`).
+VW_ARCHIVE_DIR = Path(env_str("VW_ARCHIVE_DIR", str(VAR_DIR / "archive")))
+CELERY_BEAT_SCHEDULE["history-partitions-ahead"] = {
+    "task": "history.tasks.create_partitions_ahead",
+    "schedule": 6 * 3600.0,
+}
+CELERY_BEAT_SCHEDULE["history-summarise-raw"] = {
+    "task": "history.tasks.summarise_raw_readings",
+    "schedule": 24 * 3600.0,
+}
+CELERY_BEAT_SCHEDULE["history-receipt-retention"] = {
+    "task": "history.tasks.apply_receipt_retention",
+    "schedule": 3600.0,
 }

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import transaction
 
@@ -214,7 +214,9 @@ def _raise_falls(observations: list[NewObservation]) -> None:
     if not falls:
         return
     # bulk_create with ignore_conflicts leaves primary keys unset, so the new falls are re-read.
-    stored = Observation.objects.filter(
+    times = [o.measured_at for o in observations if o.type == VitalType.FALL_DETECTED]
+    # Bounded by the partition key: only the months the new falls were measured in are read.
+    stored = Observation.objects.in_window(min(times), max(times) + timedelta(microseconds=1)).filter(
         type=VitalType.FALL_DETECTED,
         device_id__in={key[0] for key in falls},
         msg_id__in={key[1] for key in falls},

@@ -407,12 +407,13 @@ def stored_outcomes(keys: set[tuple[int, str]]) -> dict[tuple[int, str], tuple[i
         return {}
     device_pks = {pk for pk, _ in keys}
     msg_ids = {msg_id for _, msg_id in keys}
-    accepted = {
-        (pk, msg_id): count
-        for pk, msg_id, count in ReceivedMessage.objects.filter(device_id__in=device_pks, msg_id__in=msg_ids)
-        .values_list("device_id", "msg_id", "accepted")
+    receipts = {
+        (pk, msg_id): (count, at)
+        for pk, msg_id, count, at in ReceivedMessage.objects.filter(device_id__in=device_pks, msg_id__in=msg_ids)
+        .values_list("device_id", "msg_id", "accepted", "received_at")
         if (pk, msg_id) in keys
     }
+    accepted = {key: count for key, (count, _) in receipts.items()}
     items: dict[tuple[int, str], list[ItemRejection]] = {key: [] for key in keys}
     whole: dict[tuple[int, str], str] = {}
     rows = (
@@ -420,6 +421,10 @@ def stored_outcomes(keys: set[tuple[int, str]]) -> dict[tuple[int, str], tuple[i
         .exclude(index__isnull=True, reason=REUSED_MSG_ID)  # a later device fault, not this answer
         .order_by("id")
     )
+    if receipts:
+        # A message's rejections were written with its receipt, at its received_at: bounded on the
+        # partition key (history.partitions), a replay reads only the months since the first copy.
+        rows = rows.filter(received_at__gte=min(at for _, at in receipts.values()))
     for pk, msg_id, index, reason in rows.values_list("device_id", "msg_id", "index", "reason"):
         key = (pk, msg_id)
         if key not in keys:
