@@ -13,6 +13,7 @@ from django import forms
 from django.utils import timezone
 
 from alerts.outcomes import PERSON_OUTCOMES
+from patients.services import SCALE_REASON_REQUIRED
 from virtualward.datetimes import aware_datetime_problem
 
 MANUAL_TYPES = [
@@ -90,8 +91,9 @@ class ScaleForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        if data.get("scale") == 2 and not (data.get("reason") or "").strip():
-            self.add_error("reason", "Give the reason for Scale 2 (e.g. confirmed hypercapnic respiratory failure).")
+        # Setting and clearing Scale 2 are both clinical decisions with a hazard: both need a reason.
+        if data.get("scale") in SCALE_REASON_REQUIRED and not (data.get("reason") or "").strip():
+            self.add_error("reason", SCALE_REASON_REQUIRED[data["scale"]])
         return data
 
 

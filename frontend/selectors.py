@@ -22,10 +22,11 @@ from accounts.models import Role
 from alerts import reports
 from alerts.incident_selectors import open_incidents
 from alerts.models import Alert, AlertEvent, AlertState
-from alerts.present import DRIVER_LABEL, SEVERITY_BAND, headline
+from alerts.present import DRIVER_LABEL, SEVERITY_BAND, headline, trend_in_words
 from alerts.selectors import alert_queue, current_score_if_loaded
 from devices.models import Connectivity, ConnectivityGap, Device, IngestRejection
 from devices.network import network_to_dict
+from devices.rejection_words import in_plain_words
 from frontend.cards import alert_cards
 from patients.models import Patient, Ward
 from scoring.models import EarlyWarningScore
@@ -66,7 +67,10 @@ def board_patients(*, user: AnyUser, ward_id: int | None = None) -> QuerySet[Pat
         visible_patients(user)
         .filter(discharged_at__isnull=True)
         .select_related("ward", "current_score")
-        .annotate(previous_total=Subquery(previous.values("total")[:1]))
+        .annotate(
+            previous_total=Subquery(previous.values("total")[:1]),
+            previous_as_of=Subquery(previous.values("as_of")[:1]),
+        )
         .prefetch_related(
             Prefetch("devices", queryset=Device.objects.filter(revoked_at__isnull=True).order_by("kind", "serial")),
             Prefetch(
@@ -120,6 +124,10 @@ def patient_row(patient: Patient, *, now: datetime) -> dict[str, Any]:
         "score": score_summary(score) if score else None,
         "previous_total": previous_total,
         "trend": _trend(score.total if score else None, previous_total),
+        # Words, not a coloured arrow: "worse since 10:40, was 5" (alerts.present).
+        "trend_words": trend_in_words(
+            score.total if score else None, previous_total, getattr(patient, "previous_as_of", None)
+        ),
         "devices": devices,
         "alerts": alerts,
         "not_heard_from": bool(devices) and all(d["state"] != Connectivity.ONLINE for d in devices),
@@ -306,6 +314,7 @@ def _rejections(devices: list[dict[str, Any]], since: datetime, until: datetime)
             "msg_id": r.msg_id,
             "index": r.index,
             "reason": r.reason,
+            "plain": in_plain_words(r.reason),
         }
         for r in rejections
     ]

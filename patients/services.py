@@ -90,16 +90,27 @@ def patient_discharge(*, patient: Patient, user: AnyUser, discharged_at: datetim
     return patient
 
 
+SCALE_REASON_REQUIRED = {
+    2: "Give the reason for Scale 2 (e.g. confirmed hypercapnic respiratory failure).",
+    1: "Give the reason for clearing Scale 2 (e.g. hypercapnic target no longer applies).",
+}
+
+
 def patient_set_spo2_scale(*, patient: Patient, user: AnyUser, scale: int, reason: str = "") -> SpO2ScaleChange:
     """Record a clinician's decision to score this patient's SpO2 on Scale 1 or Scale 2.
 
     Scoring on the wrong scale is a known NEWS2 hazard (RCP 2017, chart 1 notes), so the
-    decision is kept with who and when, and the patient is rescored at once.
+    decision is kept with who and when, and the patient is rescored at once. Either way needs a
+    reason: clearing Scale 2 scores a stable hypercapnic patient's 88–92 % as low, a hazard of
+    its own, so it is justified and recorded like setting it.
     """
     if isinstance(scale, bool) or scale not in SpO2Scale.values:
         raise ValidationError({"scale": "The SpO2 scale is 1 or 2."})
     if not can_set_spo2_scale(user=user, patient=patient):
         raise PermissionDenied("Only a clinician of this ward or an administrator may change the SpO2 scale.")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": SCALE_REASON_REQUIRED[scale]})
     now = timezone.now()
     with transaction.atomic():
         patient = Patient.objects.select_for_update(no_key=True).get(pk=patient.pk)

@@ -251,6 +251,29 @@ def test_setting_scale_2_needs_the_risk_confirmed(client, ward, clinician):
     assert patient.spo2_scale == 2 and patient.spo2_scale_set_by == clinician
 
 
+def test_clearing_scale_2_needs_a_reason_and_the_risk_confirmed_like_setting_it(client, ward, clinician):
+    # given a patient on Scale 2
+    patient = new_patient(ward, spo2_scale=2)
+    client.force_login(clinician)
+
+    # when Scale 2 is cleared with the risk confirmed but no reason
+    refused = client.post(f"/patients/{patient.pk}/scale/", {"scale": "1", "reason": " ", "confirm_risk": "on"})
+    patient.refresh_from_db()
+    still_scale_2 = patient.spo2_scale
+    # and without the confirmation
+    unconfirmed = client.post(f"/patients/{patient.pk}/scale/", {"scale": "1", "reason": "Target no longer applies"})
+    # and then with both
+    client.post(f"/patients/{patient.pk}/scale/", {"scale": "1", "reason": "Target no longer applies", "confirm_risk": "on"})
+    patient.refresh_from_db()
+
+    # then the first two were refused, saying why beside the field; the last took effect with its reason
+    assert refused.status_code == 400 and "reason for clearing Scale 2" in refused.content.decode()
+    assert unconfirmed.status_code == 400 and "Tick the box" in unconfirmed.content.decode()
+    assert still_scale_2 == 2
+    assert patient.spo2_scale == 1
+    assert patient.scale_changes.get().reason == "Target no longer applies"
+
+
 def test_the_series_endpoint_gives_readings_with_late_marks_and_rejected_readings_on_demand(client, ward, clinician):
     # given a patient with an on-time and a late reading, and a rejected one
     from devices.models import IngestRejection
