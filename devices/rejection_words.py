@@ -14,17 +14,19 @@ from patients.models import VitalType
 
 # (pattern over the parser's reason, plain sentence). First match wins; {label} is the vital
 # sign's name when the reason starts with one.
+NOT_USED = "so it was not used."
+CHECK = "The device may need checking."
 _RULES: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"^(\w+) value .* outside "), "The {label} reading was outside the range a person can have, so it was not used. The device may need checking."),
-    (re.compile(r"^(\w+) unit "), "The {label} reading came in a unit the platform does not accept, so it was not used."),
-    (re.compile(r"^(\w+) value (is not|missing)"), "The {label} reading had no value the platform could read, so it was not used."),
-    (re.compile(r"measured_at .*(no offset|not a valid|not an RFC)"), "The reading's time could not be placed safely on the chart, so it was not used."),
-    (re.compile(r"measured_at missing"), "The reading had no time, so it was not used."),
-    (re.compile(r"in the future"), "The reading was dated in the future (the device's clock may be wrong), so it was not used."),
-    (re.compile(r"days in the past"), "The reading was more than 7 days old when it arrived, so it was not used."),
+    (re.compile(r"^(\w+) value .* outside "), f"The {{label}} reading was out of human range, {NOT_USED} {CHECK}"),
+    (re.compile(r"^(\w+) unit "), f"The {{label}} reading came in a unit the platform does not accept, {NOT_USED}"),
+    (re.compile(r"^(\w+) value (is not|missing)"), f"The {{label}} reading had no readable value, {NOT_USED}"),
+    (re.compile(r"measured_at .*(no offset|not a valid|not an RFC)"), f"The reading's time was unclear, {NOT_USED}"),
+    (re.compile(r"measured_at missing"), f"The reading had no time, {NOT_USED}"),
+    (re.compile(r"in the future"), f"The reading was dated in the future (a wrong clock?), {NOT_USED}"),
+    (re.compile(r"days in the past"), f"The reading was more than 7 days old when it arrived, {NOT_USED}"),
     (re.compile(r"^unknown type|^type "), "The device sent a kind of reading the platform does not record."),
     (re.compile(r"^battery "), "The device's battery level could not be read."),
-    (re.compile(r"payload|msg_id|observations|JSON object"), "A message from the device could not be read at all; none of its readings were used. The device may need checking."),
+    (re.compile(r"payload|msg_id|observations|JSON object"), f"A device message was unreadable: no reading used. {CHECK}"),
 ]  # fmt: skip
 FALLBACK = "A reading from the device could not be used."
 

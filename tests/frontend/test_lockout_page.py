@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from axes.utils import reset
 from django.core.cache import cache
 
-from axes.utils import reset
 from tests.factories import UserFactory
 
 PASSWORD = "correct-horse-battery"

@@ -263,7 +263,8 @@ def test_clearing_scale_2_needs_a_reason_and_the_risk_confirmed_like_setting_it(
     # and without the confirmation
     unconfirmed = client.post(f"/patients/{patient.pk}/scale/", {"scale": "1", "reason": "Target no longer applies"})
     # and then with both
-    client.post(f"/patients/{patient.pk}/scale/", {"scale": "1", "reason": "Target no longer applies", "confirm_risk": "on"})
+    confirmed = {"scale": "1", "reason": "Target no longer applies", "confirm_risk": "on"}
+    client.post(f"/patients/{patient.pk}/scale/", confirmed)
     patient.refresh_from_db()
 
     # then the first two were refused, saying why beside the field; the last took effect with its reason
