@@ -26,7 +26,7 @@ _RULES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"days in the past"), f"The reading was more than 7 days old when it arrived, {NOT_USED}"),
     (re.compile(r"^unknown type|^type "), "The device sent a kind of reading the platform does not record."),
     (re.compile(r"^battery "), "The device's battery level could not be read."),
-    (re.compile(r"payload|msg_id|observations|JSON object"), f"A device message was unreadable: no reading used. {CHECK}"),
+    (re.compile(r"payload|msg_id|observations|JSON object"), f"A device message was unreadable. {CHECK}"),
 ]  # fmt: skip
 FALLBACK = "A reading from the device could not be used."
 
