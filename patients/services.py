@@ -7,6 +7,7 @@ sent only after commit, so no dashboard or worker sees a change that was rolled 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -23,7 +24,7 @@ from patients.models import Observation, Patient, SpO2Scale, SpO2ScaleChange, Wa
 from patients.nhs_number import normalise_nhs_number
 from patients.selectors import can_enter_observation, can_set_spo2_scale
 from patients.signals import patient_discharged
-from patients.vitals import VitalValueError, clean_vital
+from patients.vitals import CleanVital, VitalValueError, clean_vital
 from scoring.services import request_rescore
 
 
@@ -147,6 +148,43 @@ def observation_record_manual(
     except VitalValueError as exc:
         raise ValidationError({exc.field: exc.message}) from None
     now = timezone.now()
+    _check_manual_entry(patient=patient, user=user, measured_at=measured_at, now=now)
+    with transaction.atomic():
+        observation = _store_manual(patient, user, type, clean, measured_at, now)
+        request_rescore([patient.pk])
+    return observation
+
+
+def observation_set_record_manual(
+    *, patient: Patient, user: AnyUser, values: Mapping[str, object], measured_at: datetime
+) -> list[Observation]:
+    """Store a full observation set taken at one time, as a paper NEWS2 chart column is filled.
+
+    Any subset of the parameters; each value is held to the device ranges and every error is
+    reported against its own parameter at once. All are stored in one transaction (a set is
+    never half saved), each audited, and the patient rescored once for the whole set.
+    """
+    _require_aware("measured_at", measured_at)
+    if not values:
+        raise ValidationError({"values": "Enter at least one observation."})
+    cleaned: dict[str, CleanVital] = {}
+    errors: dict[str, str] = {}
+    for kind, value in values.items():
+        try:
+            cleaned[kind] = clean_vital(kind, value)
+        except VitalValueError as exc:
+            errors[kind] = exc.message
+    if errors:
+        raise ValidationError(errors)
+    now = timezone.now()
+    _check_manual_entry(patient=patient, user=user, measured_at=measured_at, now=now)
+    with transaction.atomic():
+        stored = [_store_manual(patient, user, kind, clean, measured_at, now) for kind, clean in cleaned.items()]
+        request_rescore([patient.pk])
+    return stored
+
+
+def _check_manual_entry(*, patient: Patient, user: AnyUser, measured_at: datetime, now: datetime) -> None:
     if measured_at > now + MAX_FUTURE:
         raise ValidationError({"measured_at": "The reading is dated more than 5 minutes in the future."})
     if measured_at < now - MAX_PAST:
@@ -155,23 +193,24 @@ def observation_record_manual(
         raise ValidationError({"patient": "This patient has been discharged."})
     if not can_enter_observation(user=user, patient=patient):
         raise PermissionDenied("You may only enter observations for patients of your own wards.")
-    with transaction.atomic():
-        observation = Observation.objects.create(
-            patient=patient,
-            type=type,
-            value=clean.value,
-            code=clean.code,
-            unit=clean.unit,
-            measured_at=measured_at,
-            received_at=now,
-            entered_by=user,
-            is_late=now - measured_at > timedelta(seconds=settings.VW_LATE_READING_SECONDS),
-        )
-        audit_record(
-            actor=user, action="observation.recorded", patient=patient, obj=observation, detail={"type": type}
-        )
-        publish("observation.added", ward_id=patient.ward_id, patient_id=patient.pk, data=_event_data(observation))
-        request_rescore([patient.pk])
+
+
+def _store_manual(
+    patient: Patient, user: AnyUser, kind: str, clean: CleanVital, measured_at: datetime, now: datetime
+) -> Observation:
+    observation = Observation.objects.create(
+        patient=patient,
+        type=kind,
+        value=clean.value,
+        code=clean.code,
+        unit=clean.unit,
+        measured_at=measured_at,
+        received_at=now,
+        entered_by=user,
+        is_late=now - measured_at > timedelta(seconds=settings.VW_LATE_READING_SECONDS),
+    )
+    audit_record(actor=user, action="observation.recorded", patient=patient, obj=observation, detail={"type": kind})
+    publish("observation.added", ward_id=patient.ward_id, patient_id=patient.pk, data=_event_data(observation))
     return observation
 
 
