@@ -84,9 +84,8 @@ def test_an_empty_set_is_refused_in_words(client, ward, clinician):
 def test_the_service_refuses_a_bad_value_by_its_parameter_before_storing_any(ward, clinician, rescores):
     patient = new_patient(ward)
     with pytest.raises(ValidationError) as raised:
-        observation_set_record_manual(
-            patient=patient, user=clinician, values={"heart_rate": 80.0, "temperature": 60.0}, measured_at=timezone.now()
-        )
+        values = {"heart_rate": 80.0, "temperature": 60.0}
+        observation_set_record_manual(patient=patient, user=clinician, values=values, measured_at=timezone.now())
     assert set(raised.value.message_dict) == {"temperature"}
     assert not Observation.objects.filter(patient=patient).exists()
 

@@ -228,7 +228,7 @@ def test_an_implausible_manual_reading_is_refused_beside_its_field_and_nothing_i
     assert response.status_code == 400
     error = html[html.index('id="id_spo2-error"') :][:200]
     assert "outside the plausible range" in error
-    assert 'action="/patients/%d/observations/#manual-entry"' % patient.pk in html
+    assert f'action="/patients/{patient.pk}/observations/#manual-entry"' in html
     assert Observation.objects.filter(patient=patient).count() == before
 
 
