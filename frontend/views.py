@@ -135,7 +135,8 @@ def triage_summary(request: HttpRequest) -> HttpResponse:
     except ReportPeriodError as exc:
         since, until, _ = parse_period({})
         report, error = selectors.outcome_report(user=request.user, since=since, until=until), str(exc)
-    context = {"report": report, "since": since, "until": until, "error": error, "periods": PERIODS}
+    periods = [key for key in PERIODS if key != "1h"]  # an hour is a chart's period, not a report's
+    context = {"report": report, "since": since, "until": until, "error": error, "periods": periods}
     return render(request, "frontend/summary.html", context)
 
 
