@@ -180,3 +180,11 @@ def screenshot(page: Any, name: str, *, publish: bool = False) -> Path:
         docs.mkdir(parents=True, exist_ok=True)
         shutil.copy(path, docs / f"{name}.png")
     return path
+
+
+@pytest.fixture
+def accessible() -> Any:
+    """``accessible(page, "where")`` fails the test on a serious or critical axe-core violation."""
+    from tests.browser.a11y import assert_accessible
+
+    return assert_accessible
