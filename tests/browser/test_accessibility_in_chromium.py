@@ -23,6 +23,7 @@ from alerts.models import Alert
 from devices.pairing import pairing_code_issue, status_token
 from rota.links import ack_token
 from tests.browser.test_dashboard_in_chromium import DESKTOP, PASSWORD, PHONE, seed_ward
+from tests.frontend.conftest import make_alert, make_patient
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -192,8 +193,12 @@ def _cases() -> list[Any]:
 
 @pytest.mark.parametrize("name,viewport", _cases())
 def test_no_serious_or_critical_wcag_violation(live_platform, chromium, accessible, name, viewport):
-    # given the demo-like ward (a patient with a day of readings, alerts, a paired device)
-    visit = Visit(chromium, live_platform["url"], seed_ward(), viewport)
+    # given the demo-like ward (a patient with a day of readings, alerts, a paired device) and a
+    # patient at high risk with an open alert, so the red-on-pink rows and cards are checked too
+    cast = seed_ward()
+    high = make_patient(cast["ward"], risk="high", given_name="Hal", family_name="Septic")
+    make_alert(high, severity=50, title="NEWS2 9 – high risk")
+    visit = Visit(chromium, live_platform["url"], cast, viewport)
 
     # when the page is opened as its user would open it
     page = PAGES[name](visit)
