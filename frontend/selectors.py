@@ -265,13 +265,28 @@ def patient_page(*, patient: Patient, now: datetime | None = None) -> dict[str, 
     }
 
 
+# About a month of five readings every ten minutes; a longer period starts later (see below).
+SERIES_MAX_READINGS = 20_000
+
+
 def patient_series(
     *, patient: Patient, since: datetime, until: datetime, with_rejections: bool = False
 ) -> dict[str, Any]:
-    """Every reading and score in the period, with what a chart needs to draw gaps honestly."""
-    observations = patient.observations.filter(measured_at__gte=since, measured_at__lte=until).order_by("measured_at")
+    """Every reading and score in the period, with what a chart needs to draw gaps honestly.
+
+    The one read behind the chart, so a down-sampled read for long periods can replace it. Its
+    cost is bounded: at most SERIES_MAX_READINGS rows, the newest, and when a long period holds
+    more the answer starts later and says so (``cut_from``), never silently dropping the recent end.
+    """
+    observations = patient.observations.filter(measured_at__gte=since, measured_at__lte=until).order_by("-measured_at")
+    fields = ("type", "value", "code", "measured_at", "is_late", "device_id", "entered_by_id")
+    rows = list(observations.values(*fields)[: SERIES_MAX_READINGS + 1])
+    cut_from = None
+    if len(rows) > SERIES_MAX_READINGS:
+        cut_from, rows = since, rows[:SERIES_MAX_READINGS]
+        since = rows[-1]["measured_at"]
     series: dict[str, list[dict[str, Any]]] = {}
-    for obs in observations.values("type", "value", "code", "measured_at", "is_late", "device_id", "entered_by_id"):
+    for obs in reversed(rows):
         series.setdefault(obs["type"], []).append(
             {
                 "t": obs["measured_at"].isoformat(),
@@ -292,6 +307,7 @@ def patient_series(
         "scores": [{"t": s.as_of.isoformat(), "v": s.total, "risk": s.risk, "complete": s.complete} for s in scores],
         "gaps": _connectivity_gaps(patient, since, until),
         "rejections": [],
+        "cut_from": _iso(cut_from),
     }
     if with_rejections:
         result["rejections"] = _rejections(devices, since, until)

@@ -31,9 +31,7 @@ def open_patient(chromium: Any, base: str, patient: Any, viewport: dict[str, int
     return page
 
 
-def test_chart_values_are_reachable_by_keyboard_with_a_value_axis_and_the_newest_value_written(
-    live_platform, chromium
-):
+def test_chart_values_are_reachable_by_keyboard_with_a_value_axis_and_the_newest_value_written(live_platform, chromium):
     # given Alex's day of half-hourly readings
     base, cast = live_platform["url"], seed_ward()
     page = open_patient(chromium, base, cast["alex"])

@@ -92,6 +92,13 @@
       box.appendChild(strip(data, row, pointsOf(data, row), width, x, gapMs));
     });
     box.appendChild(axis(t0, t1, width, x));
+    if (data.cut_from) {
+      var note = document.createElement("p");
+      note.className = "incomplete";
+      note.textContent = "This period holds more readings than one chart draws: showing from " + when(data.since, true) +
+        ". Choose a shorter period for earlier readings.";
+      box.insertBefore(note, box.firstChild);
+    }
     drawTable(data);
     drawRejections(data.rejections || []);
   }
