@@ -25,7 +25,11 @@ from rota.links import ack_token
 from tests.browser.test_dashboard_in_chromium import DESKTOP, PASSWORD, PHONE, seed_ward
 from tests.frontend.conftest import make_alert, make_patient
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("forget_failed_sign_ins"),
+]
 
 
 @dataclass
@@ -159,7 +163,11 @@ NOT_PAGES = {
 }
 # Boards are being reworked on their own branch (compact view, search, filters); their
 # violations are fixed there. Named here so the lead removes the mark when that work lands.
-BOARD_XFAIL: dict[str, str] = {}
+_BOARD_CONTRAST = (
+    "color-contrast (serious): the open-alert word on a HIGH row's alert chip is #d5281b on #fdeceb, "
+    "4.42:1 (needs 4.5:1); the boards' styles are reworked on branch 'boards'"
+)
+BOARD_XFAIL: dict[str, str] = {"frontend:wards": _BOARD_CONTRAST, "frontend:ward": _BOARD_CONTRAST}
 
 
 def _url_names(patterns: list, namespace: str | None = None) -> set[str]:

@@ -16,7 +16,11 @@ from tests.browser.conftest import screenshot
 from tests.browser.test_dashboard_in_chromium import DESKTOP, PASSWORD, PHONE, log_in, seed_ward, wait_live
 from tests.factories import UserFactory
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("forget_failed_sign_ins"),
+]
 
 
 def open_patient(chromium: Any, base: str, patient: Any, viewport: dict[str, int] = DESKTOP, **context: Any) -> Any:
