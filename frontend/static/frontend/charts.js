@@ -78,6 +78,11 @@
   }
 
   function draw(data) {
+    // A live update redraws the chart: a keyboard user reading a value keeps their place.
+    var active = document.activeElement, keep = null;
+    if (active && active.classList && active.classList.contains("point") && box.contains(active)) {
+      keep = { vital: active.closest(".chart-row").dataset.vital, t: active.dataset.t };
+    }
     last = data;
     box.innerHTML = "";
     var width = plotWidth();
@@ -101,6 +106,10 @@
     }
     drawTable(data);
     drawRejections(data.rejections || []);
+    if (keep) {
+      var again = box.querySelector('.chart-row[data-vital="' + keep.vital + '"] .point[data-t="' + keep.t + '"]');
+      if (again) again.dispatchEvent(new CustomEvent("vw:pick", { bubbles: true }));
+    }
   }
 
   function plotWidth() {
@@ -187,6 +196,7 @@
       var px = x(p.t), py = y(Math.max(row.min, Math.min(row.max, v)));
       var g = el("g", { "class": "point", tabindex: "-1", role: "img", "aria-label": describe(row, p) }, svg);
       g.dataset.x = px;
+      g.dataset.t = p.t;
       el("circle", { cx: px, cy: py, r: 9, "class": "focus-ring" }, g);
       var mark;
       if (p.late) mark = el("rect", { x: px - 4, y: py - 4, width: 8, height: 8, "class": "pt-late" }, g);
@@ -215,6 +225,7 @@
       else return;
       e.preventDefault();
     });
+    svg.addEventListener("vw:pick", function (e) { go(marks.indexOf(e.target)); });
     // A tap (or click) anywhere on the strip picks the nearest reading in time.
     svg.addEventListener("pointerdown", function (e) {
       var at = e.clientX - svg.getBoundingClientRect().left, best = 0;
