@@ -67,7 +67,7 @@ def test_chart_values_are_reachable_by_keyboard_with_a_value_axis_and_the_newest
     # and a live update redrawing the chart keeps the reader on the same reading
     page.evaluate("window.__before = document.activeElement; document.dispatchEvent(new Event('vw:event'))")
     page.wait_for_function(
-        "document.activeElement !== window.__before && document.activeElement.classList.contains('point')",
+        "() => document.activeElement !== window.__before && document.activeElement.classList.contains('point')",
         timeout=10000,
     )  # a new element: the chart was redrawn
     assert page.evaluate("document.activeElement.getAttribute('aria-label')") == first
