@@ -26,6 +26,7 @@ from django.utils import timezone
 from accounts.access import can_view_patient, can_view_ward, role_of, sees_all_wards, visible_wards
 from accounts.audit_hooks import audit_socket_opened
 from frontend import live
+from frontend.board_query import BoardQuery, query_from_string
 from frontend.events import ALL_WARDS_GROUP, patient_group, user_group, ward_group
 from frontend.socket_access import session_expires_at, socket_user_now
 
@@ -155,21 +156,41 @@ def _all_ward_groups(user: Any) -> list[str]:
     return [ward_group(pk) for pk in visible_wards(user).values_list("pk", flat=True)]
 
 
-class WardConsumer(LiveConsumer):
+class BoardConsumer(LiveConsumer):
+    """A ward board: each sync may carry the board's query string, kept for later snapshots.
+
+    Every snapshot after a live event applies the board's query, so an event about a patient
+    outside the filter never inserts them and one who newly matches appears.
+    """
+
+    query_string = ""
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        if isinstance(content, dict) and isinstance(content.get("query"), str):
+            self.query_string = content["query"]
+        await super().receive_json(content, **kwargs)
+
+    def board_query(self, ward_id: int | None) -> BoardQuery:
+        wards = visible_wards(self.user).order_by("name") if ward_id is None and "ward=" in self.query_string else ()
+        return query_from_string(self.query_string, wards=wards)
+
+
+class WardConsumer(BoardConsumer):
     def allowed_groups(self) -> list[str]:
         ward_id = self._route_id("ward_id")
         return [ward_group(ward_id)] if can_view_ward(self.user, ward_id) else []
 
     def snapshot(self) -> dict[str, Any]:
-        return live.board_snapshot(user=self.user, ward_id=self._route_id("ward_id"))
+        ward_id = self._route_id("ward_id")
+        return live.board_snapshot(user=self.user, ward_id=ward_id, query=self.board_query(ward_id))
 
 
-class AllWardsConsumer(LiveConsumer):
+class AllWardsConsumer(BoardConsumer):
     def allowed_groups(self) -> list[str]:
         return _all_ward_groups(self.user)
 
     def snapshot(self) -> dict[str, Any]:
-        return live.board_snapshot(user=self.user, ward_id=None)
+        return live.board_snapshot(user=self.user, ward_id=None, query=self.board_query(None))
 
 
 class AlertQueueConsumer(LiveConsumer):

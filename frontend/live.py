@@ -16,22 +16,45 @@ from django.utils import timezone
 
 from accounts.access import AnyUser
 from alerts.outcomes import PERSON_OUTCOMES
-from frontend import cards, selectors
+from frontend import board_query, cards, selectors
+from frontend.board_query import BoardQuery
 from frontend.forms import REVIEW_CHOICES
 from rota.selectors import on_duty
 
 
-def board_snapshot(*, user: AnyUser, ward_id: int | None) -> dict[str, Any]:
-    rows = selectors.ward_board(user=user, ward_id=ward_id)
+def board_snapshot(*, user: AnyUser, ward_id: int | None, query: BoardQuery | None = None) -> dict[str, Any]:
+    """The board as its query asks for it; the alert reminders always cover every patient.
+
+    A filter narrows the rows, never the reminder banner: an unacknowledged high-risk alert
+    keeps reminding whatever the board is filtered to, and the board says how many HIGH-risk
+    patients the filter hides.
+    """
+    query = query or BoardQuery()
+    every_row = selectors.ward_board(user=user, ward_id=ward_id)
+    rows = board_query.apply(every_row, query)
     incidents = selectors.board_incidents(user=user, ward_id=ward_id)
-    context = {"rows": rows, "show_ward": ward_id is None, "incidents": incidents}
+    shown = {row["id"] for row in rows}
+    hidden_high = sum(1 for row in every_row if row["id"] not in shown and _is_high(row))
+    context = {
+        "rows": rows,
+        "show_ward": ward_id is None,
+        "incidents": incidents,
+        "query": query,
+        "total": len(every_row),
+        "hidden_high": hidden_high,
+    }
     return {
         "rows": rows,
-        "alerts": [alert for row in rows for alert in row["alerts"]],
+        "total": len(every_row),
+        "alerts": [alert for row in every_row for alert in row["alerts"]],
         "incidents": [{"id": i["id"], "headline": i["headline"]} for i in incidents],
         "html": render_to_string("frontend/_board_rows.html", context),
         "generated_at": timezone.now().isoformat(),
     }
+
+
+def _is_high(row: dict[str, Any]) -> bool:
+    return selectors.board_rank(row) >= selectors.RISK_RANK["high"]
 
 
 def triage_snapshot(*, user: AnyUser) -> dict[str, Any]:

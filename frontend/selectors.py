@@ -14,7 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Min, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from accounts.access import AnyUser, visible_patients, visible_wards
@@ -63,6 +63,14 @@ def board_patients(*, user: AnyUser, ward_id: int | None = None) -> QuerySet[Pat
         .exclude(pk=OuterRef("current_score_id"))
         .order_by("-as_of", "-id")
     )
+    # The soonest review a clinician booked when closing an alert still in band: the alert may
+    # be resolved, so it is not among the live alerts prefetched below.
+    next_review = (
+        Alert.objects.filter(patient=OuterRef("pk"), review_by__isnull=False)
+        .values("patient")
+        .annotate(soonest=Min("review_by"))
+        .values("soonest")
+    )
     patients = (
         visible_patients(user)
         .filter(discharged_at__isnull=True)
@@ -70,6 +78,7 @@ def board_patients(*, user: AnyUser, ward_id: int | None = None) -> QuerySet[Pat
         .annotate(
             previous_total=Subquery(previous.values("total")[:1]),
             previous_as_of=Subquery(previous.values("as_of")[:1]),
+            next_review_by=Subquery(next_review[:1]),
         )
         .prefetch_related(
             Prefetch("devices", queryset=Device.objects.filter(revoked_at__isnull=True).order_by("kind", "serial")),
@@ -89,7 +98,7 @@ def ward_board(*, user: AnyUser, ward_id: int | None = None, now: datetime | Non
     """Every active patient the user may see (on one ward, or all), the sickest first."""
     now = now or timezone.now()
     rows = [patient_row(patient, now=now) for patient in board_patients(user=user, ward_id=ward_id)]
-    rows.sort(key=_sickest_first)
+    rows.sort(key=sickest_first)
     return rows
 
 
@@ -101,12 +110,23 @@ def board_incidents(*, user: AnyUser, ward_id: int | None = None) -> list[dict[s
     return open_incidents(patients=patients)
 
 
-def _sickest_first(row: dict[str, Any]) -> tuple:
+def sickest_first(row: dict[str, Any]) -> tuple:
+    """Band (the score's, or a live clinical alert's if worse), then total, silent first, name.
+
+    The patient's id breaks the last tie, so two patients of the same name never swap places
+    between two renders of the board.
+    """
+    score = row["score"]
+    total = score["total"] if score else -1
+    return (-board_rank(row), -total, not row["not_heard_from"], row["name"], row["id"])
+
+
+def board_rank(row: dict[str, Any]) -> float:
+    """How urgent a row is: its score's band, or a live clinical alert's band if that is worse."""
     score = row["score"]
     rank = RISK_RANK.get(score["risk"], 0) if score else NO_SCORE_RANK
     alert_rank = max((RISK_RANK.get(a["risk"], 0) for a in row["alerts"] if a["category"] == "clinical"), default=0)
-    total = score["total"] if score else -1
-    return (-max(rank, alert_rank), -total, not row["not_heard_from"], row["name"])
+    return max(rank, alert_rank)
 
 
 def patient_row(patient: Patient, *, now: datetime) -> dict[str, Any]:
@@ -117,6 +137,7 @@ def patient_row(patient: Patient, *, now: datetime) -> dict[str, Any]:
     return {
         "id": patient.pk,
         "name": patient.name,
+        "sort_name": f"{patient.family_name}, {patient.given_name}",
         "nhs_number": patient.nhs_number,
         "ward_id": patient.ward_id,
         "ward_name": patient.ward.name,
@@ -132,7 +153,17 @@ def patient_row(patient: Patient, *, now: datetime) -> dict[str, Any]:
         "alerts": alerts,
         "not_heard_from": bool(devices) and all(d["state"] != Connectivity.ONLINE for d in devices),
         "no_devices": not devices,
+        "pathway": patient.ward.pathway,
+        "review_by": getattr(patient, "next_review_by", None),
+        "review_overdue": _overdue(getattr(patient, "next_review_by", None), now),
+        "unowned_alerts": sum(1 for a in alerts if not a["owned"]),
+        # When the board last heard anything from the patient: the latest of their devices.
+        "heard_at": max((d["silent_since"] for d in devices if d["silent_since"]), default=None),
     }
+
+
+def _overdue(moment: datetime | None, now: datetime) -> bool:
+    return moment is not None and moment <= now
 
 
 def _trend(current: int | None, previous: int | None) -> str | None:
@@ -210,6 +241,7 @@ def alert_summary(alert: Alert) -> dict[str, Any]:
         "patient_name": alert.patient.name,
         "opened_at": alert.opened_at,
         "acknowledged_at": alert.acknowledged_at,
+        "owned": alert.assigned_to_id is not None,
         "snoozed": alert.snoozed_until is not None and alert.snoozed_until > timezone.now(),
     }
 

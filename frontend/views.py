@@ -26,6 +26,7 @@ from accounts.permissions import staff_required
 from alerts.reports import ReportPeriodError
 from alerts.services import AlertActionError
 from frontend import cards, live, selectors, services
+from frontend.board_query import BANDS, SORTS, VIEWS, board_query
 from frontend.forms import (
     PERIOD_LABELS,
     PERIODS,
@@ -35,6 +36,7 @@ from frontend.forms import (
     ScaleForm,
     parse_period,
 )
+from patients.models import Pathway
 from patients.services import observation_set_record_manual, patient_set_spo2_scale
 from scoring.preview import news2_preview
 
@@ -58,10 +60,22 @@ def board(request: HttpRequest, ward_id: int | None = None) -> HttpResponse:
     scope = selectors.board_scope(user=request.user, ward_id=ward_id)
     if scope is None:
         raise Http404("No such ward.")
-    snapshot = live.board_snapshot(user=request.user, ward_id=ward_id)
+    # The board's state is its URL: the same query drives this render and every live snapshot.
+    query = board_query(request.GET, wards=scope.wards if ward_id is None else ())
+    snapshot = live.board_snapshot(user=request.user, ward_id=ward_id, query=query)
     audit_note(request, *(row["id"] for row in snapshot["rows"]))
     socket = f"/ws/ward/{ward_id}/" if ward_id else "/ws/wards/"
-    return render(request, "frontend/board.html", {"scope": scope, "snapshot": snapshot, "socket": socket})
+    context = {
+        "scope": scope,
+        "snapshot": snapshot,
+        "socket": socket,
+        "query": query,
+        "bands": BANDS,
+        "sorts": SORTS,
+        "views": VIEWS,
+        "pathways": Pathway.choices,
+    }
+    return render(request, "frontend/board.html", context)
 
 
 @staff_required

@@ -43,7 +43,7 @@
       state.attempt = 0;
       state.lastMessageAt = Date.now();
       setStatus("connecting", "Connected – catching up…");
-      send({ type: "sync" });
+      sync();
     };
     socket.onmessage = function (message) {
       state.lastMessageAt = Date.now();
@@ -74,9 +74,15 @@
     if (state.socket && state.socket.readyState === WebSocket.OPEN) state.socket.send(JSON.stringify(message));
   }
 
+  /* A board's search, filters and sort are in its query string: every snapshot applies them. */
+  function sync() {
+    send({ type: "sync", query: location.search.replace(/^\?/, "") });
+  }
+  state.sync = sync;
+
   function scheduleSync() {
     clearTimeout(state.syncTimer);
-    state.syncTimer = setTimeout(function () { send({ type: "sync" }); }, 200);
+    state.syncTimer = setTimeout(sync, 200);
   }
 
   function applySnapshot(snapshot) {
@@ -106,7 +112,8 @@
     root.querySelectorAll("[data-alert-id] .action-error:not([hidden])").forEach(function (box) {
       errors[box.closest("[data-alert-id]").dataset.alertId] = box.textContent;
     });
-    root.innerHTML = html;
+    // The board keeps its rows still under the pointer (board.js); other pages take the HTML whole.
+    if (!(window.vwBoard && window.vwBoard.render(html))) root.innerHTML = html;
     open.forEach(function (id) {
       var d = root.querySelector('details[data-timeline-for="' + id + '"]');
       if (d) d.open = true;
