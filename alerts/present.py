@@ -15,6 +15,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from django.utils import timezone
+
 from alerts.models import CLINICAL_KINDS, Alert, AlertKind, AlertState, Severity
 from careplan.selectors import agreed_now
 
@@ -93,10 +95,40 @@ def patient_now(alert: Alert, score: Any) -> dict[str, Any] | None:
         "drivers": drivers,
         "change_since_raised": change,
         "trend": None if change is None else ("up" if change > 0 else "down" if change < 0 else "same"),
+        "trend_words": trend_in_words(score.total, alert.raised_total, alert.opened_at, baseline="raised"),
         "in_band": still_in_band(alert, score) if alert.kind in CLINICAL_KINDS else None,
         "agreed": agreed,
         "agreed_text": agreed["text"] if agreed and (agreed["within"] or agreed["set_aside"]) else "",
     }
+
+
+def trend_in_words(
+    current: int | None, previous: int | None, since: datetime | None, *, baseline: str = "scored"
+) -> dict[str, str] | None:
+    """A NEWS2 change as words ("worse since 10:40 (+2, was 5)"), for a neutral-coloured label.
+
+    An arrow coloured by direction misleads: a green "down" on a patient still at 15 HIGH reads
+    as reassurance. The word says which way is worse (a higher NEWS2 is), the time says since
+    when, and the band colour stays on the score itself, never on the change.
+    """
+    if current is None or previous is None:
+        return None
+    at = _clock(since)
+    direction = "worse" if current > previous else "better" if current < previous else "same"
+    if direction == "same":
+        text = f"no change since {baseline} at {at}" if baseline != "scored" else f"no change since {at}"
+    else:
+        where = f"{baseline} at {at}" if baseline != "scored" else at
+        text = f"{direction} since {where} ({current - previous:+d}, was {previous})"
+    return {"direction": direction, "text": text, "shape": {"worse": "▲", "better": "▼", "same": "="}[direction]}
+
+
+def _clock(moment: datetime | None) -> str:
+    # The ward's clock (Europe/London); a day name when it was not today, as shifts span midnight.
+    if moment is None:
+        return "an earlier score"
+    local = timezone.localtime(moment)
+    return f"{local:%H:%M}" if local.date() == timezone.localdate() else f"{local:%a %H:%M}"
 
 
 def raised_for(alert: Alert) -> str:

@@ -13,71 +13,119 @@ from django import forms
 from django.utils import timezone
 
 from alerts.outcomes import PERSON_OUTCOMES
+from patients.services import SCALE_REASON_REQUIRED
+from patients.vitals import CONSCIOUSNESS_NAMES, VitalValueError, clean_vital
 from virtualward.datetimes import aware_datetime_problem
 
-MANUAL_TYPES = [
-    ("respiratory_rate", "Respiratory rate (/min, counted by a clinician)"),
-    ("consciousness", "Consciousness (ACVPU)"),
-    ("on_oxygen", "On supplemental oxygen"),
-    ("o2_flow_rate", "Oxygen flow rate (L/min)"),
-    ("spo2", "SpO₂ (%)"),
-    ("systolic_bp", "Systolic blood pressure (mmHg)"),
-    ("diastolic_bp", "Diastolic blood pressure (mmHg)"),
-    ("heart_rate", "Pulse (/min)"),
-    ("temperature", "Temperature (°C)"),
-]
-YES = {"yes", "true", "y", "1", "on"}
-NO = {"no", "false", "n", "0", "off", "air"}
+# The chart's periods, shortest first: an hour shows a fast deterioration reading by reading;
+# "stay" (the whole admission) is resolved against the patient in the view.
 PERIODS = {
+    "1h": timedelta(hours=1),
     "6h": timedelta(hours=6),
     "24h": timedelta(hours=24),
     "72h": timedelta(hours=72),
     "7d": timedelta(days=7),
     "30d": timedelta(days=30),
 }
+PERIOD_LABELS = {
+    "1h": "1 hour",
+    "6h": "6 hours",
+    "24h": "24 hours",
+    "72h": "3 days",
+    "7d": "7 days",
+    "30d": "30 days",
+    "stay": "Whole stay",
+}
 
 
-class ManualObservationForm(forms.Form):
-    type = forms.ChoiceField(choices=MANUAL_TYPES, label="Observation")
-    value = forms.CharField(max_length=20, help_text="A number; A/C/V/P/U for consciousness; yes or no for oxygen.")
+def local_moment(moment: datetime) -> datetime:
+    """A datetime-local field's value: it has no offset, so it is the ward's local time."""
+    moment = timezone.make_aware(moment) if timezone.is_naive(moment) else moment
+    problem = aware_datetime_problem(moment)
+    if problem:
+        raise forms.ValidationError(problem)
+    return moment
+
+
+# A paper NEWS2 chart's rows, in its order: (field name, label, what to type).
+SET_FIELDS = [
+    ("respiratory_rate", "Respiration rate", "breaths/min"),
+    ("spo2", "SpO₂", "%"),
+    ("on_oxygen", "Air or oxygen?", ""),
+    ("systolic_bp", "Systolic blood pressure", "mmHg"),
+    ("heart_rate", "Pulse", "beats/min"),
+    ("consciousness", "Consciousness", "ACVPU"),
+    ("temperature", "Temperature", "°C"),
+]
+NOT_RECORDED = ("", "— not recorded —")
+
+
+class ObservationSetForm(forms.Form):
+    """A full observation set, filled in like one column of a paper NEWS2 chart.
+
+    Any subset of the seven parameters, taken at one time; a blank is "not recorded" (missing),
+    never normal. Values are checked against the same plausible ranges as a device reading
+    (patients.vitals), each error beside its own field.
+    """
+
     measured_at = forms.DateTimeField(
         label="Taken at", widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
     )
+    respiratory_rate = forms.CharField(required=False, max_length=10)
+    spo2 = forms.CharField(required=False, max_length=10)
+    on_oxygen = forms.ChoiceField(required=False, choices=[NOT_RECORDED, ("air", "Air"), ("oxygen", "Oxygen")])
+    systolic_bp = forms.CharField(required=False, max_length=10)
+    heart_rate = forms.CharField(required=False, max_length=10)
+    consciousness = forms.ChoiceField(
+        required=False,
+        choices=[NOT_RECORDED, *((letter, f"{letter} – {name}") for letter, name in CONSCIOUSNESS_NAMES.items())],
+    )
+    temperature = forms.CharField(required=False, max_length=10)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name, field in self.fields.items():
+            # The error paragraph beside each field (patient.html) is read with it.
+            field.widget.attrs["aria-describedby"] = f"id_{name}-error"
+        for name, label, unit in SET_FIELDS:
+            field = self.fields[name]
+            field.label = f"{label} ({unit})" if unit and name != "consciousness" else label
+            if isinstance(field, forms.CharField):
+                field.widget.attrs.update({"inputmode": "decimal", "autocomplete": "off", "size": 6})
 
     def clean_measured_at(self) -> datetime:
-        moment = self.cleaned_data["measured_at"]
-        # A datetime-local field has no offset: it is the ward's local time (Europe/London).
-        moment = timezone.make_aware(moment) if timezone.is_naive(moment) else moment
-        problem = aware_datetime_problem(moment)
-        if problem:
-            raise forms.ValidationError(problem)
-        return moment
+        return local_moment(self.cleaned_data["measured_at"])
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        if "type" in data and "value" in data:
-            data["value"] = typed_value(data["type"], data["value"].strip(), self)
+        values: dict[str, object] = {}
+        for name, _label, _unit in SET_FIELDS:
+            raw = (data.get(name) or "").strip()
+            if raw:
+                value = self._typed(name, raw)
+                if value is not None:
+                    values[name] = value
+        if not values and not self.errors:
+            raise forms.ValidationError("Enter at least one observation; leave blank what was not measured.")
+        data["values"] = values
         return data
 
-
-def typed_value(kind: str, raw: str, form: forms.Form) -> object:
-    if kind == "consciousness":
-        letter = raw.upper()
-        if letter not in {"A", "C", "V", "P", "U"}:
-            form.add_error("value", "Consciousness is one of A, C, V, P or U (ACVPU).")
-        return letter
-    if kind == "on_oxygen":
-        if raw.lower() in YES:
-            return True
-        if raw.lower() in NO:
-            return False
-        form.add_error("value", "Say yes (on oxygen) or no (on air).")
-        return raw
-    try:
-        return float(raw)
-    except ValueError:
-        form.add_error("value", f"{raw!r} is not a number.")
-        return raw
+    def _typed(self, name: str, raw: str) -> object | None:
+        if name == "on_oxygen":
+            return raw == "oxygen"
+        if name == "consciousness":
+            return raw
+        try:
+            number = float(raw.replace(",", "."))
+        except ValueError:
+            self.add_error(name, f"{raw!r} is not a number.")
+            return None
+        try:
+            clean_vital(name, number)
+        except VitalValueError as exc:
+            self.add_error(name, exc.message.replace(f"{name} value ", "", 1))
+            return None
+        return number
 
 
 class ScaleForm(forms.Form):
@@ -90,8 +138,9 @@ class ScaleForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        if data.get("scale") == 2 and not (data.get("reason") or "").strip():
-            self.add_error("reason", "Give the reason for Scale 2 (e.g. confirmed hypercapnic respiratory failure).")
+        # Setting and clearing Scale 2 are both clinical decisions with a hazard: both need a reason.
+        if data.get("scale") in SCALE_REASON_REQUIRED and not (data.get("reason") or "").strip():
+            self.add_error("reason", SCALE_REASON_REQUIRED[data["scale"]])
         return data
 
 
@@ -135,14 +184,19 @@ class AlertActionForm(forms.Form):
             self.add_error("assignee", "Choose who to assign the alert to.")
 
 
-def parse_period(params: Any, now: datetime | None = None) -> tuple[datetime, datetime, str | None]:
+def parse_period(
+    params: Any, now: datetime | None = None, *, stay_start: datetime | None = None
+) -> tuple[datetime, datetime, str | None]:
     """A period from ``?period=24h`` or ``?since=&until=`` (ISO 8601 with offset); errors in words."""
     now = now or timezone.now()
     since_raw, until_raw = params.get("since"), params.get("until")
     if not since_raw and not until_raw:
         span = PERIODS.get(params.get("period") or "24h")
+        if params.get("period") == "stay" and stay_start is not None:
+            return min(stay_start, now - PERIODS["1h"]), now, None
         if span is None:
-            return now - PERIODS["24h"], now, f"Unknown period; use one of {', '.join(PERIODS)}."
+            known = [*PERIODS, "stay"] if stay_start is not None else list(PERIODS)
+            return now - PERIODS["24h"], now, f"Unknown period; use one of {', '.join(known)}."
         return now - span, now, None
     try:
         until = _aware(until_raw) if until_raw else now

@@ -19,11 +19,16 @@ from django.contrib.auth.signals import user_login_failed
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.dispatch import receiver
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 
 from virtualward.client_ip import client_ip, source_key
 
 SOURCE_LIMITED = "vw_login_source_limited"
-MESSAGE = "Too many failed sign-ins from your network. Please wait {minutes} minutes and try again."
+MESSAGE = (
+    "Too many failed sign-ins from your network. Please wait {minutes} minutes and try again; "
+    "if you cannot wait, call {contact}."
+)
 
 
 def _key(request: Any) -> str | None:
@@ -73,5 +78,27 @@ class SignInForm(AuthenticationForm):
         except ValidationError:
             if self.request is not None and getattr(self.request, SOURCE_LIMITED, False):
                 minutes = settings.VW_LOGIN_SOURCE_COOLOFF_MINUTES
-                raise ValidationError(MESSAGE.format(minutes=minutes), code="source_limited") from None
+                message = MESSAGE.format(minutes=minutes, contact=support_contact())
+                raise ValidationError(message, code="source_limited") from None
             raise
+
+
+def support_contact() -> str:
+    """Whom a locked-out clinician calls, in words: the service desk, with its number if set."""
+    phone = settings.VW_SUPPORT_PHONE
+    return f"{settings.VW_SUPPORT_CONTACT} on {phone}" if phone else settings.VW_SUPPORT_CONTACT
+
+
+def locked_out(request: HttpRequest, original_response: Any = None, credentials: Any = None) -> HttpResponse:
+    """django-axes' lock-out answer (AXES_LOCKOUT_CALLABLE): how long, why, and whom to call.
+
+    A clinician locked out mid-shift needs the wait in minutes and a number, not a status code.
+    """
+    minutes = max(1, int(settings.AXES_COOLOFF_TIME.total_seconds() // 60))
+    context = {
+        "minutes": minutes,
+        "failure_limit": settings.AXES_FAILURE_LIMIT,
+        "contact": settings.VW_SUPPORT_CONTACT,
+        "phone": settings.VW_SUPPORT_PHONE,
+    }
+    return render(request, "registration/locked_out.html", context, status=429)

@@ -22,11 +22,12 @@ from accounts.models import Role
 from alerts import reports
 from alerts.incident_selectors import open_incidents
 from alerts.models import Alert, AlertEvent, AlertState
-from alerts.present import DRIVER_LABEL, SEVERITY_BAND, headline
+from alerts.present import DRIVER_LABEL, SEVERITY_BAND, headline, trend_in_words
 from alerts.selectors import alert_queue, current_score_if_loaded
 from careplan.selectors import live_limits_prefetch
 from devices.models import Connectivity, ConnectivityGap, Device, IngestRejection
 from devices.network import network_to_dict
+from devices.rejection_words import in_plain_words
 from frontend.cards import alert_cards
 from history.downsample import observation_series
 from patients import present as present_patient
@@ -77,7 +78,11 @@ def board_patients(*, user: AnyUser, ward_id: int | None = None) -> QuerySet[Pat
         visible_patients(user)
         .filter(discharged_at__isnull=True)
         .select_related("ward", "current_score")
-        .annotate(previous_total=Subquery(previous.values("total")[:1]), next_review_by=Subquery(next_review[:1]))
+        .annotate(
+            previous_total=Subquery(previous.values("total")[:1]),
+            previous_as_of=Subquery(previous.values("as_of")[:1]),
+            next_review_by=Subquery(next_review[:1]),
+        )
         .prefetch_related(
             Prefetch("devices", queryset=Device.objects.filter(revoked_at__isnull=True).order_by("kind", "serial")),
             Prefetch(
@@ -145,6 +150,10 @@ def patient_row(patient: Patient, *, now: datetime) -> dict[str, Any]:
         "score": score_summary(score) if score else None,
         "previous_total": previous_total,
         "trend": _trend(score.total if score else None, previous_total),
+        # Words, not a coloured arrow: "worse since 10:40, was 5" (alerts.present).
+        "trend_words": trend_in_words(
+            score.total if score else None, previous_total, getattr(patient, "previous_as_of", None)
+        ),
         "devices": devices,
         "alerts": alerts,
         "not_heard_from": bool(devices) and all(d["state"] != Connectivity.ONLINE for d in devices),
@@ -296,12 +305,29 @@ def patient_page(*, patient: Patient, now: datetime | None = None) -> dict[str, 
     }
 
 
+# About a month of five readings every ten minutes; a longer period starts later (see below).
+SERIES_MAX_READINGS = 20_000
+
+
 def patient_series(
     *, patient: Patient, since: datetime, until: datetime, with_rejections: bool = False
 ) -> dict[str, Any]:
-    """Every reading and score in the period, with what a chart needs to draw gaps honestly."""
-    # Bounded by the partition key, and averaged per time bucket in the database for long periods.
+    """Every reading and score in the period, with what a chart needs to draw gaps honestly.
+
+    The one read behind the chart. Bounded by the partition key, and on PostgreSQL averaged per
+    time bucket in the database for long periods (history.downsample, keeping each bucket's
+    minimum and maximum). Whatever is left is capped at SERIES_MAX_READINGS points, the newest:
+    when a long period holds more, the answer starts later and says so (``cut_from``), never
+    silently dropping the recent end.
+    """
     series = observation_series(patient_id=patient.pk, since=since, until=until)
+    cut_from = None
+    moments = sorted(point["t"] for points in series.values() for point in points)
+    if len(moments) > SERIES_MAX_READINGS:
+        # ISO-8601 strings in one offset (UTC) sort as the moments they name.
+        first_kept = moments[-SERIES_MAX_READINGS]
+        cut_from, since = since, datetime.fromisoformat(first_kept)
+        series = {kind: [p for p in points if p["t"] >= first_kept] for kind, points in series.items()}
     scores = patient.scores.filter(as_of__gte=since, as_of__lte=until).order_by("as_of", "id")
     devices = list(Device.objects.filter(patient=patient).values("pk", "expected_interval_s"))
     result = {
@@ -314,6 +340,7 @@ def patient_series(
         "scores": [{"t": s.as_of.isoformat(), "v": s.total, "risk": s.risk, "complete": s.complete} for s in scores],
         "gaps": _connectivity_gaps(patient, since, until),
         "rejections": [],
+        "cut_from": _iso(cut_from),
     }
     if with_rejections:
         result["rejections"] = _rejections(devices, since, until)
@@ -336,6 +363,7 @@ def _rejections(devices: list[dict[str, Any]], since: datetime, until: datetime)
             "msg_id": r.msg_id,
             "index": r.index,
             "reason": r.reason,
+            "plain": in_plain_words(r.reason),
         }
         for r in rejections
     ]

@@ -25,6 +25,7 @@ urlpatterns: list = [
     path("patients/<int:patient_id>/", views.patient_detail, name="patient"),
     path("patients/<int:patient_id>/series.json", views.patient_series, name="patient-series"),
     path("patients/<int:patient_id>/observations/", views.patient_observation, name="patient-observation"),
+    path("patients/<int:patient_id>/observations/preview/", views.patient_news2_preview, name="patient-preview"),
     path("patients/<int:patient_id>/scale/", views.patient_scale, name="patient-scale"),
     # Stays and the record (frontend/stay_views.py)
     path("patients/admit/", stay_views.admit, name="admit"),

@@ -27,9 +27,18 @@ from alerts.reports import ReportPeriodError
 from alerts.services import AlertActionError
 from frontend import cards, live, selectors, services
 from frontend.board_query import BANDS, SORTS, VIEWS, board_query
-from frontend.forms import PERIODS, AlertActionForm, ManualObservationForm, ScaleForm, parse_period
+from frontend.forms import (
+    PERIOD_LABELS,
+    PERIODS,
+    SET_FIELDS,
+    AlertActionForm,
+    ObservationSetForm,
+    ScaleForm,
+    parse_period,
+)
 from patients.models import Pathway
-from patients.services import observation_record_manual, patient_set_spo2_scale
+from patients.services import observation_set_record_manual, patient_set_spo2_scale
+from scoring.preview import news2_preview
 
 
 def _wants_json(request: HttpRequest) -> bool:
@@ -140,7 +149,8 @@ def triage_summary(request: HttpRequest) -> HttpResponse:
     except ReportPeriodError as exc:
         since, until, _ = parse_period({})
         report, error = selectors.outcome_report(user=request.user, since=since, until=until), str(exc)
-    context = {"report": report, "since": since, "until": until, "error": error, "periods": PERIODS}
+    periods = [key for key in PERIODS if key != "1h"]  # an hour is a chart's period, not a report's
+    context = {"report": report, "since": since, "until": until, "error": error, "periods": periods}
     return render(request, "frontend/summary.html", context)
 
 
@@ -165,9 +175,9 @@ def _patient_context(request: HttpRequest, patient: Any, **forms: Any) -> dict[s
         "patient": patient,
         **selectors.patient_page(patient=patient),
         "observation_form": forms.get("observation_form")
-        or ManualObservationForm(initial={"measured_at": timezone.localtime().replace(second=0, microsecond=0)}),
+        or ObservationSetForm(initial={"measured_at": timezone.localtime().replace(second=0, microsecond=0)}),
         "scale_form": forms.get("scale_form") or ScaleForm(initial={"scale": 2 if patient.spo2_scale == 1 else 1}),
-        "periods": PERIODS,
+        "periods": PERIOD_LABELS,
         "socket": f"/ws/patient/{patient.pk}/",
     }
 
@@ -177,7 +187,7 @@ def _patient_context(request: HttpRequest, patient: Any, **forms: Any) -> dict[s
 @audited("patient.chart_viewed")
 def patient_series(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = _patient_or_404(request, patient_id)
-    since, until, error = parse_period(request.GET)
+    since, until, error = parse_period(request.GET, stay_start=patient.admitted_at)
     if error:
         return JsonResponse({"error": error}, status=400)
     with_rejections = request.GET.get("rejections") in {"1", "true", "yes"}
@@ -189,25 +199,84 @@ def patient_series(request: HttpRequest, patient_id: int) -> HttpResponse:
 @staff_required
 @require_POST
 def patient_observation(request: HttpRequest, patient_id: int) -> HttpResponse:
+    """Save a full observation set; with JSON the errors come back per field, focus stays put."""
     patient = _patient_or_404(request, patient_id)
-    form = ManualObservationForm(request.POST)
+    form = ObservationSetForm(request.POST)
     if form.is_valid():
-        data = form.cleaned_data
         try:
-            observation_record_manual(
+            observation_set_record_manual(
                 patient=patient,
                 user=request.user,
-                type=data["type"],
-                value=data["value"],
-                measured_at=data["measured_at"],
+                values=form.cleaned_data["values"],
+                measured_at=form.cleaned_data["measured_at"],
             )
-        except (ValidationError, PermissionDenied) as exc:
+        except ValidationError as exc:
+            _add_service_errors(form, exc)
+        except PermissionDenied as exc:
             form.add_error(None, _message(exc))
+    saved = "Observation set recorded; the NEWS2 score is being recalculated."
+    if _wants_json(request):
+        if form.errors:
+            return JsonResponse({"ok": False, "errors": form.errors.get_json_data()}, status=400)
+        return JsonResponse({"ok": True, "message": saved})
     if form.errors:
         context = _patient_context(request, patient, observation_form=form)
         return render(request, "frontend/patient.html", context, status=400)
-    messages.success(request, "Observation recorded; the NEWS2 score is being recalculated.")
+    messages.success(request, saved)
     return redirect("frontend:patient", patient_id=patient.pk)
+
+
+def _add_service_errors(form: ObservationSetForm, exc: ValidationError) -> None:
+    fields = set(form.fields)
+    for field, messages_ in getattr(exc, "message_dict", {None: exc.messages}).items():
+        form.add_error(field if field in fields else None, messages_)
+
+
+@staff_required
+@require_GET
+@audited("patient.news2_previewed")
+def patient_news2_preview(request: HttpRequest, patient_id: int) -> HttpResponse:
+    """The NEWS2 the set being typed will produce, from the real scoring code; nothing is saved."""
+    patient = _patient_or_404(request, patient_id)
+    form = ObservationSetForm(request.GET)
+    form.is_valid()
+    errors = form.errors.get_json_data()
+    errors.pop("__all__", None)  # "enter at least one" is for saving, not for a preview
+    values = (form.cleaned_data or {}).get("values", {}) if not form.errors.get("measured_at") else {}
+    measured_at = form.cleaned_data.get("measured_at") or timezone.now()
+    preview = news2_preview(patient=patient, values=values, measured_at=measured_at)
+    html = render(request, "frontend/_news2_preview.html", _preview_context(preview)).content.decode()
+    return JsonResponse({"html": html, "errors": errors, "total": preview.result.total, "risk": preview.result.risk})
+
+
+def _preview_context(preview: Any) -> dict[str, Any]:
+    result = preview.result
+    rows = []
+    for name, label, unit in SET_FIELDS:
+        sub = result.sub_scores[name]
+        earlier = preview.from_earlier.get(name)
+        source = "this set" if name in preview.from_set else "earlier reading" if earlier else None
+        rows.append(
+            {
+                "label": label,
+                "value": _shown(sub.value, unit),
+                "score": sub.score,
+                "source": source,
+                "earlier_at": earlier.measured_at if earlier else None,
+                "stale": name in preview.stale,
+            }
+        )
+    return {"result": result, "rows": rows, "missing": [r["label"] for r in rows if r["score"] is None]}
+
+
+def _shown(value: Any, unit: str) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "oxygen" if value else "air"
+    if isinstance(value, float):
+        value = int(value) if value.is_integer() else value
+    return f"{value} {unit}".strip() if unit and unit != "ACVPU" else str(value)
 
 
 @staff_required

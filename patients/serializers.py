@@ -316,7 +316,13 @@ class SpO2ScaleChangeSerializer(serializers.ModelSerializer):
 
 class SpO2ScaleInputSerializer(serializers.Serializer):
     scale = StrictScaleField(help_text="1, or 2 for hypercapnic respiratory failure with a 88–92 % target.")
-    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    reason = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=2000,
+        help_text="Why; required to set Scale 2 and to clear it (a 400 naming `reason` otherwise).",
+    )
 
 
 # --- observations ----------------------------------------------------------------------------

@@ -7,6 +7,7 @@ sent only after commit, so no dashboard or worker sees a change that was rolled 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -25,7 +26,7 @@ from patients.nhs_number import normalise_nhs_number
 from patients.record_services import clean_record_fields, patient_phone_add
 from patients.selectors import can_enter_observation, can_set_spo2_scale
 from patients.stays import StayDetails, patient_readmit, stay_details_check, stay_open
-from patients.vitals import VitalValueError, clean_vital
+from patients.vitals import CleanVital, VitalValueError, clean_vital
 from scoring.services import request_rescore
 
 _require_aware = stays.require_aware
@@ -116,16 +117,27 @@ def patient_discharge(
     )
 
 
+SCALE_REASON_REQUIRED = {
+    2: "Give the reason for Scale 2 (e.g. confirmed hypercapnic respiratory failure).",
+    1: "Give the reason for clearing Scale 2 (e.g. hypercapnic target no longer applies).",
+}
+
+
 def patient_set_spo2_scale(*, patient: Patient, user: AnyUser, scale: int, reason: str = "") -> SpO2ScaleChange:
     """Record a clinician's decision to score this patient's SpO2 on Scale 1 or Scale 2.
 
     Scoring on the wrong scale is a known NEWS2 hazard (RCP 2017, chart 1 notes), so the
-    decision is kept with who and when, and the patient is rescored at once.
+    decision is kept with who and when, and the patient is rescored at once. Either way needs a
+    reason: clearing Scale 2 scores a stable hypercapnic patient's 88–92 % as low, a hazard of
+    its own, so it is justified and recorded like setting it.
     """
     if isinstance(scale, bool) or scale not in SpO2Scale.values:
         raise ValidationError({"scale": "The SpO2 scale is 1 or 2."})
     if not can_set_spo2_scale(user=user, patient=patient):
         raise PermissionDenied("Only a clinician of this ward or an administrator may change the SpO2 scale.")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": SCALE_REASON_REQUIRED[scale]})
     now = timezone.now()
     with transaction.atomic():
         patient = Patient.objects.select_for_update(no_key=True).get(pk=patient.pk)
@@ -162,6 +174,43 @@ def observation_record_manual(
     except VitalValueError as exc:
         raise ValidationError({exc.field: exc.message}) from None
     now = timezone.now()
+    _check_manual_entry(patient=patient, user=user, measured_at=measured_at, now=now)
+    with transaction.atomic():
+        observation = _store_manual(patient, user, type, clean, measured_at, now)
+        request_rescore([patient.pk])
+    return observation
+
+
+def observation_set_record_manual(
+    *, patient: Patient, user: AnyUser, values: Mapping[str, object], measured_at: datetime
+) -> list[Observation]:
+    """Store a full observation set taken at one time, as a paper NEWS2 chart column is filled.
+
+    Any subset of the parameters; each value is held to the device ranges and every error is
+    reported against its own parameter at once. All are stored in one transaction (a set is
+    never half saved), each audited, and the patient rescored once for the whole set.
+    """
+    _require_aware("measured_at", measured_at)
+    if not values:
+        raise ValidationError({"values": "Enter at least one observation."})
+    cleaned: dict[str, CleanVital] = {}
+    errors: dict[str, str] = {}
+    for kind, value in values.items():
+        try:
+            cleaned[kind] = clean_vital(kind, value)
+        except VitalValueError as exc:
+            errors[kind] = exc.message
+    if errors:
+        raise ValidationError(errors)
+    now = timezone.now()
+    _check_manual_entry(patient=patient, user=user, measured_at=measured_at, now=now)
+    with transaction.atomic():
+        stored = [_store_manual(patient, user, kind, clean, measured_at, now) for kind, clean in cleaned.items()]
+        request_rescore([patient.pk])
+    return stored
+
+
+def _check_manual_entry(*, patient: Patient, user: AnyUser, measured_at: datetime, now: datetime) -> None:
     if measured_at > now + MAX_FUTURE:
         raise ValidationError({"measured_at": "The reading is dated more than 5 minutes in the future."})
     if measured_at < now - MAX_PAST:
@@ -170,21 +219,24 @@ def observation_record_manual(
         raise ValidationError({"patient": "This patient has been discharged."})
     if not can_enter_observation(user=user, patient=patient):
         raise PermissionDenied("You may only enter observations for patients of your own wards.")
-    with transaction.atomic():
-        observation = Observation.objects.create(
-            patient=patient,
-            type=type,
-            value=clean.value,
-            code=clean.code,
-            unit=clean.unit,
-            measured_at=measured_at,
-            received_at=now,
-            entered_by=user,
-            is_late=now - measured_at > timedelta(seconds=settings.VW_LATE_READING_SECONDS),
-        )
-        audit_record(actor=user, action="observation.recorded", patient=patient, obj=observation, detail={"type": type})
-        publish("observation.added", ward_id=patient.ward_id, patient_id=patient.pk, data=_event_data(observation))
-        request_rescore([patient.pk])
+
+
+def _store_manual(
+    patient: Patient, user: AnyUser, kind: str, clean: CleanVital, measured_at: datetime, now: datetime
+) -> Observation:
+    observation = Observation.objects.create(
+        patient=patient,
+        type=kind,
+        value=clean.value,
+        code=clean.code,
+        unit=clean.unit,
+        measured_at=measured_at,
+        received_at=now,
+        entered_by=user,
+        is_late=now - measured_at > timedelta(seconds=settings.VW_LATE_READING_SECONDS),
+    )
+    audit_record(actor=user, action="observation.recorded", patient=patient, obj=observation, detail={"type": kind})
+    publish("observation.added", ward_id=patient.ward_id, patient_id=patient.pk, data=_event_data(observation))
     return observation
 
 

@@ -432,6 +432,11 @@ AXES_RESET_ON_SUCCESS = True
 # can share one address (frontend/login_limits.py).
 VW_LOGIN_SOURCE_FAILURE_LIMIT = env_int("VW_LOGIN_SOURCE_FAILURE_LIMIT", 20)
 VW_LOGIN_SOURCE_COOLOFF_MINUTES = env_int("VW_LOGIN_SOURCE_COOLOFF_MINUTES", 15)
+# The lock-out page (frontend/login_limits.py) says how long and whom to call; set the service
+# desk's own words and number per deployment.
+AXES_LOCKOUT_CALLABLE = "frontend.login_limits.locked_out"
+VW_SUPPORT_CONTACT = env_str("VW_SUPPORT_CONTACT", "your IT service desk")
+VW_SUPPORT_PHONE = env_str("VW_SUPPORT_PHONE", "")
 AXES_VERBOSE = False  # else every process logs "AXES: BEGIN" at start: eight lines of noise in `make run`
 
 # --- REST API -------------------------------------------------------------------------------

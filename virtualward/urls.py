@@ -1,8 +1,10 @@
 from csp.constants import UNSAFE_INLINE
 from csp.decorators import csp_update
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.views import LoginView
 from django.urls import include, path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from frontend.login_limits import SignInForm
@@ -26,4 +28,6 @@ urlpatterns = [
     path("", include("checkins.urls")),
     path("", include("ukcore.page_urls")),
     path("", include("frontend.urls")),
+    # Pages without an icon link (the admin's) make the browser ask for /favicon.ico.
+    path("favicon.ico", RedirectView.as_view(url=f"{settings.STATIC_URL}frontend/favicon.svg")),
 ]

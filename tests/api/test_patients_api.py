@@ -184,8 +184,16 @@ def test_an_operator_is_forbidden_to_change_the_scale_over_the_api(api_as, opera
 
 
 def test_an_administrator_may_change_the_scale_over_the_api(api_as, administrator, patient_b):
-    response = api_as(administrator).post(f"/api/v1/patients/{patient_b.pk}/spo2-scale/", {"scale": 2}, format="json")
+    body = {"scale": 2, "reason": "Hypercapnic COPD, target 88-92"}
+    response = api_as(administrator).post(f"/api/v1/patients/{patient_b.pk}/spo2-scale/", body, format="json")
     assert response.status_code == 201
+
+
+@pytest.mark.parametrize("scale", [1, 2])
+def test_a_scale_change_without_a_reason_is_a_400_naming_the_reason(api_as, clinician_a, patient_a, scale):
+    response = api_as(clinician_a).post(f"/api/v1/patients/{patient_a.pk}/spo2-scale/", {"scale": scale}, format="json")
+    assert response.status_code == 400
+    assert list(response.json()) == ["reason"]
 
 
 @pytest.mark.parametrize("body", [{}, {"scale": 3}, {"scale": "two"}, {"scale": True}])

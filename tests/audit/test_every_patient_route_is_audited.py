@@ -112,7 +112,11 @@ WRITES = {
     ),
     "frontend:patient-observation": Case(
         "POST", "/patients/{patient}/observations/", "observation.recorded", status=302,
-        data={"type": "heart_rate", "value": "88", "measured_at": "{local_now}"},
+        data={"heart_rate": "88", "measured_at": "{local_now}"},
+    ),
+    "frontend:patient-preview": Case(
+        "GET", "/patients/{patient}/observations/preview/", "patient.news2_previewed",
+        data={"heart_rate": "88", "measured_at": "{local_now}"},
     ),
     "patient-spo2-scale:post": Case(
         "POST", "/api/v1/patients/{patient}/spo2-scale/", "patient.spo2_scale_changed", status=201,

@@ -180,3 +180,31 @@ def screenshot(page: Any, name: str, *, publish: bool = False) -> Path:
         docs.mkdir(parents=True, exist_ok=True)
         shutil.copy(path, docs / f"{name}.png")
     return path
+
+
+@pytest.fixture
+def accessible() -> Any:
+    """``accessible(page, "where")`` fails the test on a serious or critical axe-core violation."""
+    from tests.browser.a11y import assert_accessible
+
+    return assert_accessible
+
+
+@pytest.fixture
+def forget_failed_sign_ins(live_platform: dict[str, str], redis_url: str) -> Iterator[None]:
+    """Clear the per-source failed sign-in counts (frontend/login_limits.py) around a test.
+
+    Every browser signs in from 127.0.0.1, and those counts live in the platform's Redis, not
+    the test database: tests that lock an account out would otherwise add up until every later
+    sign-in from the machine is refused.
+    """
+    import redis
+
+    def forget() -> None:
+        client = redis.Redis.from_url(redis_url)
+        for key in client.scan_iter(match="*vw:login:fail:src:*"):
+            client.delete(key)
+
+    forget()
+    yield
+    forget()

@@ -50,9 +50,10 @@ def test_a_patient_raised_at_7_and_now_at_15_reads_15_on_the_card_the_board_and_
     wait_live(nurse)
     card = nurse.locator(f'li[data-alert-id="{cast["alert"].pk}"]')
 
-    # then the card shows the patient now (15, HIGH, +8 since raised) beside what it was raised for
+    # then the card shows the patient now (15, HIGH, worse since raised: +8) beside what it was raised for
     expect(card.locator(".now-total")).to_have_text("15")
-    expect(card.locator(".now")).to_contain_text("+8 since raised")
+    expect(card.locator(".now")).to_contain_text("worse since raised at")
+    expect(card.locator(".now")).to_contain_text("(+8, was 7)")
     expect(card.locator(".raised-for")).to_contain_text("NEWS2 7 (high risk) when raised")
     expect(card.locator(".headline")).not_to_contain_text("NEWS2 7 at")
     expect(card).to_contain_text("Nobody owns this")

@@ -198,34 +198,38 @@ def test_a_manual_respiratory_rate_is_recorded_against_the_clinician(client, war
     client.force_login(clinician)
     taken = timezone.localtime() - dt.timedelta(minutes=10)
 
-    # when the manual entry form is posted
+    # when the observation-set form is posted with only that rate
     response = client.post(
         f"/patients/{patient.pk}/observations/",
-        {"type": "respiratory_rate", "value": "22", "measured_at": taken.strftime("%Y-%m-%dT%H:%M")},
+        {"respiratory_rate": "22", "measured_at": taken.strftime("%Y-%m-%dT%H:%M")},
     )
 
     # then the observation is stored as entered by them, at that time
     assert response.status_code == 302
-    obs = Observation.objects.get(patient=patient, type="respiratory_rate")
+    obs = Observation.objects.get(patient=patient, type="respiratory_rate", entered_by__isnull=False)
     assert obs.value == 22 and obs.entered_by == clinician
     assert abs((obs.measured_at - taken.replace(second=0, microsecond=0)).total_seconds()) < 1
 
 
-def test_an_implausible_manual_reading_is_refused_with_the_reason_and_nothing_is_stored(client, ward, clinician):
+def test_an_implausible_manual_reading_is_refused_beside_its_field_and_nothing_is_stored(client, ward, clinician):
     # given a patient
     patient = make_patient(ward)
     client.force_login(clinician)
+    before = Observation.objects.filter(patient=patient).count()
 
-    # when an SpO2 of 150 is entered
+    # when a set with a plausible pulse and an SpO2 of 150 is entered
     response = client.post(
         f"/patients/{patient.pk}/observations/",
-        {"type": "spo2", "value": "150", "measured_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M")},
+        {"heart_rate": "80", "spo2": "150", "measured_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M")},
     )
 
-    # then the page says why and nothing was stored
+    # then the page says why, beside the SpO2 field, comes back at the form, and nothing was stored
+    html = response.content.decode()
     assert response.status_code == 400
-    assert "outside the plausible range" in response.content.decode()
-    assert not Observation.objects.filter(patient=patient, type="spo2").exists()
+    error = html[html.index('id="id_spo2-error"') :][:200]
+    assert "outside the plausible range" in error
+    assert f'action="/patients/{patient.pk}/observations/#manual-entry"' in html
+    assert Observation.objects.filter(patient=patient).count() == before
 
 
 def test_setting_scale_2_needs_the_risk_confirmed(client, ward, clinician):
@@ -249,6 +253,30 @@ def test_setting_scale_2_needs_the_risk_confirmed(client, ward, clinician):
     assert refused.status_code == 400 and "can hide hypoxaemia" in refused.content.decode()
     assert still_scale_1 == 1
     assert patient.spo2_scale == 2 and patient.spo2_scale_set_by == clinician
+
+
+def test_clearing_scale_2_needs_a_reason_and_the_risk_confirmed_like_setting_it(client, ward, clinician):
+    # given a patient on Scale 2
+    patient = new_patient(ward, spo2_scale=2)
+    client.force_login(clinician)
+
+    # when Scale 2 is cleared with the risk confirmed but no reason
+    refused = client.post(f"/patients/{patient.pk}/scale/", {"scale": "1", "reason": " ", "confirm_risk": "on"})
+    patient.refresh_from_db()
+    still_scale_2 = patient.spo2_scale
+    # and without the confirmation
+    unconfirmed = client.post(f"/patients/{patient.pk}/scale/", {"scale": "1", "reason": "Target no longer applies"})
+    # and then with both
+    confirmed = {"scale": "1", "reason": "Target no longer applies", "confirm_risk": "on"}
+    client.post(f"/patients/{patient.pk}/scale/", confirmed)
+    patient.refresh_from_db()
+
+    # then the first two were refused, saying why beside the field; the last took effect with its reason
+    assert refused.status_code == 400 and "reason for clearing Scale 2" in refused.content.decode()
+    assert unconfirmed.status_code == 400 and "Tick the box" in unconfirmed.content.decode()
+    assert still_scale_2 == 2
+    assert patient.spo2_scale == 1
+    assert patient.scale_changes.get().reason == "Target no longer applies"
 
 
 def test_the_series_endpoint_gives_readings_with_late_marks_and_rejected_readings_on_demand(client, ward, clinician):

@@ -31,7 +31,7 @@ def test_a_card_shows_the_patient_now_at_15_and_7_only_as_when_raised(client, wa
     # then the card's headline and "now" say 15; 7 is only what it was raised for
     assert 'class="now-total">15<' in card
     assert "NEWS2 now 15 HIGH" in card and "NEWS2 7 (high risk) when raised" in card
-    assert "+8 since raised" in card
+    assert "worse since raised at" in card and "(+8, was 7)" in card
     assert "NEWS2 7 at 09:00: high risk" not in card
 
 

@@ -9,7 +9,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from accounts.models import AuditEvent, Role
-from patients.models import Observation, SpO2ScaleChange
+from patients.models import Observation, Patient, SpO2ScaleChange
 from patients.services import observation_record_manual, patient_admit, patient_discharge, patient_set_spo2_scale
 from tests.factories import UserFactory, WardFactory
 
@@ -104,7 +104,7 @@ def test_an_operator_may_not_change_the_spo2_scale(patient, sent_events, rescore
 
 def test_an_administrator_may_change_the_spo2_scale(patient, rescores):
     administrator = UserFactory(role=Role.ADMINISTRATOR)
-    patient_set_spo2_scale(patient=patient, user=administrator, scale=2)
+    patient_set_spo2_scale(patient=patient, user=administrator, scale=2, reason="Hypercapnic COPD, target 88-92")
     patient.refresh_from_db()
     assert patient.spo2_scale_set_by == administrator
 
@@ -114,6 +114,29 @@ def test_a_clinician_of_another_ward_may_not_change_the_spo2_scale(patient, resc
     WardFactory().staff.add(stranger)
     with pytest.raises(PermissionDenied):
         patient_set_spo2_scale(patient=patient, user=stranger, scale=2)
+
+
+@pytest.mark.parametrize("start,scale", [(1, 2), (2, 1)])
+@pytest.mark.parametrize("reason", ["", "   "])
+def test_setting_or_clearing_scale_2_without_a_reason_is_refused(patient, clinician, rescores, start, scale, reason):
+    # given a patient on one scale
+    Patient.objects.filter(pk=patient.pk).update(spo2_scale=start)
+    patient.refresh_from_db()
+    # when a clinician changes it with no reason (or only spaces)
+    with pytest.raises(ValidationError) as raised:
+        patient_set_spo2_scale(patient=patient, user=clinician, scale=scale, reason=reason)
+    # then it is refused, saying the reason is needed, and nothing changed or was rescored
+    assert "reason" in raised.value.message_dict
+    patient.refresh_from_db()
+    assert patient.spo2_scale == start
+    assert not SpO2ScaleChange.objects.exists() and rescores == []
+
+
+def test_clearing_scale_2_with_a_reason_is_recorded_with_it(patient, clinician, rescores):
+    Patient.objects.filter(pk=patient.pk).update(spo2_scale=2)
+    change = patient_set_spo2_scale(patient=patient, user=clinician, scale=1, reason="  Target no longer applies ")
+    patient.refresh_from_db()
+    assert patient.spo2_scale == 1 and change.reason == "Target no longer applies"
 
 
 @pytest.mark.parametrize("scale", [0, 3, True, "2"])
