@@ -51,10 +51,24 @@ def pathway_questions(pathway: str) -> list[CheckinQuestion]:
     return asked
 
 
-def checkin_link_issue(*, patient: Patient, user: AnyUser, language: str = "en") -> tuple[CheckinLink, str]:
-    """A new personal link (any live one is revoked). The token is returned once, never stored."""
+def link_language_for(patient: Patient) -> str:
+    """The patient's preferred language if the check-in is translated into it, else English."""
+    preferred = (patient.preferred_language or "").lower()
+    return preferred if preferred in data.languages() else "en"
+
+
+def checkin_link_issue(
+    *, patient: Patient, user: AnyUser, language: str | None = None
+) -> tuple[CheckinLink, str]:
+    """A new personal link (any live one is revoked). The token is returned once, never stored.
+
+    Without a language named, the patient's preferred language where the questions are translated
+    into it, English otherwise.
+    """
     _require_staff_of(user, patient)
     _require_active(patient)
+    if language is None:
+        language = link_language_for(patient)
     if language not in data.languages():
         raise ValidationError({"language": f"Choose one of: {', '.join(data.languages())}."})
     now = timezone.now()

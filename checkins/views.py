@@ -160,7 +160,7 @@ def link_issue(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = _patient_or_404(request, patient_id)
     try:
         link, token = services.checkin_link_issue(
-            patient=patient, user=request.user, language=request.POST.get("language", "en")
+            patient=patient, user=request.user, language=request.POST.get("language") or None
         )
     except (ValidationError, PermissionDenied) as exc:
         messages.error(request, " ".join(getattr(exc, "messages", [str(exc)])))

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from checkins import questions as data
 from checkins.models import Checkin, CheckinAnswer, CheckinLink
+from checkins.services import link_language_for
 
 register = template.Library()
 
@@ -29,5 +30,6 @@ def checkins_section(context: Any, patient: Any) -> dict[str, Any]:
         "pathway": patient.ward.get_pathway_display(),
         "link": link,
         "languages": data.languages(),
+        "preferred_language": link_language_for(patient),
         "checkins": list(checkins),
     }

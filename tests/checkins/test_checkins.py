@@ -90,6 +90,19 @@ def test_a_link_is_signed_hashed_at_rest_and_opens_its_patient(nurse_and_patient
     assert AuditEvent.objects.filter(action="checkin.link_issued", patient=patient).count() == 1
 
 
+@pytest.mark.parametrize(
+    ("preferred", "language"), [("cy", "cy"), ("CY", "cy"), ("en", "en"), ("pl", "en"), ("", "en")]
+)
+def test_a_link_issued_without_a_language_asks_in_the_patients_own_where_translated(
+    nurse_and_patient, preferred, language
+):
+    nurse, patient = nurse_and_patient
+    patient.preferred_language = preferred
+    patient.save(update_fields=["preferred_language"])
+    link, _ = checkin_link_issue(patient=patient, user=nurse)
+    assert link.language == language
+
+
 def test_a_tampered_link_opens_nothing(nurse_and_patient):
     nurse, patient = nurse_and_patient
     _, token = checkin_link_issue(patient=patient, user=nurse)
