@@ -217,6 +217,17 @@ def test_every_page_of_the_platform_is_checked():
     assert set(NOT_PAGES) & checked == set()
 
 
+# The innermost elements that reach past the screen's right edge, named for the failure message.
+_WIDER_THAN_THE_SCREEN = """width => [...document.querySelectorAll('body *')]
+  .filter(e => e.getBoundingClientRect().right > width + 1 && ![...e.children].some(
+      c => c.getBoundingClientRect().right > width + 1))
+  .slice(0, 5)
+  .map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (e.className && e.className.baseVal === undefined
+      ? '.' + String(e.className).trim().split(/ +/).join('.') : '') + ' in #'
+      + ((e.parentElement && e.parentElement.closest('[id]')) || {id: 'body'}).id
+      + ' ' + Math.round(e.getBoundingClientRect().right))"""
+
+
 def _cases() -> list[Any]:
     cases = []
     for name in PAGES:
@@ -241,5 +252,6 @@ def test_no_serious_or_critical_wcag_violation(live_platform, chromium, accessib
 
     # then axe-core finds nothing serious or critical, and nothing scrolls sideways
     accessible(page, f"{name} at {viewport['width']}×{viewport['height']}")
-    assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"], "scrolls sideways"
+    wide = page.evaluate(_WIDER_THAN_THE_SCREEN, viewport["width"])
+    assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"], f"scrolls sideways: {wide}"
     page.context.close()

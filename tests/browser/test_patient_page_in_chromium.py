@@ -212,12 +212,12 @@ def test_clearing_scale_2_needs_a_reason_even_if_the_browser_check_is_bypassed(l
     expect(scale.get_by_label("Reason (required to clear Scale 2)")).to_have_attribute("required", "")
 
     # when the browser's own check is removed and Scale 2 is cleared with no reason
-    page.evaluate("document.getElementById('id_reason').removeAttribute('required')")
+    page.evaluate("document.getElementById('scale-reason').removeAttribute('required')")
     scale.get_by_label("I have read the risk").check()
     scale.get_by_role("button", name="Clear Scale 2").click()
 
     # then the server refuses it, says why beside the field, and Fay stays on Scale 2
-    expect(page.locator("#id_reason-error")).to_contain_text("Give the reason for clearing Scale 2")
+    expect(page.locator("#scale-reason-error")).to_contain_text("Give the reason for clearing Scale 2")
     fay.refresh_from_db()
     assert fay.spo2_scale == 2
 
