@@ -5,6 +5,8 @@ import os
 import pytest
 from django.db import connection
 
+from tests.db_roles import regrant_if_made
+
 
 def _require_postgresql() -> None:
     if connection.vendor != "postgresql":
@@ -22,3 +24,6 @@ def postgresql(db):
 @pytest.fixture
 def postgresql_migrating(transactional_db):
     _require_postgresql()
+    yield
+    # the migrations remade tables as the superuser: their grants follow, as after a deployment
+    regrant_if_made()
