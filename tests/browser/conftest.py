@@ -208,3 +208,32 @@ def forget_failed_sign_ins(live_platform: dict[str, str], redis_url: str) -> Ite
     forget()
     yield
     forget()
+
+
+@pytest.fixture(autouse=True)
+def quiet_database_before_flush(transactional_db: Any) -> Iterator[None]:
+    """After each browser test, wait until the platform's own processes have finished with the
+    database before pytest-django empties it.
+
+    A test's last click can start work that outlives it (a discharge's summary and broker sync,
+    a reading's rescore); TRUNCATE while that work holds row locks deadlocks. Torn down before
+    ``transactional_db`` (which it depends on), so it runs before the flush. Bounded: 20 s.
+    """
+    yield
+    if connection.vendor != "postgresql":
+        return
+    deadline, quiet_since = time.monotonic() + 20, None
+    while time.monotonic() < deadline:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND state <> 'idle'"
+            )
+            busy = cursor.fetchone()[0]
+        if busy:
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since >= 1.0:
+            return
+        time.sleep(0.1)
