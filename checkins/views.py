@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.audit import audit_record
-from accounts.audit_hooks import audit_note, audited
+from accounts.audit_hooks import audited, noted_patient
 from accounts.permissions import staff_required
 from careplan.selectors import plan_of
 from checkins import questions as data
@@ -26,7 +26,6 @@ from checkins import services
 from checkins.forms import PhoneCheckinForm
 from checkins.links import BadLink, link_url, read_link
 from checkins.models import AnsweredBy, CheckinLink
-from frontend import selectors as frontend_selectors
 
 # --- the patient's pages -----------------------------------------------------------------------
 
@@ -142,14 +141,6 @@ def plan(request: HttpRequest, token: str) -> HttpResponse:
 # --- staff pages -------------------------------------------------------------------------------
 
 
-def _patient_or_404(request: HttpRequest, patient_id: int) -> Any:
-    patient = frontend_selectors.patient_for_page(user=request.user, patient_id=patient_id)
-    if patient is None:
-        raise Http404("No such patient.")
-    audit_note(request, patient)
-    return patient
-
-
 def _back(patient: Any) -> HttpResponse:
     return redirect(reverse("frontend:patient", args=[patient.pk]) + "#checkins")
 
@@ -157,7 +148,7 @@ def _back(patient: Any) -> HttpResponse:
 @staff_required
 @require_POST
 def link_issue(request: HttpRequest, patient_id: int) -> HttpResponse:
-    patient = _patient_or_404(request, patient_id)
+    patient = noted_patient(request, patient_id)
     try:
         link, token = services.checkin_link_issue(
             patient=patient, user=request.user, language=request.POST.get("language") or None
@@ -173,7 +164,7 @@ def link_issue(request: HttpRequest, patient_id: int) -> HttpResponse:
 @staff_required
 @require_POST
 def link_revoke(request: HttpRequest, patient_id: int, link_id: int) -> HttpResponse:
-    patient = _patient_or_404(request, patient_id)
+    patient = noted_patient(request, patient_id)
     link = CheckinLink.objects.filter(pk=link_id, patient=patient).select_related("patient").first()
     if link is None:
         raise Http404("No such link.")
@@ -190,7 +181,7 @@ def link_revoke(request: HttpRequest, patient_id: int, link_id: int) -> HttpResp
 @require_http_methods(["GET", "HEAD", "POST"])
 @audited("checkin.phone_form_viewed")
 def record_by_phone(request: HttpRequest, patient_id: int) -> HttpResponse:
-    patient = _patient_or_404(request, patient_id)
+    patient = noted_patient(request, patient_id)
     asked = services.pathway_questions(patient.ward.pathway)
     form = PhoneCheckinForm(request.POST or None, questions=asked)
     if request.method == "POST" and form.is_valid():
