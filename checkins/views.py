@@ -8,6 +8,8 @@ credential); a link that opens nothing shows a plain reason and names no patient
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from django.contrib import messages
@@ -45,6 +47,20 @@ def _bad(request: HttpRequest, error: BadLink) -> HttpResponse:
     return render(request, "checkins/bad_link.html", {"error": str(error), "t": data.words("en")}, status=404)
 
 
+def _with_link(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A patient's page: the link its token names, or the bad-link page (404)."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, token: str, **kwargs: Any) -> HttpResponse:
+        try:
+            link = read_link(token)
+        except BadLink as error:
+            return _bad(request, error)
+        return view(request, link, token, **kwargs)
+
+    return wrapper
+
+
 def _viewed(request: HttpRequest, link: CheckinLink, page: str) -> None:
     audit_record(
         actor=None, action="checkin.page_viewed", patient=link.patient, obj=link, route=request.path,
@@ -53,11 +69,8 @@ def _viewed(request: HttpRequest, link: CheckinLink, page: str) -> None:
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
-def start(request: HttpRequest, token: str) -> HttpResponse:
-    try:
-        link = read_link(token)
-    except BadLink as error:
-        return _bad(request, error)
+@_with_link
+def start(request: HttpRequest, link: CheckinLink, token: str) -> HttpResponse:
     today = services.todays_checkin(patient=link.patient)
     if request.method == "POST":
         try:
@@ -75,11 +88,8 @@ def start(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
-def question(request: HttpRequest, token: str, number: int) -> HttpResponse:
-    try:
-        link = read_link(token)
-    except BadLink as error:
-        return _bad(request, error)
+@_with_link
+def question(request: HttpRequest, link: CheckinLink, token: str, number: int) -> HttpResponse:
     checkin = services.todays_checkin(patient=link.patient)
     asked = services.pathway_questions(link.patient.ward.pathway)
     if checkin is None or checkin.completed_at is not None or not 1 <= number <= len(asked):
@@ -113,11 +123,8 @@ def question(request: HttpRequest, token: str, number: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "HEAD"])
-def done(request: HttpRequest, token: str) -> HttpResponse:
-    try:
-        link = read_link(token)
-    except BadLink as error:
-        return _bad(request, error)
+@_with_link
+def done(request: HttpRequest, link: CheckinLink, token: str) -> HttpResponse:
     checkin = services.todays_checkin(patient=link.patient)
     if checkin is None or checkin.completed_at is None:
         return redirect("checkins:start", token=token)
@@ -129,11 +136,8 @@ def done(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @require_http_methods(["GET", "HEAD"])
-def plan(request: HttpRequest, token: str) -> HttpResponse:
-    try:
-        link = read_link(token)
-    except BadLink as error:
-        return _bad(request, error)
+@_with_link
+def plan(request: HttpRequest, link: CheckinLink, token: str) -> HttpResponse:
     _viewed(request, link, "plan")
     return render(request, "checkins/plan.html", _context(link, token=token, plan=plan_of(patient=link.patient)))
 
