@@ -25,7 +25,7 @@ from django.http import HttpRequest, HttpResponse
 
 from accounts import access
 from accounts.audit import audit_record_each
-from accounts.permissions import patient_id_of
+from accounts.permissions import patient_for, patient_id_of
 
 _NOTED = "_vw_audit_patients"
 READ_METHODS = frozenset({"GET", "HEAD"})
@@ -39,6 +39,13 @@ def audit_note(request: Any, *objects: Any) -> None:
         patient_id = obj if isinstance(obj, int) else patient_id_of(obj)
         if patient_id is not None:
             noted[patient_id] = None
+
+
+def noted_patient(request: Any, patient_id: Any) -> Any:
+    """The patient this request shows (404 if ``request.user`` may not see them), noted for the audit."""
+    patient = patient_for(request.user, patient_id)
+    audit_note(request, patient)
+    return patient
 
 
 def audit_request(request: Any, response: HttpResponse, action: str) -> None:

@@ -102,7 +102,8 @@ def administrator_required(view: View) -> View:
 def patient_for(user: Any, patient_id: Any) -> Patient:
     """The patient if ``user`` may see them, else 404 (the same answer as a missing patient)."""
     pk = access.parse_pk(patient_id)
-    patient = access.visible_patients(user).select_related("ward").filter(pk=pk).first() if pk else None
+    patients = access.visible_patients(user).select_related("ward", "current_score")
+    patient = patients.filter(pk=pk).first() if pk else None
     if patient is None:
         raise Http404("No such patient.")
     return patient

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -35,19 +35,25 @@ from alerts.serializers import (
 from patients.serializers import lacks_offset
 from rota.services import alert_escalate_to
 
+T = TypeVar("T")
 NAIVE = "Give the time with a UTC offset or Z, e.g. 2026-11-23T10:30:00Z."
 
 
-def _run(act: Callable[[], Alert]) -> Response:
+def run_action(act: Callable[[], T], present: Callable[[T], dict[str, Any]]) -> Response:
+    """An alert (or incident) action's answer: what it now is, or its refusal as 403, 409 or 400."""
     try:
-        alert = act()
+        done = act()
     except services.AlertPermissionError as exc:
         raise PermissionDenied(str(exc)) from None
     except services.AlertStateError as exc:
         return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
     except services.AlertActionError as exc:
         return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
-    return Response(selectors.alert_detail_to_dict(alert))
+    return Response(present(done))
+
+
+def _run(act: Callable[[], Alert]) -> Response:
+    return run_action(act, selectors.alert_detail_to_dict)
 
 
 def _valid(serializer_class: type[drf_serializers.Serializer], data: Any) -> dict[str, Any]:

@@ -12,15 +12,16 @@ from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
-from rest_framework import status, viewsets
+from rest_framework import viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.access import visible_patients
 from accounts.audit_hooks import AuditedReadsMixin, audit_note
 from alerts import services
+from alerts.api import run_action
 from alerts.incident_models import ConnectivityIncident, IncidentMember
 from alerts.incident_selectors import open_incidents
 from alerts.serializers import AssignSerializer
@@ -93,12 +94,4 @@ class IncidentViewSet(AuditedReadsMixin, viewsets.GenericViewSet):
         return incident
 
     def _run(self, act: Callable[[], ConnectivityIncident]) -> Response:
-        try:
-            incident = act()
-        except services.AlertPermissionError as exc:
-            raise PermissionDenied(str(exc)) from None
-        except services.AlertStateError as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
-        except services.AlertActionError as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
-        return Response(self._summary(incident))
+        return run_action(act, self._summary)

@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.audit_hooks import audit_note, audit_request
+from accounts.audit_hooks import audit_request, noted_patient
 from accounts.permissions import IsStaff
 from careplan import selectors, services
 from careplan.models import AgreedLimit, AgreedParameter
@@ -67,11 +67,7 @@ class _PatientView(APIView):
     audit_action = ""
 
     def patient(self, request: Request, pk: int) -> Any:
-        patient = selectors.patient_for_care_plan(user=request.user, patient_id=pk)
-        if patient is None:
-            raise Http404("No such patient.")
-        audit_note(request, patient)
-        return patient
+        return noted_patient(request, pk)
 
     def finalize_response(self, request: Any, response: Any, *args: Any, **kwargs: Any) -> Any:
         response = super().finalize_response(request, response, *args, **kwargs)

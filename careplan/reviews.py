@@ -24,9 +24,9 @@ from patients.models import Patient
 
 def overdue_limits(*, today: dt.date) -> list[AgreedLimit]:
     return list(
-        AgreedLimit.objects.filter(ended_at__isnull=True, review_by__lt=today, patient__discharged_at__isnull=True)
-        .select_related("patient")
-        .order_by("patient_id", "parameter")
+        AgreedLimit.objects.filter(
+            ended_at__isnull=True, review_by__lt=today, patient__discharged_at__isnull=True
+        ).order_by("patient_id", "parameter")
     )
 
 

@@ -7,7 +7,6 @@ from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 
-from accounts.access import AnyUser, visible_patients
 from careplan.models import AgreedLimit, EscalationPlan
 from careplan.rules import Assessment, Limit, assess
 
@@ -66,7 +65,3 @@ def limit_history(*, patient: Any) -> QuerySet[AgreedLimit]:
 
 def plan_of(*, patient: Any) -> EscalationPlan | None:
     return EscalationPlan.objects.filter(patient=patient).select_related("updated_by").first()
-
-
-def patient_for_care_plan(*, user: AnyUser, patient_id: int) -> Any:
-    return visible_patients(user).select_related("ward", "current_score").filter(pk=patient_id).first()

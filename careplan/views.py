@@ -15,19 +15,11 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.audit_hooks import audit_note, audited
+from accounts.audit_hooks import audited, noted_patient
 from accounts.permissions import staff_required
 from careplan import selectors, services
 from careplan.forms import AgreedLimitForm, EndLimitForm, EscalationPlanForm
 from careplan.models import AgreedLimit
-
-
-def _patient_or_404(request: HttpRequest, patient_id: int) -> Any:
-    patient = selectors.patient_for_care_plan(user=request.user, patient_id=patient_id)
-    if patient is None:
-        raise Http404("No such patient.")
-    audit_note(request, patient)
-    return patient
 
 
 def _back(patient: Any) -> HttpResponse:
@@ -48,7 +40,7 @@ def _form_errors(form: Any) -> str:
 @staff_required
 @require_POST
 def limit_set(request: HttpRequest, patient_id: int) -> HttpResponse:
-    patient = _patient_or_404(request, patient_id)
+    patient = noted_patient(request, patient_id)
     form = AgreedLimitForm(request.POST)
     if not form.is_valid():
         messages.error(request, f"Agreed parameters not changed. {_form_errors(form)}")
@@ -65,7 +57,7 @@ def limit_set(request: HttpRequest, patient_id: int) -> HttpResponse:
 @staff_required
 @require_POST
 def limit_end(request: HttpRequest, patient_id: int, limit_id: int) -> HttpResponse:
-    patient = _patient_or_404(request, patient_id)
+    patient = noted_patient(request, patient_id)
     limit = AgreedLimit.objects.filter(pk=limit_id, patient=patient).select_related("patient").first()
     if limit is None:
         raise Http404("No such agreement.")
@@ -86,7 +78,7 @@ def limit_end(request: HttpRequest, patient_id: int, limit_id: int) -> HttpRespo
 @require_http_methods(["GET", "HEAD", "POST"])
 @audited("careplan.plan_viewed")
 def plan_edit(request: HttpRequest, patient_id: int) -> HttpResponse:
-    patient = _patient_or_404(request, patient_id)
+    patient = noted_patient(request, patient_id)
     plan = selectors.plan_of(patient=patient)
     if request.method == "POST":
         form = EscalationPlanForm(request.POST)

@@ -40,14 +40,14 @@ def sweep_overdue_checkins(*, now: dt.datetime | None = None) -> dict[str, int]:
     now = now or timezone.now()
     due = due_at(now)
     expected = expected_patient_ids(now)
-    answered = set(
-        Checkin.objects.filter(for_date=due.date(), completed_at__isnull=False).values_list("patient_id", flat=True)
-    )
     live = set(
         Alert.objects.filter(kind=AlertKind.CHECKIN_OVERDUE, state__in=LIVE_STATES).values_list("patient_id", flat=True)
     )
     counts = {"raised": 0, "resolved": 0}
-    if now >= due:
+    if now >= due:  # before the due time only stopped links are settled: nobody is late yet
+        answered = set(
+            Checkin.objects.filter(for_date=due.date(), completed_at__isnull=False).values_list("patient_id", flat=True)
+        )
         for patient_id in sorted(expected - answered - live):
             with transaction.atomic():
                 patient = Patient.objects.select_for_update(no_key=True).get(pk=patient_id)

@@ -8,6 +8,8 @@ credential); a link that opens nothing shows a plain reason and names no patient
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from django.contrib import messages
@@ -18,7 +20,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.audit import audit_record
-from accounts.audit_hooks import audit_note, audited
+from accounts.audit_hooks import audited, noted_patient
 from accounts.permissions import staff_required
 from careplan.selectors import plan_of
 from checkins import questions as data
@@ -26,7 +28,6 @@ from checkins import services
 from checkins.forms import PhoneCheckinForm
 from checkins.links import BadLink, link_url, read_link
 from checkins.models import AnsweredBy, CheckinLink
-from frontend import selectors as frontend_selectors
 
 # --- the patient's pages -----------------------------------------------------------------------
 
@@ -46,6 +47,20 @@ def _bad(request: HttpRequest, error: BadLink) -> HttpResponse:
     return render(request, "checkins/bad_link.html", {"error": str(error), "t": data.words("en")}, status=404)
 
 
+def _with_link(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A patient's page: the link its token names, or the bad-link page (404)."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, token: str, **kwargs: Any) -> HttpResponse:
+        try:
+            link = read_link(token)
+        except BadLink as error:
+            return _bad(request, error)
+        return view(request, link, token, **kwargs)
+
+    return wrapper
+
+
 def _viewed(request: HttpRequest, link: CheckinLink, page: str) -> None:
     audit_record(
         actor=None, action="checkin.page_viewed", patient=link.patient, obj=link, route=request.path,
@@ -54,11 +69,8 @@ def _viewed(request: HttpRequest, link: CheckinLink, page: str) -> None:
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
-def start(request: HttpRequest, token: str) -> HttpResponse:
-    try:
-        link = read_link(token)
-    except BadLink as error:
-        return _bad(request, error)
+@_with_link
+def start(request: HttpRequest, link: CheckinLink, token: str) -> HttpResponse:
     today = services.todays_checkin(patient=link.patient)
     if request.method == "POST":
         try:
@@ -76,11 +88,8 @@ def start(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
-def question(request: HttpRequest, token: str, number: int) -> HttpResponse:
-    try:
-        link = read_link(token)
-    except BadLink as error:
-        return _bad(request, error)
+@_with_link
+def question(request: HttpRequest, link: CheckinLink, token: str, number: int) -> HttpResponse:
     checkin = services.todays_checkin(patient=link.patient)
     asked = services.pathway_questions(link.patient.ward.pathway)
     if checkin is None or checkin.completed_at is not None or not 1 <= number <= len(asked):
@@ -114,11 +123,8 @@ def question(request: HttpRequest, token: str, number: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "HEAD"])
-def done(request: HttpRequest, token: str) -> HttpResponse:
-    try:
-        link = read_link(token)
-    except BadLink as error:
-        return _bad(request, error)
+@_with_link
+def done(request: HttpRequest, link: CheckinLink, token: str) -> HttpResponse:
     checkin = services.todays_checkin(patient=link.patient)
     if checkin is None or checkin.completed_at is None:
         return redirect("checkins:start", token=token)
@@ -130,24 +136,13 @@ def done(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @require_http_methods(["GET", "HEAD"])
-def plan(request: HttpRequest, token: str) -> HttpResponse:
-    try:
-        link = read_link(token)
-    except BadLink as error:
-        return _bad(request, error)
+@_with_link
+def plan(request: HttpRequest, link: CheckinLink, token: str) -> HttpResponse:
     _viewed(request, link, "plan")
     return render(request, "checkins/plan.html", _context(link, token=token, plan=plan_of(patient=link.patient)))
 
 
 # --- staff pages -------------------------------------------------------------------------------
-
-
-def _patient_or_404(request: HttpRequest, patient_id: int) -> Any:
-    patient = frontend_selectors.patient_for_page(user=request.user, patient_id=patient_id)
-    if patient is None:
-        raise Http404("No such patient.")
-    audit_note(request, patient)
-    return patient
 
 
 def _back(patient: Any) -> HttpResponse:
@@ -157,7 +152,7 @@ def _back(patient: Any) -> HttpResponse:
 @staff_required
 @require_POST
 def link_issue(request: HttpRequest, patient_id: int) -> HttpResponse:
-    patient = _patient_or_404(request, patient_id)
+    patient = noted_patient(request, patient_id)
     try:
         link, token = services.checkin_link_issue(
             patient=patient, user=request.user, language=request.POST.get("language") or None
@@ -173,7 +168,7 @@ def link_issue(request: HttpRequest, patient_id: int) -> HttpResponse:
 @staff_required
 @require_POST
 def link_revoke(request: HttpRequest, patient_id: int, link_id: int) -> HttpResponse:
-    patient = _patient_or_404(request, patient_id)
+    patient = noted_patient(request, patient_id)
     link = CheckinLink.objects.filter(pk=link_id, patient=patient).select_related("patient").first()
     if link is None:
         raise Http404("No such link.")
@@ -190,7 +185,7 @@ def link_revoke(request: HttpRequest, patient_id: int, link_id: int) -> HttpResp
 @require_http_methods(["GET", "HEAD", "POST"])
 @audited("checkin.phone_form_viewed")
 def record_by_phone(request: HttpRequest, patient_id: int) -> HttpResponse:
-    patient = _patient_or_404(request, patient_id)
+    patient = noted_patient(request, patient_id)
     asked = services.pathway_questions(patient.ward.pathway)
     form = PhoneCheckinForm(request.POST or None, questions=asked)
     if request.method == "POST" and form.is_valid():

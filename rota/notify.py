@@ -21,29 +21,8 @@ def notify(
     *, alert: Alert, people: Iterable[tuple[Any, str]], channels: Iterable[str], now: datetime
 ) -> list[Notification]:
     """Queue a message to each (person, why) on each channel; call inside the change's transaction."""
-    made = []
-    for person, reason in people:
-        subject, body = compose(alert, person_id=person.pk, reason=reason)
-        for channel in channels:
-            for address, missing in _addresses(person, channel):
-                made.append(
-                    Notification.objects.create(
-                        alert=alert,
-                        recipient=person,
-                        channel=channel,
-                        reason=reason[:200],
-                        subject=subject[:200],
-                        body=body,
-                        address=address,
-                        state=Notification.State.QUEUED if address else Notification.State.NOT_SENT,
-                        error=missing,
-                        created_at=now,
-                    )
-                )
-    for notification in made:
-        if notification.state == Notification.State.QUEUED:
-            transaction.on_commit(partial(_send_later, notification.pk))
-    return made
+    messages = [(person, reason, *compose(alert, person_id=person.pk, reason=reason)) for person, reason in people]
+    return _queue({"alert": alert}, messages, list(channels), now)
 
 
 def notify_incident(
@@ -56,15 +35,25 @@ def notify_incident(
     now: datetime,
 ) -> list[Notification]:
     """:func:`notify` for a connectivity incident: the same channels, addresses and delivery."""
+    messages = [
+        (person, reason, *compose_incident(incident, reason=reason, silent=silent, at_risk=at_risk))
+        for person, reason in people
+    ]
+    return _queue({"incident": incident}, messages, list(channels), now)
+
+
+def _queue(
+    about: dict[str, Any], messages: list[tuple[Any, str, str, str]], channels: list[str], now: datetime
+) -> list[Notification]:
+    """One Notification per (person, why, subject, body), channel and address; each sent after commit."""
     made = []
-    for person, reason in people:
-        subject, body = compose_incident(incident, reason=reason, silent=silent, at_risk=at_risk)
+    for person, reason, subject, body in messages:
         for channel in channels:
             for address, missing in _addresses(person, channel):
                 made.append(
                     Notification.objects.create(
-                        incident=incident, recipient=person, channel=channel, reason=reason[:200],
-                        subject=subject[:200], body=body, address=address,
+                        **about, recipient=person, channel=channel, reason=reason[:200], subject=subject[:200],
+                        body=body, address=address,
                         state=Notification.State.QUEUED if address else Notification.State.NOT_SENT,
                         error=missing, created_at=now,
                     )

@@ -54,7 +54,8 @@ def hold_for_persistence(scored: Sequence[tuple[Patient, Any, Any]], *, now: dat
     continuous = _continuous_observations(scored, fresh)
     decisions: dict[int, HoldDecision] = {}
     for patient, score, _ in scored:
-        decision = _decide(patient, score, fresh[patient.pk], holds.get(patient.pk, {}), continuous, now, persist_s)
+        open_holds = holds.setdefault(patient.pk, {})
+        decision = _decide(patient, score, fresh[patient.pk], open_holds, continuous, now, persist_s)
         if decision.held or decision.confirmed:
             decisions[patient.pk] = decision
     return decisions
@@ -64,7 +65,7 @@ def _decide(
     patient: Patient,
     score: Any,
     fresh: set[str],
-    holds: dict[str, PersistenceHold],
+    holds: dict[str, PersistenceHold],  # the patient's open holds; those opened here are added
     continuous: set[int],
     now: datetime,
     persist_s: int,
@@ -88,7 +89,7 @@ def _decide(
         if may_hold(reading, risk=score.risk, persist_s=persist_s) and not persisted(
             since=measured_at, now=now, persist_s=persist_s
         ):
-            PersistenceHold.objects.create(
+            holds[parameter] = PersistenceHold.objects.create(
                 patient=patient, parameter=parameter, value=sub.get("value"), observation_id=sub.get("observation_id"),
                 since=measured_at, held_at=now,
             )  # fmt: skip
@@ -97,10 +98,7 @@ def _decide(
         # Another parameter raises the alert now, and it names every parameter at 3: nothing
         # is left waiting behind it.
         for parameter in decision.held:
-            hold = holds.get(parameter) or PersistenceHold.objects.get(
-                patient=patient, parameter=parameter, ended_at__isnull=True
-            )
-            _end(hold, Outcome.JOINED, now)
+            _end(holds[parameter], Outcome.JOINED, now)
         decision.confirmed |= decision.held & fresh
         decision.held = set()
     return decision

@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from alerts.hold_models import PersistenceHold
 from alerts.models import Alert, AlertKind
@@ -243,3 +245,32 @@ def test_another_parameter_alerting_at_once_takes_the_held_one_with_it(persisten
     alert = Alert.objects.get(patient=patient, kind=AlertKind.SINGLE_PARAMETER)
     assert set(alert.events.get().data["parameters"]) == {"spo2", "systolic_bp"}
     assert PersistenceHold.objects.get(patient=patient).outcome == PersistenceHold.Outcome.JOINED
+
+
+@pytest.mark.django_db
+def test_a_wearables_red_value_new_beside_a_spot_checks_alerts_with_it_at_once(persistence):
+    # given a patient whose first score has two new 3s: SpO2 from a wearable, blood pressure from a spot check
+    patient, wearable = _wearer()
+    record(patient, at=T0, device=wearable, spo2=RED_SPO2)
+    record(patient, at=T0, device=DeviceFactory(patient=patient, mode=DeviceMode.SPOT_CHECK), systolic_bp=88)
+    # when it is scored
+    rescore_patient(patient.pk, now=T0 + dt.timedelta(seconds=1))
+    # then the spot check's alert names both at once, and the wearable's hold opened for it is ended with it
+    alert = Alert.objects.get(patient=patient, kind=AlertKind.SINGLE_PARAMETER)
+    assert set(alert.events.get().data["parameters"]) == {"spo2", "systolic_bp"}
+    hold = PersistenceHold.objects.get(patient=patient)
+    assert (hold.parameter, hold.outcome, hold.ended_at) == (
+        "spo2",
+        PersistenceHold.Outcome.JOINED,
+        T0 + dt.timedelta(seconds=1),
+    )
+
+
+@pytest.mark.django_db
+def test_with_the_rule_off_scoring_never_reads_the_holds(settings):
+    settings.VW_PERSISTENCE_SECONDS = 0
+    patient, wearable = _wearer()
+    with CaptureQueriesContext(connection) as queries:
+        _score(patient, at=T0, now=T0 + dt.timedelta(seconds=1), device=wearable, spo2=RED_SPO2)
+    assert _alerts(patient) == {AlertKind.SINGLE_PARAMETER, AlertKind.NEWS2_RISK}
+    assert not [q["sql"] for q in queries.captured_queries if PersistenceHold._meta.db_table in q["sql"]]
