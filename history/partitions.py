@@ -127,13 +127,7 @@ def convert_to_partitioned(cursor, spec: PartitionedTable, *, now: datetime, mon
     table, old = spec.table, spec.table + "_unpartitioned"
     cursor.execute(f"LOCK TABLE {_q(table)} IN ACCESS EXCLUSIVE MODE")
     _refuse_incoming_keys(cursor, table)
-    indexes, foreign_keys, pkey = _structure(cursor, table)
-    for name, _ in foreign_keys:
-        cursor.execute(f"ALTER TABLE {_q(table)} DROP CONSTRAINT {_q(name)}")
-    for name, _ in indexes:
-        cursor.execute(f"DROP INDEX {_q(name)}")
-    cursor.execute(f"ALTER TABLE {_q(table)} DROP CONSTRAINT {_q(pkey)}")
-    cursor.execute(f"ALTER TABLE {_q(table)} RENAME TO {_q(old)}")
+    indexes, foreign_keys, pkey = _set_aside(cursor, table, old)
     cursor.execute(
         f"CREATE TABLE {_q(table)} (LIKE {_q(old)} INCLUDING DEFAULTS INCLUDING CONSTRAINTS "
         f"INCLUDING IDENTITY INCLUDING STORAGE) PARTITION BY RANGE ({_q(spec.key)})"
@@ -152,10 +146,7 @@ def convert_to_partitioned(cursor, spec: PartitionedTable, *, now: datetime, mon
     cursor.execute(f"INSERT INTO {_q(table)} SELECT * FROM {_q(old)}")  # noqa: S608 - fixed names
     _restart_identity(cursor, table, old)
     cursor.execute(f"DROP TABLE {_q(old)}")
-    for _, definition in indexes:
-        cursor.execute(definition)
-    for name, definition in foreign_keys:
-        cursor.execute(f"ALTER TABLE {_q(table)} ADD CONSTRAINT {_q(name)} {definition}")
+    _rebuild(cursor, table, indexes, foreign_keys)
 
 
 def convert_to_plain(cursor, spec: PartitionedTable) -> None:
@@ -164,13 +155,7 @@ def convert_to_plain(cursor, spec: PartitionedTable) -> None:
         return
     table, old = spec.table, spec.table + "_partitioned"
     cursor.execute(f"LOCK TABLE {_q(table)} IN ACCESS EXCLUSIVE MODE")
-    indexes, foreign_keys, pkey = _structure(cursor, table)
-    for name, _ in foreign_keys:
-        cursor.execute(f"ALTER TABLE {_q(table)} DROP CONSTRAINT {_q(name)}")
-    for name, _ in indexes:
-        cursor.execute(f"DROP INDEX {_q(name)}")
-    cursor.execute(f"ALTER TABLE {_q(table)} DROP CONSTRAINT {_q(pkey)}")
-    cursor.execute(f"ALTER TABLE {_q(table)} RENAME TO {_q(old)}")
+    indexes, foreign_keys, pkey = _set_aside(cursor, table, old)
     cursor.execute(
         f"CREATE TABLE {_q(table)} (LIKE {_q(old)} INCLUDING DEFAULTS INCLUDING CONSTRAINTS "
         "INCLUDING IDENTITY INCLUDING STORAGE)"
@@ -179,6 +164,23 @@ def convert_to_plain(cursor, spec: PartitionedTable) -> None:
     _restart_identity(cursor, table, old)
     cursor.execute(f"DROP TABLE {_q(old)} CASCADE")
     cursor.execute(f"ALTER TABLE {_q(table)} ADD CONSTRAINT {_q(pkey)} PRIMARY KEY (id)")
+    _rebuild(cursor, table, indexes, foreign_keys)
+
+
+def _set_aside(cursor, table: str, old: str) -> tuple[list[tuple[str, str]], list[tuple[str, str]], str]:
+    """Strip ``table`` of its indexes, foreign keys and primary key and rename it ``old``, so the
+    new table can take the names; what was stripped, for :func:`_rebuild` on the new table."""
+    indexes, foreign_keys, pkey = _structure(cursor, table)
+    for name, _ in foreign_keys:
+        cursor.execute(f"ALTER TABLE {_q(table)} DROP CONSTRAINT {_q(name)}")
+    for name, _ in indexes:
+        cursor.execute(f"DROP INDEX {_q(name)}")
+    cursor.execute(f"ALTER TABLE {_q(table)} DROP CONSTRAINT {_q(pkey)}")
+    cursor.execute(f"ALTER TABLE {_q(table)} RENAME TO {_q(old)}")
+    return indexes, foreign_keys, pkey
+
+
+def _rebuild(cursor, table: str, indexes: list[tuple[str, str]], foreign_keys: list[tuple[str, str]]) -> None:
     for _, definition in indexes:
         cursor.execute(definition)
     for name, definition in foreign_keys:

@@ -8,12 +8,14 @@ fresh machine without them the same tests run on SQLite, fakeredis and an embedd
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from django.conf import settings
 from django.db import connection
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
 
 from virtualward.embedded import embedded_mqtt, embedded_redis, url_reachable
 
@@ -76,3 +78,16 @@ def redis_url() -> Iterator[str]:
         return
     with embedded_redis() as url:
         yield url
+
+
+@pytest.fixture
+def api_as() -> Callable[..., APIClient]:
+    """An API client authenticated with a real token, as an integration would be."""
+
+    def make(user) -> APIClient:
+        client = APIClient()
+        token, _ = Token.objects.get_or_create(user=user)
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        return client
+
+    return make

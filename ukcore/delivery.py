@@ -13,7 +13,6 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-import requests
 from django.conf import settings
 from django.db.models import Model
 from django.utils import timezone
@@ -38,6 +37,11 @@ class Receipt:
 
 
 def post_fhir(url: str, body: dict[str, Any]) -> Receipt:
+    # Imported here, not at the top: scoring imports this module (through ukcore.push) in every
+    # process, the MQTT listener's included, and the HTTP client alone is ~45 ms of start-up that
+    # only a worker sending FHIR ever uses.
+    import requests
+
     headers = {"Content-Type": f"{FHIR_JSON}; charset=utf-8", "Accept": FHIR_JSON}
     if settings.VW_FHIR_TOKEN:
         headers["Authorization"] = f"Bearer {settings.VW_FHIR_TOKEN}"

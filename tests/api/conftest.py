@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from accounts.models import Role
@@ -54,19 +51,6 @@ def patient_a(ward_a):
 @pytest.fixture
 def patient_b(ward_b):
     return PatientFactory(ward=ward_b, given_name="Bea", family_name="Brown")
-
-
-@pytest.fixture
-def api_as() -> Callable[..., APIClient]:
-    """An API client authenticated with a real token, as an integration would be."""
-
-    def make(user) -> APIClient:
-        client = APIClient()
-        token, _ = Token.objects.get_or_create(user=user)
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-        return client
-
-    return make
 
 
 @pytest.fixture

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 
 from accounts.models import Role
 from devices.models import DeviceKind
@@ -88,14 +85,3 @@ def incomplete_score(ward) -> EarlyWarningScore:
     score = rescore_patient(lone.pk, now=timezone.now())
     assert score is not None and not score.complete
     return score
-
-
-@pytest.fixture
-def fhir_as() -> Callable[..., APIClient]:
-    def make(user) -> APIClient:
-        client = APIClient()
-        token, _ = Token.objects.get_or_create(user=user)
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-        return client
-
-    return make

@@ -182,14 +182,14 @@ def test_an_unreachable_endpoint_is_a_failure_on_record_not_a_lost_summary(
 
 
 def test_the_composition_is_readable_over_fhir_by_its_document_id(
-    ward, settings, fhir_as, django_capture_on_commit_callbacks
+    ward, settings, api_as, django_capture_on_commit_callbacks
 ):
     settings.VW_FHIR_DISCHARGE_URL = ""
     summary = discharge(ward, django_capture_on_commit_callbacks)
-    response = fhir_as(ward.clinician).get(f"/fhir/R4/Composition/{summary.document_id}")
+    response = api_as(ward.clinician).get(f"/fhir/R4/Composition/{summary.document_id}")
     assert response.status_code == 200
     assert_valid_fhir(response.json())
-    assert fhir_as(ward.stranger).get(f"/fhir/R4/Composition/{summary.document_id}").status_code == 404
+    assert api_as(ward.stranger).get(f"/fhir/R4/Composition/{summary.document_id}").status_code == 404
     assert timezone.now() >= summary.created_at
 
 

@@ -48,8 +48,8 @@ def test_the_capability_statement_is_public_and_names_every_search(client):
     assert body["fhirVersion"] == "4.0.1"
 
 
-def test_a_patient_is_read_with_version_etag_and_profile(ward, fhir_as):
-    client = fhir_as(ward.clinician)
+def test_a_patient_is_read_with_version_etag_and_profile(ward, api_as):
+    client = api_as(ward.clinician)
     response = client.get(f"{FHIR}/Patient/{ward.patient.pk}")
     body = fhir_json(response)
     assert response.status_code == 200
@@ -62,8 +62,8 @@ def test_a_patient_is_read_with_version_etag_and_profile(ward, fhir_as):
     assert again.status_code == 304 and again.content == b""
 
 
-def test_the_version_changes_when_the_record_does(ward, fhir_as):
-    client = fhir_as(ward.clinician)
+def test_the_version_changes_when_the_record_does(ward, api_as):
+    client = api_as(ward.clinician)
     stay = ward.patient.stays.get()
     before = fhir_json(client.get(f"{FHIR}/Encounter/stay-{stay.pk}"))
     stay.discharged_at, stay.outcome = timezone.now(), "recovered"
@@ -77,13 +77,13 @@ def test_the_version_changes_when_the_record_does(ward, fhir_as):
     "Patient/{other}", "Encounter/stay-{other_stay}", "Flag/virtual-ward-{other_stay}", "Observation/{other_obs}",
     "Device/{other_device}",
 ])  # fmt: skip
-def test_another_wards_record_is_answered_exactly_like_a_missing_one(ward, fhir_as, path):
+def test_another_wards_record_is_answered_exactly_like_a_missing_one(ward, api_as, path):
     from tests.factories import DeviceFactory, ObservationFactory
 
     other_obs = ObservationFactory(patient=ward.other)
     ids = {"other": ward.other.pk, "other_obs": other_obs.pk, "other_device": DeviceFactory(patient=ward.other).pk,
            "other_stay": ward.other.stays.get().pk}  # fmt: skip
-    client = fhir_as(ward.clinician)
+    client = api_as(ward.clinician)
     hidden = client.get(f"{FHIR}/{path.format(**ids)}")
     missing = client.get(f"{FHIR}/{path.format(other=99999, other_obs=99999, other_device=99999, other_stay=99999)}")
     assert hidden.status_code == missing.status_code == 404
@@ -93,8 +93,8 @@ def test_another_wards_record_is_answered_exactly_like_a_missing_one(ward, fhir_
     assert not AuditEvent.objects.filter(patient=ward.other).exists()
 
 
-def test_a_patient_is_found_by_nhs_number_with_its_system(ward, fhir_as):
-    client = fhir_as(ward.clinician)
+def test_a_patient_is_found_by_nhs_number_with_its_system(ward, api_as):
+    client = api_as(ward.clinician)
     query = f"identifier=https://fhir.nhs.uk/Id/nhs-number|{ward.patient.nhs_number}"
     body = fhir_json(client.get(f"{FHIR}/Patient?{query}"))
     assert_bundle(body)
@@ -104,8 +104,8 @@ def test_a_patient_is_found_by_nhs_number_with_its_system(ward, fhir_as):
     assert other["total"] == 0 and "entry" not in other  # FHIR JSON has no empty arrays
 
 
-def test_observations_page_with_next_links_until_every_one_was_seen_once(ward, fhir_as):
-    client = fhir_as(ward.clinician)
+def test_observations_page_with_next_links_until_every_one_was_seen_once(ward, api_as):
+    client = api_as(ward.clinician)
     url = f"{FHIR}/Observation?patient=Patient/{ward.patient.pk}&_count=3"
     seen, pages, total = [], 0, None
     while url:
@@ -123,14 +123,14 @@ def test_observations_page_with_next_links_until_every_one_was_seen_once(ward, f
     assert f"bp-{ward.readings['diastolic_bp'].pk}" not in seen
 
 
-def test_the_newest_observations_come_first_across_readings_and_scores(ward, fhir_as):
-    body = fhir_json(fhir_as(ward.clinician).get(f"{FHIR}/Observation?patient={ward.patient.pk}"))
+def test_the_newest_observations_come_first_across_readings_and_scores(ward, api_as):
+    body = fhir_json(api_as(ward.clinician).get(f"{FHIR}/Observation?patient={ward.patient.pk}"))
     times = [dt.datetime.fromisoformat(e["resource"]["effectiveDateTime"]) for e in body["entry"]]
     assert times == sorted(times, reverse=True)
 
 
-def test_blood_pressure_is_found_as_one_panel_by_its_loinc_code(ward, fhir_as):
-    client = fhir_as(ward.clinician)
+def test_blood_pressure_is_found_as_one_panel_by_its_loinc_code(ward, api_as):
+    client = api_as(ward.clinician)
     body = fhir_json(client.get(f"{FHIR}/Observation?patient={ward.patient.pk}&code=http://loinc.org|85354-9"))
     assert_bundle(body)
     panels = {e["resource"]["id"]: e["resource"] for e in body["entry"]}
@@ -140,8 +140,8 @@ def test_blood_pressure_is_found_as_one_panel_by_its_loinc_code(ward, fhir_as):
     assert values == [118, 76]
 
 
-def test_the_news2_score_is_found_by_its_snomed_code_and_a_date(ward, fhir_as):
-    client = fhir_as(ward.clinician)
+def test_the_news2_score_is_found_by_its_snomed_code_and_a_date(ward, api_as):
+    client = api_as(ward.clinician)
     since = (ward.score.as_of - dt.timedelta(minutes=1)).isoformat().replace("+00:00", "Z")
     query = f"patient={ward.patient.pk}&code=http://snomed.info/sct|1104051000000101&date=ge{since}"
     body = fhir_json(client.get(f"{FHIR}/Observation?{query}"))
@@ -153,8 +153,8 @@ def test_the_news2_score_is_found_by_its_snomed_code_and_a_date(ward, fhir_as):
     assert none["total"] == 0
 
 
-def test_last_updated_filters_by_when_the_record_changed(ward, fhir_as):
-    client = fhir_as(ward.clinician)
+def test_last_updated_filters_by_when_the_record_changed(ward, api_as):
+    client = api_as(ward.clinician)
     future = (timezone.now() + dt.timedelta(hours=1)).isoformat()
     body = fhir_json(client.get(f"{FHIR}/Observation", {"patient": ward.patient.pk, "_lastUpdated": f"gt{future}"}))
     assert body["total"] == 0
@@ -163,8 +163,8 @@ def test_last_updated_filters_by_when_the_record_changed(ward, fhir_as):
     assert body["total"] == 13
 
 
-def test_the_stay_flag_and_devices_are_found_by_patient(ward, fhir_as):
-    client = fhir_as(ward.clinician)
+def test_the_stay_flag_and_devices_are_found_by_patient(ward, api_as):
+    client = api_as(ward.clinician)
     pk = ward.patient.pk
     stays = fhir_json(client.get(f"{FHIR}/Encounter?patient={pk}&status=in-progress"))
     assert_bundle(stays)
@@ -178,8 +178,8 @@ def test_the_stay_flag_and_devices_are_found_by_patient(ward, fhir_as):
     assert {e["resource"]["serialNumber"] for e in devices["entry"]} == {"OX-1", "BP-1", "TH-1", "FS-1"}
 
 
-def test_every_reference_an_observation_makes_resolves(ward, fhir_as):
-    client = fhir_as(ward.clinician)
+def test_every_reference_an_observation_makes_resolves(ward, api_as):
+    client = api_as(ward.clinician)
     body = fhir_json(client.get(f"{FHIR}/Observation?patient={ward.patient.pk}&_count=50"))
     references = set()
     for entry in body["entry"]:
@@ -220,16 +220,16 @@ def test_every_reference_an_observation_makes_resolves(ward, fhir_as):
     ("Observation?patient=1&date=ge2026-01-01T00:00:00%2B23:00", 400, "invalid"),  # no such offset
     ("Observation?patient=99999999999999999999999", 400, "invalid"),
 ])  # fmt: skip
-def test_every_bad_request_is_an_operation_outcome_with_the_right_status(ward, fhir_as, query, status, code):
-    response = fhir_as(ward.clinician).get(f"{FHIR}/{query}")
+def test_every_bad_request_is_an_operation_outcome_with_the_right_status(ward, api_as, query, status, code):
+    response = api_as(ward.clinician).get(f"{FHIR}/{query}")
     body = fhir_json(response)
     assert response.status_code == status, body
     assert_valid_fhir(body)
     assert body["issue"][0]["code"] == code and body["issue"][0]["diagnostics"]
 
 
-def test_ids_past_any_database_integer_match_nothing_rather_than_failing(ward, fhir_as):
-    client = fhir_as(ward.clinician)
+def test_ids_past_any_database_integer_match_nothing_rather_than_failing(ward, api_as):
+    client = api_as(ward.clinician)
     body = fhir_json(client.get(f"{FHIR}/Observation?_id=99999999999999999999999,news2-99999999999999999999"))
     assert body["total"] == 0
     assert fhir_json(client.get(f"{FHIR}/Patient?_id=99999999999999999999999"))["total"] == 0
@@ -248,27 +248,27 @@ def test_without_credentials_or_a_role_the_answer_is_an_operation_outcome(ward):
     assert response.status_code == 403 and fhir_json(response)["issue"][0]["code"] == "forbidden"
 
 
-def test_writing_is_refused_as_not_allowed(ward, fhir_as):
-    response = fhir_as(ward.clinician).post(f"{FHIR}/Patient", {"resourceType": "Patient"}, format="json")
+def test_writing_is_refused_as_not_allowed(ward, api_as):
+    response = api_as(ward.clinician).post(f"{FHIR}/Patient", {"resourceType": "Patient"}, format="json")
     assert response.status_code == 405 and fhir_json(response)["resourceType"] == "OperationOutcome"
 
 
-def test_a_search_audits_every_patient_it_showed_and_no_other(ward, fhir_as):
+def test_a_search_audits_every_patient_it_showed_and_no_other(ward, api_as):
     from tests.factories import PatientFactory
 
     second = PatientFactory(ward=ward.patient.ward)
-    fhir_json(fhir_as(ward.clinician).get(f"{FHIR}/Patient"))
+    fhir_json(api_as(ward.clinician).get(f"{FHIR}/Patient"))
     audited = set(AuditEvent.objects.filter(action="fhir.patient_searched").values_list("patient_id", flat=True))
     assert audited == {ward.patient.pk, second.pk}
 
 
-def test_a_search_costs_the_same_few_queries_however_long_the_history_or_the_page(ward, fhir_as):
+def test_a_search_costs_the_same_few_queries_however_long_the_history_or_the_page(ward, api_as):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     from tests.fhir.conftest import reading
 
-    client = fhir_as(ward.clinician)
+    client = api_as(ward.clinician)
     start = timezone.now() - dt.timedelta(days=2)
     for minute in range(150):
         at = start + dt.timedelta(minutes=minute)
@@ -285,14 +285,14 @@ def test_a_search_costs_the_same_few_queries_however_long_the_history_or_the_pag
     assert counts[10] == counts[200] <= 16, counts
 
 
-def test_a_fault_is_a_500_operation_outcome_and_is_logged(ward, fhir_as, monkeypatch, caplog):
+def test_a_fault_is_a_500_operation_outcome_and_is_logged(ward, api_as, monkeypatch, caplog):
     from ukcore import handlers
 
     def broken(*args, **kwargs):
         raise RuntimeError("disk on fire")
 
     monkeypatch.setitem(handlers.READ, "Patient", broken)
-    response = fhir_as(ward.clinician).get(f"{FHIR}/Patient/{ward.patient.pk}")
+    response = api_as(ward.clinician).get(f"{FHIR}/Patient/{ward.patient.pk}")
     body = fhir_json(response)
     assert response.status_code == 500 and body["issue"][0]["code"] == "exception"
     assert "disk on fire" not in response.content.decode()  # nothing internal leaks

@@ -202,3 +202,18 @@ def test_the_newest_readings_are_picked_one_per_parameter_not_ranked_over_the_hi
     # and each parameter's newest is the one from a minute ago
     assert {reading.measured_at for reading in newest[patient.pk].values()} == {now - dt.timedelta(minutes=1)}
     assert newest[patient.pk]["heart_rate"].value == 61.0
+
+
+@override_settings(VW_SCORING_LOOKBACK_DAYS=30)
+def test_a_reading_older_than_the_look_back_is_not_read_for_scoring():
+    # given one patient whose last temperature is just inside the 30-day look-back and another
+    # whose last is just outside it
+    now = timezone.now()
+    inside, outside = PatientFactory(), PatientFactory()
+    record(inside, at=now - dt.timedelta(days=29), temperature=37.0)
+    record(outside, at=now - dt.timedelta(days=31), temperature=37.0)
+    # when the newest readings are looked up
+    newest = newest_readings([inside.pk, outside.pk])
+    # then the reading inside the look-back is found and the one outside it is not
+    assert newest[inside.pk]["temperature"].measured_at == now - dt.timedelta(days=29)
+    assert "temperature" not in newest.get(outside.pk, {})
