@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 from django.conf import settings
-from django.urls import URLPattern, URLResolver
 from playwright.sync_api import expect
 
 from alerts.models import Alert
 from devices.pairing import pairing_code_issue, status_token
 from rota.links import ack_token
+from tests.audit.test_every_patient_route_is_audited import url_names
 from tests.browser.test_dashboard_in_chromium import DESKTOP, PASSWORD, PHONE, seed_ward
 from tests.frontend.conftest import make_alert, make_patient
 
@@ -182,21 +182,11 @@ NOT_PAGES = {
 KNOWN_FAILURES: dict[str, str] = {}
 
 
-def _url_names(patterns: list, namespace: str | None = None) -> set[str]:
-    names: set[str] = set()
-    for pattern in patterns:
-        if isinstance(pattern, URLResolver):
-            names |= _url_names(pattern.url_patterns, pattern.namespace or namespace)
-        elif isinstance(pattern, URLPattern) and pattern.name:
-            names.add(f"{namespace}:{pattern.name}" if namespace else pattern.name)
-    return names
-
-
 def test_every_page_of_the_platform_is_checked():
     from frontend import urls as frontend_urls
     from rota import urls as rota_urls
 
-    names = _url_names(frontend_urls.urlpatterns, "frontend") | _url_names(rota_urls.urlpatterns, "rota") | {"login"}
+    names = url_names(frontend_urls.urlpatterns, "frontend") | url_names(rota_urls.urlpatterns, "rota") | {"login"}
     checked = {name.split(":locked-out")[0] for name in PAGES}
     assert names - checked - set(NOT_PAGES) == set(), "a page with no accessibility check; add it to PAGES"
     assert set(NOT_PAGES) & checked == set()
