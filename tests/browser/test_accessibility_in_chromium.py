@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 from django.conf import settings
-from django.urls import URLPattern, URLResolver
 from playwright.sync_api import expect
 
 from alerts.models import Alert
 from devices.pairing import pairing_code_issue, status_token
 from rota.links import ack_token
+from tests.audit.test_every_patient_route_is_audited import url_names
 from tests.browser.test_dashboard_in_chromium import DESKTOP, PASSWORD, PHONE, seed_ward
 from tests.frontend.conftest import make_alert, make_patient
 
@@ -49,21 +49,22 @@ class Visit:
             page.wait_for_url(lambda url: "/accounts/login/" not in url)
         return page
 
+    def open(self, path: str, username: str | None = None) -> Any:
+        """The page at `path` as `username` (or signed out) sees it; an error page would pass axe, so it fails here."""
+        page = self.page(username)
+        response = page.goto(f"{self.base}{path}")
+        assert response is not None and response.ok, f"{path} answered {response and response.status}"
+        assert username is None or "/accounts/login/" not in page.url, f"{path} sent {username} to sign in"
+        return page
+
     def staff(self, path: str) -> Any:
-        page = self.page("nurse")
-        page.goto(f"{self.base}{path}")
+        page = self.open(path, "nurse")
         expect(page.locator("main")).to_be_visible()
         return page
 
 
 def _live(page: Any) -> Any:
     expect(page.locator("body")).to_have_attribute("data-live", "live", timeout=15000)
-    return page
-
-
-def _login(v: Visit) -> Any:
-    page = v.page()
-    page.goto(f"{v.base}/accounts/login/")
     return page
 
 
@@ -78,25 +79,12 @@ def _locked_out(v: Visit) -> Any:
     return page
 
 
-def _pair(v: Visit) -> Any:
-    page = v.page()
-    page.goto(f"{v.base}/pair/")
-    return page
-
-
 def _pair_device(v: Visit) -> Any:
     issued = pairing_code_issue(patient=v.cast["alex"], user=v.cast["nurse"])
-    page = v.page()
-    page.goto(f"{v.base}/pair/")
+    page = v.open("/pair/")
     page.locator("input[name=code]").fill(issued.code)
     page.locator("form button[type=submit]").first.click()
     page.wait_for_url("**/pair/device/")
-    return page
-
-
-def _pair_wait(v: Visit) -> Any:
-    page = v.page()
-    page.goto(f"{v.base}/pair/wait/{status_token(v.cast['oximeter'])}/")
     return page
 
 
@@ -124,9 +112,7 @@ def _patient(v: Visit) -> Any:
 
 def _acknowledge(v: Visit) -> Any:
     alert = Alert.objects.filter(patient__ward=v.cast["ward"]).first()
-    page = v.page()
-    page.goto(f"{v.base}/ack/{ack_token(alert_id=alert.pk, person_id=v.cast['nurse'].pk)}/")
-    return page
+    return v.open(f"/ack/{ack_token(alert_id=alert.pk, person_id=v.cast['nurse'].pk)}/")
 
 
 def _returns(v: Visit) -> Any:
@@ -135,19 +121,18 @@ def _returns(v: Visit) -> Any:
     from tests.factories import UserFactory
 
     UserFactory(username="returns-admin", role=Role.ADMINISTRATOR)
-    page = v.page("returns-admin")
-    page.goto(f"{v.base}/returns/")
+    page = v.open("/returns/", "returns-admin")
     expect(page.locator("main")).to_be_visible()
     return page
 
 
 # URL name -> how to open it as its user would see it.
 PAGES: dict[str, Callable[[Visit], Any]] = {
-    "login": _login,
+    "login": lambda v: v.open("/accounts/login/"),
     "login:locked-out": _locked_out,
-    "frontend:pair": _pair,
+    "frontend:pair": lambda v: v.open("/pair/"),
     "frontend:pair-device": _pair_device,
-    "frontend:pair-wait": _pair_wait,
+    "frontend:pair-wait": lambda v: v.open(f"/pair/wait/{status_token(v.cast['oximeter'])}/"),
     "frontend:pairing-code": _pairing_code,
     "frontend:wards": lambda v: _live(v.staff("/wards/")),
     "frontend:ward": lambda v: _live(v.staff(f"/wards/{v.cast['ward'].pk}/")),
@@ -197,21 +182,11 @@ NOT_PAGES = {
 KNOWN_FAILURES: dict[str, str] = {}
 
 
-def _url_names(patterns: list, namespace: str | None = None) -> set[str]:
-    names: set[str] = set()
-    for pattern in patterns:
-        if isinstance(pattern, URLResolver):
-            names |= _url_names(pattern.url_patterns, pattern.namespace or namespace)
-        elif isinstance(pattern, URLPattern) and pattern.name:
-            names.add(f"{namespace}:{pattern.name}" if namespace else pattern.name)
-    return names
-
-
 def test_every_page_of_the_platform_is_checked():
     from frontend import urls as frontend_urls
     from rota import urls as rota_urls
 
-    names = _url_names(frontend_urls.urlpatterns, "frontend") | _url_names(rota_urls.urlpatterns, "rota") | {"login"}
+    names = url_names(frontend_urls.urlpatterns, "frontend") | url_names(rota_urls.urlpatterns, "rota") | {"login"}
     checked = {name.split(":locked-out")[0] for name in PAGES}
     assert names - checked - set(NOT_PAGES) == set(), "a page with no accessibility check; add it to PAGES"
     assert set(NOT_PAGES) & checked == set()

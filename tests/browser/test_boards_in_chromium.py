@@ -8,15 +8,11 @@ until the operator re-sorts; and on a 390×844 phone the first screen is the sic
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
-import uuid
 from typing import Any
 
-import paho.mqtt.client as mqtt
 import pytest
-from django.utils import timezone
 from playwright.sync_api import expect
 
 from accounts.models import Role
@@ -24,7 +20,14 @@ from alerts.models import Alert
 from patients.models import Pathway
 from scoring.models import EarlyWarningScore
 from tests.browser.conftest import ARTIFACTS, ROOT
-from tests.browser.test_dashboard_in_chromium import DESKTOP, PHONE, log_in, publish_deterioration, wait_live
+from tests.browser.test_dashboard_in_chromium import (
+    DESKTOP,
+    PHONE,
+    log_in,
+    publish_deterioration,
+    publish_readings,
+    wait_live,
+)
 from tests.factories import UserFactory, WardFactory
 from tests.frontend.conftest import make_alert, make_patient
 
@@ -65,21 +68,8 @@ def _pathway(n: int) -> str:
 
 
 def publish_normal(mqtt_url: str, device_id: str) -> None:
-    now = timezone.now().isoformat()
     vitals = [("respiratory_rate", 16, "/min"), ("spo2", 97, "%"), ("heart_rate", 72, "/min")]
-    payload = {
-        "msg_id": str(uuid.uuid4()),
-        "sent_at": now,
-        "battery": 80,
-        "observations": [{"type": t, "value": v, "unit": u, "measured_at": now} for t, v, u in vitals],
-    }
-    host, port = mqtt_url.split("://")[1].split(":")
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=device_id)
-    client.connect(host, int(port))
-    client.loop_start()
-    client.publish(f"vw/v1/devices/{device_id}/obs", json.dumps(payload), qos=1).wait_for_publish(timeout=10)
-    client.loop_stop()
-    client.disconnect()
+    publish_readings(mqtt_url, device_id, vitals, battery=80)
 
 
 def device_of(patient: Any) -> str:

@@ -32,22 +32,26 @@ def seed():
     return ward, nurse, patient
 
 
+def agree(page, parameter: str, low: str, high: str, reason: str) -> None:
+    """Fill and send the patient page's agreed-parameter form, to be reviewed in a week."""
+    form = page.locator("#agreed-form")
+    form.get_by_label("Parameter").select_option(parameter)
+    form.get_by_label("From (lowest agreed)").fill(low)
+    form.get_by_label("To (highest agreed)").fill(high)
+    form.get_by_label("Reason").fill(reason)
+    form.get_by_label("Review by").fill((timezone.localdate() + dt.timedelta(days=7)).isoformat())
+    form.get_by_role("button", name="Agree").click()
+
+
 def test_a_clinician_agrees_a_pulse_range_and_a_range_past_the_guard_rails_is_refused(live_platform, chromium):
     # given the nurse on Alex's page
     base = live_platform["url"]
     _, _, patient = seed()
     nurse = log_in(chromium, base, "nurse")
     nurse.goto(f"{base}/patients/{patient.pk}/")
-    form = nurse.locator("#agreed-form")
-    review = (timezone.localdate() + dt.timedelta(days=7)).isoformat()
 
     # when they agree a pulse of 50-130 for known atrial fibrillation
-    form.get_by_label("Parameter").select_option("heart_rate")
-    form.get_by_label("From (lowest agreed)").fill("50")
-    form.get_by_label("To (highest agreed)").fill("130")
-    form.get_by_label("Reason").fill("Known AF, rate-controlled")
-    form.get_by_label("Review by").fill(review)
-    form.get_by_role("button", name="Agree").click()
+    agree(nurse, "heart_rate", "50", "130", "Known AF, rate-controlled")
 
     # then the page lists it with its reason and review date
     row = nurse.locator('#agreed-table tr[data-parameter="heart_rate"]')
@@ -57,17 +61,12 @@ def test_a_clinician_agrees_a_pulse_range_and_a_range_past_the_guard_rails_is_re
 
     # when they try a respiration rate reaching 26, where the chart scores 3
     nurse.locator("#agreed-form-box summary").click()
-    form = nurse.locator("#agreed-form")
-    form.get_by_label("Parameter").select_option("respiratory_rate")
-    form.get_by_label("From (lowest agreed)").fill("12")
-    form.get_by_label("To (highest agreed)").fill("26")
-    form.get_by_label("Reason").fill("COPD")
-    form.get_by_label("Review by").fill(review)
-    form.get_by_role("button", name="Agree").click()
+    agree(nurse, "respiratory_rate", "12", "26", "COPD")
 
     # then it is refused, saying which rule, and nothing else changed
     expect(nurse.locator(".messages")).to_contain_text("above 24 /min always alerts by the chart")
     expect(nurse.locator('#agreed-table tr[data-parameter="respiratory_rate"]')).to_have_count(0)
+    expect(row).to_contain_text("50–130")
     screenshot(nurse, "agreed-parameters")
 
 

@@ -99,7 +99,6 @@ def _history(patient: Any, device: Any) -> None:
 
 
 def publish_deterioration(mqtt_url: str, device_id: str) -> None:
-    now = timezone.now().isoformat()
     vitals = [
         ("respiratory_rate", 26, "/min"),
         ("spo2", 90, "%"),
@@ -107,10 +106,16 @@ def publish_deterioration(mqtt_url: str, device_id: str) -> None:
         ("temperature", 39.2, "Cel"),
         ("systolic_bp", 95, "mm[Hg]"),
     ]
+    publish_readings(mqtt_url, device_id, vitals, battery=63)
+
+
+def publish_readings(mqtt_url: str, device_id: str, vitals: list[tuple[str, float, str]], battery: int) -> None:
+    """One reading of `vitals` (type, value, unit), sent over MQTT as the device would send it."""
+    now = timezone.now().isoformat()
     payload = {
         "msg_id": str(uuid.uuid4()),
         "sent_at": now,
-        "battery": 63,
+        "battery": battery,
         "observations": [{"type": t, "value": v, "unit": u, "measured_at": now} for t, v, u in vitals],
     }
     host, port = mqtt_url.split("://")[1].split(":")

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from accounts.models import Role
+from accounts.models import AuditEvent, Role
 from alerts.models import Alert, ConnectivityIncident, IncidentMember
 from devices.connectivity import sweep_connectivity
 from tests.browser.test_dashboard_in_chromium import log_in, wait_live
@@ -95,9 +95,11 @@ def test_the_not_spot_and_kit_task_pages_work_on_a_phone_from_the_navigation(liv
 
     # then the districts are listed, busiest first, and nothing is wider than the screen
     rows = page.locator("#by-district tbody tr")
+    expect(rows).to_have_count(2)
     expect(rows.nth(0)).to_contain_text("LS1")
-    expect(rows.nth(0)).to_contain_text("3")
+    expect(rows.nth(0).locator("td").nth(1)).to_have_text("3")
     expect(rows.nth(1)).to_contain_text("LS6")
+    expect(rows.nth(1).locator("td").nth(1)).to_have_text("1")
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
 
     # when they open the kit tasks and mark the task done with what was done
@@ -112,4 +114,6 @@ def test_the_not_spot_and_kit_task_pages_work_on_a_phone_from_the_navigation(liv
     expect(page.locator(f'[data-task-id="{task.pk}"]')).to_have_count(0)
     expect(page.locator("#kit-tasks")).to_contain_text("No open tasks")
     task.refresh_from_db()
-    assert task.state == "done"
+    assert task.state == "done" and task.done_at is not None
+    done = AuditEvent.objects.get(action="kit_task.done", patient=patient)
+    assert done.actor == nurse and done.detail["note"] == "Hub fitted by the window"

@@ -64,9 +64,17 @@ def test_a_source_over_its_limit_is_told_how_long_and_whom_to_call(client, setti
     settings.VW_LOGIN_SOURCE_FAILURE_LIMIT = 3
     settings.VW_LOGIN_SOURCE_COOLOFF_MINUTES = 10
     settings.VW_SUPPORT_PHONE = "0300 123 4567"
+    UserFactory(username="staff-9")
     for n in range(3):
         client.post("/accounts/login/", {"username": f"staff-{n}", "password": "x"}, REMOTE_ADDR="203.0.113.77")
+    # even the right password is refused from that source, in words
     page = client.post(
-        "/accounts/login/", {"username": "staff-9", "password": "x"}, REMOTE_ADDR="203.0.113.77"
+        "/accounts/login/", {"username": "staff-9", "password": PASSWORD}, REMOTE_ADDR="203.0.113.77"
     ).content.decode()
     assert "wait 10 minutes" in page and "call your IT service desk on 0300 123 4567" in page
+    assert "_auth_user_id" not in client.session
+    # while another source signs in as before
+    elsewhere = client.post(
+        "/accounts/login/", {"username": "staff-9", "password": PASSWORD}, REMOTE_ADDR="203.0.113.5"
+    )
+    assert elsewhere.status_code == 302 and "_auth_user_id" in client.session

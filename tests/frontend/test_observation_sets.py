@@ -31,6 +31,13 @@ def _now() -> str:
     return timezone.localtime().strftime(NOW_LOCAL)
 
 
+def preview(client, patient, **fields: str) -> dict:
+    """The preview's answer for `fields` entered now, as the form asks for it."""
+    response = client.get(f"/patients/{patient.pk}/observations/preview/", {**fields, "measured_at": _now()})
+    assert response.status_code == 200
+    return response.json()
+
+
 @pytest.fixture
 def rescores(monkeypatch):
     asked: list[list[int]] = []
@@ -96,7 +103,7 @@ def test_the_preview_scores_the_full_set_with_the_real_news2_chart(client, ward,
     client.force_login(clinician)
 
     # when the full set is previewed
-    answer = client.get(f"/patients/{patient.pk}/observations/preview/", {**FULL_SET, "measured_at": _now()}).json()
+    answer = preview(client, patient, **FULL_SET)
 
     # then it is the chart's score (3+3+2+2+2+0+2 = 14, high), complete, and nothing was stored
     assert (answer["total"], answer["risk"]) == (14, "high")
@@ -110,9 +117,7 @@ def test_the_preview_shows_what_is_missing_as_missing_never_as_normal(client, wa
     patient = new_patient(ward)
     client.force_login(clinician)
 
-    answer = client.get(
-        f"/patients/{patient.pk}/observations/preview/", {"respiratory_rate": "18", "measured_at": _now()}
-    ).json()
+    answer = preview(client, patient, respiratory_rate="18")
 
     # a respiration rate of 18 scores 0, but six parameters are missing: a minimum, not "normal"
     assert answer["total"] == 0
@@ -130,9 +135,7 @@ def test_the_preview_uses_a_fresh_device_reading_for_a_blank_as_the_rescore_will
     client.force_login(clinician)
 
     # when a set with only a respiration rate is previewed
-    answer = client.get(
-        f"/patients/{patient.pk}/observations/preview/", {"respiratory_rate": "18", "measured_at": _now()}
-    ).json()
+    answer = preview(client, patient, respiratory_rate="18")
 
     # then the pulse counts (as it will after saving), marked as an earlier reading; SpO2 is missing
     assert answer["total"] == 3
@@ -143,10 +146,10 @@ def test_the_preview_uses_a_fresh_device_reading_for_a_blank_as_the_rescore_will
 def test_the_preview_reports_a_bad_value_beside_its_field_and_scores_without_it(client, ward, clinician):
     patient = new_patient(ward)
     client.force_login(clinician)
-    answer = client.get(
-        f"/patients/{patient.pk}/observations/preview/", {"spo2": "150", "heart_rate": "80", "measured_at": _now()}
-    ).json()
-    assert set(answer["errors"]) == {"spo2"} and answer["total"] == 0
+    # a pulse of 135 scores 3; an SpO2 of 150 would score 0 if it were (wrongly) taken
+    answer = preview(client, patient, spo2="150", heart_rate="135")
+    assert set(answer["errors"]) == {"spo2"} and answer["total"] == 3
+    assert answer["html"].count("not scored as normal") == 6, "the refused SpO2 is shown as missing"
 
 
 def test_another_wards_patient_cannot_be_previewed(client, ward, clinician):

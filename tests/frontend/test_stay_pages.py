@@ -143,6 +143,11 @@ def test_another_wards_patient_is_not_found_on_every_stay_route(signed_in):
     stranger = PatientFactory()
     for path in ("discharge", "readmit", "record", "phones", "contacts"):
         assert signed_in.post(f"/patients/{stranger.pk}/{path}/", {}).status_code == 404
+    # a well-formed discharge of the stranger is refused the same, and leaves them on their ward
+    discharge = {"outcome": "recovered", "confirm_end_monitoring": "on"}
+    assert signed_in.post(f"/patients/{stranger.pk}/discharge/", discharge).status_code == 404
+    stranger.refresh_from_db()
+    assert stranger.is_active and stranger.stays.count() == 1
     assert Device.objects.count() == 0
 
 
@@ -150,8 +155,11 @@ def test_the_stay_forms_need_a_csrf_token(nurse, ward):
     patient = PatientFactory(ward=ward)
     client = Client(enforce_csrf_checks=True)
     client.force_login(nurse)
-    assert client.post(f"/patients/{patient.pk}/discharge/", {"outcome": "recovered"}).status_code == 403
+    discharge = {"outcome": "recovered", "confirm_end_monitoring": "on"}
+    assert client.post(f"/patients/{patient.pk}/discharge/", discharge).status_code == 403
     assert client.post("/patients/admit/", {**ADMISSION, "ward": ward.pk}).status_code == 403
+    patient.refresh_from_db()
+    assert patient.is_active and Patient.objects.count() == 1
 
 
 def test_the_board_shows_each_patients_age_beside_the_name(signed_in, ward):

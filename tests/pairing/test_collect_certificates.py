@@ -98,6 +98,11 @@ def test_a_csr_whose_signature_does_not_match_its_key_is_refused(certs, paired_f
     # then it is refused
     response = collect(paired_from_the_page, forged)
     assert response.status_code == 400 and "signature" in response.json()["detail"]
+    assert response.json()["reason"] == "certificate_request_invalid"
+    # and nothing was collected
+    device = Device.objects.get(pk=paired_from_the_page.pk)
+    assert device.secret_hash == "" and device.credentials_issued_at is None
+    assert not DeviceCertificate.objects.filter(device=device).exists()
 
 
 def test_bad_csrs_do_not_count_as_guesses_at_a_factory_key(settings, certs, paired_from_the_page):
@@ -135,4 +140,6 @@ def test_under_required_mutual_tls_a_device_that_collects_a_certificate_is_sent_
     settings.MQTT_PUBLIC_URL = "mqtts://mqtt.ward.example:8883"
     settings.VW_MQTT_REQUIRE_CERTIFICATE, settings.VW_MQTT_PASSWORD_PORT = True, 8884
     response = collect(paired_from_the_page, device_key_and_csr()[1])
+    assert response.status_code == 200, response.content
+    assert response.json()["certificate"]
     assert response.json()["mqtt"] == {"host": "mqtt.ward.example", "port": 8883, "tls": True}

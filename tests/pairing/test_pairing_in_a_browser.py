@@ -6,7 +6,9 @@ import contextlib
 import json
 import os
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.utils import timezone
@@ -66,15 +68,6 @@ def maybe_broker(settings, tmp_path):
 def test_a_patient_pairs_a_device_on_a_phone_and_sees_the_first_reading_confirmed(
     live_server, transactional_db, maybe_broker, monkeypatch
 ):
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not os.path.exists(CHROMIUM):
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI requires Chromium at {CHROMIUM}")
-        pytest.skip(f"Chromium is not installed at {CHROMIUM}")
-    # Playwright's sync API keeps an event loop in this thread; the database calls between
-    # browser steps are plain synchronous ones, one at a time.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
     # given a patient whose nurse has issued a code, and a device in stock
     clinician, patient = UserFactory(), PatientFactory()
     patient.ward.staff.add(clinician)
@@ -87,36 +80,49 @@ def test_a_patient_pairs_a_device_on_a_phone_and_sees_the_first_reading_confirme
     )
     code = pairing_code_issue(patient=patient, user=clinician).code
 
+    with phone_page(monkeypatch, "pairing-phone.png") as (page, expect):
+        # when the patient enters the code and the device number, one screen each
+        page.goto(f"{live_server.url}/pair/")
+        expect(page.get_by_role("heading")).to_have_text("Enter the code from your nurse")
+        page.get_by_label("Your code").fill(code.lower())
+        page.get_by_role("button", name="Next").click()
+        expect(page.get_by_role("heading")).to_have_text("Enter the number on the back of your device")
+        page.get_by_label("Device number").fill(device.serial)
+        page.get_by_role("button", name="Set up my device").click()
+        expect(page.locator("#status-title")).to_have_text("Setting up your device…")
+
+        # and the device collects its credentials and sends its first reading
+        collected = page.request.post(
+            f"{live_server.url}/api/v1/pairing/collect/",
+            data={"serial": device.serial, "claim_key": "ox-factory-key"},
+        )
+        assert collected.status == 200
+        deliver_first_reading(collected.json(), maybe_broker)
+
+        # then the page says so in words, on a screen the size of a phone, without scrolling sideways
+        expect(page.locator("#status-title")).to_have_text("We have received your first reading", timeout=15_000)
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+
+@contextlib.contextmanager
+def phone_page(monkeypatch, screenshot: str) -> Iterator[tuple[Any, Callable[..., Any]]]:
+    """A phone-sized page in headless Chromium and Playwright's `expect`; the last screen is kept as `screenshot`."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI requires Chromium at {CHROMIUM}")
+        pytest.skip(f"Chromium is not installed at {CHROMIUM}")
+    # Playwright's sync API keeps an event loop in this thread; the database calls between
+    # browser steps are plain synchronous ones, one at a time.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage"])
         page = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True).new_page()
         try:
-            # when the patient enters the code and the device number, one screen each
-            page.goto(f"{live_server.url}/pair/")
-            sync_api.expect(page.get_by_role("heading")).to_have_text("Enter the code from your nurse")
-            page.get_by_label("Your code").fill(code.lower())
-            page.get_by_role("button", name="Next").click()
-            sync_api.expect(page.get_by_role("heading")).to_have_text("Enter the number on the back of your device")
-            page.get_by_label("Device number").fill(device.serial)
-            page.get_by_role("button", name="Set up my device").click()
-            sync_api.expect(page.locator("#status-title")).to_have_text("Setting up your device…")
-
-            # and the device collects its credentials and sends its first reading
-            collected = page.request.post(
-                f"{live_server.url}/api/v1/pairing/collect/",
-                data={"serial": device.serial, "claim_key": "ox-factory-key"},
-            )
-            assert collected.status == 200
-            deliver_first_reading(collected.json(), maybe_broker)
-
-            # then the page says so in words, on a screen the size of a phone, without scrolling sideways
-            sync_api.expect(page.locator("#status-title")).to_have_text(
-                "We have received your first reading", timeout=15_000
-            )
-            assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+            yield page, sync_api.expect
         finally:
             with contextlib.suppress(Exception):
-                page.screenshot(path=str(live_server_artifact("pairing-phone.png")))
+                page.screenshot(path=str(live_server_artifact(screenshot)))
             browser.close()
 
 
