@@ -117,6 +117,8 @@ def test_the_kit_task_page_lists_the_wards_tasks_and_marks_one_done_audited(ward
     assert AuditEvent.objects.get(action="kit_task.listed").patient_id == mine.patient_id
     # the nurse cannot close the other ward's task
     assert client.post(f"/connectivity/kit-tasks/{theirs.pk}/done/").status_code == 404
+    theirs.refresh_from_db()
+    assert theirs.state == KitTask.State.OPEN and theirs.done_at is None
     done = client.post(f"/connectivity/kit-tasks/{mine.pk}/done/", {"note": "cellular hub fitted"})
     assert done.status_code == 302
     mine.refresh_from_db()
