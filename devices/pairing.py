@@ -288,7 +288,7 @@ def device_pair(
         secret = device_credentials_issue(device)
     else:
         secret = None
-        transaction.on_commit(broker_auth.broker_refresh)  # an earlier pairing's username goes
+        _broker_refresh_on_commit()  # an earlier pairing's username goes
     audit_record(
         actor=None,
         action="device.paired",
@@ -306,13 +306,27 @@ def device_pair(
     return secret
 
 
+def _broker_refresh_on_commit() -> None:
+    """One broker refresh after the transaction commits, however many devices it (un)paired.
+
+    A refresh rewrites passwd, acl and the CRL from the whole registry and reloads the broker,
+    so a discharge or a kit pairing touching several devices needs it once, not once per device.
+    Django keeps the pending callbacks per connection and drops those of a rolled-back savepoint,
+    so an entry still there will run.
+    """
+    refresh = broker_auth.broker_refresh
+    if any(func is refresh for _, func, _ in transaction.get_connection().run_on_commit):
+        return
+    transaction.on_commit(refresh)
+
+
 def device_credentials_issue(device: Device) -> str:
     """Give ``device`` a new secret (returned once, only its hash kept); the broker learns it on commit."""
     secret = secret_generate()
     device.secret_hash = secret_hash(secret)
     device.credentials_issued_at = timezone.now()
     device.save(update_fields=["secret_hash", "credentials_issued_at"])
-    transaction.on_commit(broker_auth.broker_refresh)
+    _broker_refresh_on_commit()
     return secret
 
 
@@ -420,7 +434,7 @@ def device_unpair(*, device: Device, user: Any, reason: str, route: str = "") ->
                 data={"device": locked.pk, "serial": locked.serial, "reason": reason},
             )
             topic = device_topic(locked.device_id, "config")
-            transaction.on_commit(broker_auth.broker_refresh)
+            _broker_refresh_on_commit()
             # Clear the retained config, so nothing is left on the broker for a dead username.
             transaction.on_commit(lambda: broker_auth.config_publish(topic, None))
     device.refresh_from_db()
