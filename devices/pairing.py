@@ -288,7 +288,7 @@ def device_pair(
         secret = device_credentials_issue(device)
     else:
         secret = None
-        _broker_refresh_on_commit()  # an earlier pairing's username goes
+        transaction.on_commit(broker_auth.broker_refresh)  # an earlier pairing's username goes
     audit_record(
         actor=None,
         action="device.paired",
@@ -306,27 +306,13 @@ def device_pair(
     return secret
 
 
-def _broker_refresh_on_commit() -> None:
-    """One broker refresh after the transaction commits, however many devices it (un)paired.
-
-    A refresh rewrites passwd, acl and the CRL from the whole registry and reloads the broker,
-    so a discharge or a kit pairing touching several devices needs it once, not once per device.
-    Django keeps the pending callbacks per connection and drops those of a rolled-back savepoint,
-    so an entry still there will run.
-    """
-    refresh = broker_auth.broker_refresh
-    if any(func is refresh for _, func, _ in transaction.get_connection().run_on_commit):
-        return
-    transaction.on_commit(refresh)
-
-
 def device_credentials_issue(device: Device) -> str:
     """Give ``device`` a new secret (returned once, only its hash kept); the broker learns it on commit."""
     secret = secret_generate()
     device.secret_hash = secret_hash(secret)
     device.credentials_issued_at = timezone.now()
     device.save(update_fields=["secret_hash", "credentials_issued_at"])
-    _broker_refresh_on_commit()
+    transaction.on_commit(broker_auth.broker_refresh)
     return secret
 
 
@@ -408,8 +394,12 @@ def _after_commit_config(device: Device) -> None:
 # --- Unpairing ------------------------------------------------------------------------------
 
 
-def device_unpair(*, device: Device, user: Any, reason: str, route: str = "") -> Device:
-    """Revoke ``device`` at once (discharge, lost device): the broker refuses its next connection."""
+def device_unpair(*, device: Device, user: Any, reason: str, route: str = "", refresh_broker: bool = True) -> Device:
+    """Revoke ``device`` at once (discharge, lost device): the broker refuses its next connection.
+
+    ``refresh_broker=False`` is for a caller unpairing several devices in one transaction, which
+    then queues ``broker_auth.broker_refresh`` once itself (a refresh rewrites every file).
+    """
     now = timezone.now()
     with transaction.atomic():
         # Decide on the locked, current row: the caller's instance may be stale.
@@ -434,7 +424,8 @@ def device_unpair(*, device: Device, user: Any, reason: str, route: str = "") ->
                 data={"device": locked.pk, "serial": locked.serial, "reason": reason},
             )
             topic = device_topic(locked.device_id, "config")
-            _broker_refresh_on_commit()
+            if refresh_broker:
+                transaction.on_commit(broker_auth.broker_refresh)
             # Clear the retained config, so nothing is left on the broker for a dead username.
             transaction.on_commit(lambda: broker_auth.config_publish(topic, None))
     device.refresh_from_db()
