@@ -394,8 +394,12 @@ def _after_commit_config(device: Device) -> None:
 # --- Unpairing ------------------------------------------------------------------------------
 
 
-def device_unpair(*, device: Device, user: Any, reason: str, route: str = "") -> Device:
-    """Revoke ``device`` at once (discharge, lost device): the broker refuses its next connection."""
+def device_unpair(*, device: Device, user: Any, reason: str, route: str = "", refresh_broker: bool = True) -> Device:
+    """Revoke ``device`` at once (discharge, lost device): the broker refuses its next connection.
+
+    ``refresh_broker=False`` is for a caller unpairing several devices in one transaction, which
+    then queues ``broker_auth.broker_refresh`` once itself (a refresh rewrites every file).
+    """
     now = timezone.now()
     with transaction.atomic():
         # Decide on the locked, current row: the caller's instance may be stale.
@@ -420,7 +424,8 @@ def device_unpair(*, device: Device, user: Any, reason: str, route: str = "") ->
                 data={"device": locked.pk, "serial": locked.serial, "reason": reason},
             )
             topic = device_topic(locked.device_id, "config")
-            transaction.on_commit(broker_auth.broker_refresh)
+            if refresh_broker:
+                transaction.on_commit(broker_auth.broker_refresh)
             # Clear the retained config, so nothing is left on the broker for a dead username.
             transaction.on_commit(lambda: broker_auth.config_publish(topic, None))
     device.refresh_from_db()

@@ -84,8 +84,13 @@ def flow_csv_view(request: HttpRequest) -> HttpResponse:
         return HttpResponse(str(exc), status=400, content_type="text/plain; charset=utf-8")
     if error:
         return HttpResponse(error, status=400, content_type="text/plain; charset=utf-8")
+    return flow_csv_response(report)
+
+
+def flow_csv_response(report: dict[str, Any]) -> HttpResponse:
+    """The flow report as a CSV download (the page's link and the API's ``?format=csv``)."""
     response = HttpResponse(flow_csv(report), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="flow-{since}-{until}.csv"'
+    response["Content-Disposition"] = f'attachment; filename="flow-{report["since"]}-{report["until"]}.csv"'
     return response
 
 
@@ -103,11 +108,16 @@ def returns(request: HttpRequest) -> HttpResponse:
 def return_download(request: HttpRequest, day: str) -> HttpResponse:
     if not is_administrator(request.user):
         raise PermissionDenied("Only administrators may download the patient-level daily returns.")
+    return daily_return_response(day, user=request.user, route=request.path)
+
+
+def daily_return_response(day: str, *, user: Any, route: str) -> HttpResponse:
+    """One day's stored return as a CSV download, audited per patient (page and API alike)."""
     try:
         wanted = date.fromisoformat(day)
     except ValueError:
         raise Http404("No such return.") from None
-    stored = daily_return_download(day=wanted, user=request.user, route=request.path)
+    stored = daily_return_download(day=wanted, user=user, route=route)
     if stored is None:
         raise Http404("No return has been made for that day.")
     response = HttpResponse(stored.content, content_type="text/csv; charset=utf-8")

@@ -58,8 +58,17 @@ class StayFieldsMixin(forms.Form):
         return local_aware(self.cleaned_data.get("admitted_at"))
 
 
-class AdmitForm(StayFieldsMixin):
+class ReadmitForm(StayFieldsMixin):
+    """A stay on one of ``wards`` (the person's own): the ward and the referral."""
+
     ward = forms.ModelChoiceField(queryset=Ward.objects.none(), empty_label="Choose…")
+
+    def __init__(self, *args: Any, wards: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["ward"].queryset = wards if wards is not None else Ward.objects.none()
+
+
+class AdmitForm(ReadmitForm):
     nhs_number = forms.CharField(max_length=20, label="NHS number", help_text="Ten digits.")
     given_name = forms.CharField(max_length=100)
     family_name = forms.CharField(max_length=100)
@@ -78,10 +87,6 @@ class AdmitForm(StayFieldsMixin):
         "admitted_at",
     ]  # fmt: skip
 
-    def __init__(self, *args: Any, wards: Any = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["ward"].queryset = wards if wards is not None else Ward.objects.none()
-
     def clean_nhs_number(self) -> str:
         number = normalise_nhs_number(self.cleaned_data["nhs_number"])
         validate_nhs_number(number)
@@ -97,14 +102,6 @@ class AdmitForm(StayFieldsMixin):
         data = dict(self.cleaned_data)
         record = {name: data.pop(name) for name in ("sex", "postcode", "gp_practice_code", "gp_practice_name")}
         return {**data, "record": {name: value for name, value in record.items() if value}}
-
-
-class ReadmitForm(StayFieldsMixin):
-    ward = forms.ModelChoiceField(queryset=Ward.objects.none(), empty_label="Choose…")
-
-    def __init__(self, *args: Any, wards: Any = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["ward"].queryset = wards if wards is not None else Ward.objects.none()
 
 
 class DischargeForm(forms.Form):

@@ -7,6 +7,7 @@ shown again with its errors (400), a done one redirects to the patient's page.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -51,6 +52,24 @@ def _patient_page_again(request: HttpRequest, patient: Any, **forms: Any) -> Htt
     return render(request, "frontend/patient.html", context, status=400)
 
 
+def _patient_form_post(
+    request: HttpRequest, patient: Any, form: Any, *, shown_as: str, act: Callable[[dict], object], done: str
+) -> HttpResponse:
+    """One form posted from the patient page: ``act`` on its data, then back to the page.
+
+    A refusal (the form's or the service's) shows the page again with ``form`` as ``shown_as``.
+    """
+    if form.is_valid():
+        try:
+            act(form.cleaned_data)
+        except (ValidationError, PermissionDenied) as exc:
+            _form_errors_from(form, exc)
+    if form.errors:
+        return _patient_page_again(request, patient, **{shown_as: form})
+    messages.success(request, done)
+    return redirect("frontend:patient", patient_id=patient.pk)
+
+
 @staff_required
 @require_http_methods(["GET", "POST"])
 def admit(request: HttpRequest) -> HttpResponse:
@@ -75,17 +94,15 @@ def admit(request: HttpRequest) -> HttpResponse:
 @require_POST
 def discharge(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = views._patient_or_404(request, patient_id)
-    form = DischargeForm(request.POST)
-    if form.is_valid():
-        data = {name: value for name, value in form.cleaned_data.items() if name != "confirm_end_monitoring"}
-        try:
-            services.patient_discharge(patient=patient, user=request.user, **data)
-        except (ValidationError, PermissionDenied) as exc:
-            _form_errors_from(form, exc)
-    if form.errors:
-        return _patient_page_again(request, patient, discharge_form=form)
-    messages.success(request, f"{patient.name} discharged. Monitoring has ended; the kit to collect is listed below.")
-    return redirect("frontend:patient", patient_id=patient.pk)
+
+    def act(data: dict) -> None:
+        given = {name: value for name, value in data.items() if name != "confirm_end_monitoring"}
+        services.patient_discharge(patient=patient, user=request.user, **given)
+
+    done = f"{patient.name} discharged. Monitoring has ended; the kit to collect is listed below."
+    return _patient_form_post(
+        request, patient, DischargeForm(request.POST), shown_as="discharge_form", act=act, done=done
+    )
 
 
 @staff_required
@@ -93,20 +110,16 @@ def discharge(request: HttpRequest, patient_id: int) -> HttpResponse:
 def readmit(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = views._patient_or_404(request, patient_id)
     form = ReadmitForm(request.POST, wards=visible_wards(request.user))
-    if form.is_valid():
-        data = dict(form.cleaned_data)
-        ward, admitted_at = data.pop("ward"), data.pop("admitted_at")
-        try:
-            stays.patient_readmit(
-                patient=patient, user=request.user, ward=ward, admitted_at=admitted_at,
-                details=stays.StayDetails(**data),
-            )  # fmt: skip
-        except (ValidationError, PermissionDenied) as exc:
-            _form_errors_from(form, exc)
-    if form.errors:
-        return _patient_page_again(request, patient, readmit_form=form)
-    messages.success(request, f"{patient.name} readmitted. Next: pair their kit.")
-    return redirect("frontend:patient", patient_id=patient.pk)
+
+    def act(data: dict) -> None:
+        details = {name: value for name, value in data.items() if name not in ("ward", "admitted_at")}
+        stays.patient_readmit(
+            patient=patient, user=request.user, ward=data["ward"], admitted_at=data["admitted_at"],
+            details=stays.StayDetails(**details),
+        )  # fmt: skip
+
+    done = f"{patient.name} readmitted. Next: pair their kit."
+    return _patient_form_post(request, patient, form, shown_as="readmit_form", act=act, done=done)
 
 
 @staff_required
@@ -117,50 +130,38 @@ def expected_discharge(request: HttpRequest, patient_id: int) -> HttpResponse:
     stay = patient.open_stay
     if stay is None:
         form.add_error(None, "This patient is not on a virtual ward.")
-    elif form.is_valid():
-        try:
-            stays.stay_set_expected_discharge(
-                stay=stay, user=request.user, expected_discharge_on=form.cleaned_data["expected_discharge_on"]
-            )
-        except (ValidationError, PermissionDenied) as exc:
-            _form_errors_from(form, exc)
-    if form.errors:
         return _patient_page_again(request, patient, expected_form=form)
-    messages.success(request, "Expected discharge date saved.")
-    return redirect("frontend:patient", patient_id=patient.pk)
+
+    def act(data: dict) -> None:
+        stays.stay_set_expected_discharge(
+            stay=stay, user=request.user, expected_discharge_on=data["expected_discharge_on"]
+        )
+
+    done = "Expected discharge date saved."
+    return _patient_form_post(request, patient, form, shown_as="expected_form", act=act, done=done)
 
 
 @staff_required
 @require_POST
 def record(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = views._patient_or_404(request, patient_id)
-    form = RecordForm(request.POST)
-    if form.is_valid():
-        changes = {name: form.cleaned_data[name] for name in RECORD_FIELDS}
-        try:
-            record_services.patient_record_update(patient=patient, user=request.user, changes=changes)
-        except (ValidationError, PermissionDenied) as exc:
-            _form_errors_from(form, exc)
-    if form.errors:
-        return _patient_page_again(request, patient, record_form=form)
-    messages.success(request, "The patient's record has been updated.")
-    return redirect("frontend:patient", patient_id=patient.pk)
+
+    def act(data: dict) -> None:
+        changes = {name: data[name] for name in RECORD_FIELDS}
+        record_services.patient_record_update(patient=patient, user=request.user, changes=changes)
+
+    done = "The patient's record has been updated."
+    return _patient_form_post(request, patient, RecordForm(request.POST), shown_as="record_form", act=act, done=done)
 
 
 @staff_required
 @require_POST
 def phone_add(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = views._patient_or_404(request, patient_id)
-    form = PhoneForm(request.POST)
-    if form.is_valid():
-        try:
-            record_services.patient_phone_add(patient=patient, user=request.user, **form.cleaned_data)
-        except (ValidationError, PermissionDenied) as exc:
-            _form_errors_from(form, exc)
-    if form.errors:
-        return _patient_page_again(request, patient, phone_form=form)
-    messages.success(request, "Phone number added.")
-    return redirect("frontend:patient", patient_id=patient.pk)
+    return _patient_form_post(
+        request, patient, PhoneForm(request.POST), shown_as="phone_form", done="Phone number added.",
+        act=lambda data: record_services.patient_phone_add(patient=patient, user=request.user, **data),
+    )  # fmt: skip
 
 
 @staff_required
@@ -178,16 +179,10 @@ def phone_remove(request: HttpRequest, patient_id: int, phone_id: int) -> HttpRe
 @require_POST
 def contact_add(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = views._patient_or_404(request, patient_id)
-    form = ContactForm(request.POST)
-    if form.is_valid():
-        try:
-            record_services.contact_add(patient=patient, user=request.user, **form.cleaned_data)
-        except (ValidationError, PermissionDenied) as exc:
-            _form_errors_from(form, exc)
-    if form.errors:
-        return _patient_page_again(request, patient, contact_form=form)
-    messages.success(request, "Contact added.")
-    return redirect("frontend:patient", patient_id=patient.pk)
+    return _patient_form_post(
+        request, patient, ContactForm(request.POST), shown_as="contact_form", done="Contact added.",
+        act=lambda data: record_services.contact_add(patient=patient, user=request.user, **data),
+    )  # fmt: skip
 
 
 @staff_required

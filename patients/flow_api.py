@@ -3,10 +3,9 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -15,9 +14,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsAdministrator, IsStaff
-from frontend.flow_views import flow_arguments
-from patients.daily_return import daily_return_download
-from patients.flow import FlowPeriodError, flow_csv, ward_flow
+from frontend.flow_views import daily_return_response, flow_arguments, flow_csv_response
+from patients.flow import FlowPeriodError, ward_flow
 from patients.models import DailyReturn
 
 
@@ -68,7 +66,7 @@ class FlowView(APIView):
         except FlowPeriodError as exc:
             raise serializers.ValidationError({"period": [str(exc)]}) from None
         if request.query_params.get("format") == "csv":
-            return HttpResponse(flow_csv(report), content_type="text/csv; charset=utf-8")
+            return flow_csv_response(report)
         days = [
             {"day": d.day, "beds": d.beds, "census": d.census, "occupancy": d.occupancy, "over_target": d.over_target,
              "admissions": d.admissions, "discharges": d.discharges}
@@ -107,16 +105,7 @@ class DailyReturnDownloadView(APIView):
         tags=["Stays"],
     )
     def get(self, request: Request, day: str) -> HttpResponse:
-        try:
-            wanted = date.fromisoformat(day)
-        except ValueError:
-            raise Http404("No such return.") from None
-        stored = daily_return_download(day=wanted, user=request.user, route=request.path)
-        if stored is None:
-            raise Http404("No return has been made for that day.")
-        response = HttpResponse(stored.content, content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="virtual-ward-return-{stored.day}.csv"'
-        return response
+        return daily_return_response(day, user=request.user, route=request.path)
 
     def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
         return super().perform_content_negotiation(request, force=True)

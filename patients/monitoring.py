@@ -9,11 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db import transaction
 from django.db.models import QuerySet
 
 from accounts.access import AnyUser
 from alerts.models import Alert, AlertState, Category
 from alerts.services.core import auto_resolve
+from devices import broker_auth
 from devices.models import Device, KitTask
 from devices.pairing import device_unpair
 from patients.models import Patient
@@ -37,9 +39,11 @@ def monitored_devices(patient: Patient) -> QuerySet[Device]:
 def monitoring_end(*, patient: Patient, user: AnyUser, at: datetime) -> MonitoringEnded:
     devices = list(monitored_devices(patient).order_by("pk"))
     for device in devices:
-        # The same path as "Disconnect this device": revoked at once, certificates onto the CRL,
-        # the broker's password and ACL files rewritten after commit.
-        device_unpair(device=device, user=user, reason="patient discharged", route="discharge")
+        # The same path as "Disconnect this device": revoked at once, certificates onto the CRL.
+        device_unpair(device=device, user=user, reason="patient discharged", route="discharge", refresh_broker=False)
+    if devices:
+        # The broker's passwd, ACL and CRL are rewritten from the whole registry: once for all.
+        transaction.on_commit(broker_auth.broker_refresh)
     closed = _technical_alerts_close(patient=patient, at=at)
     tasks = [_kit_task(device=device, patient=patient, at=at).pk for device in devices]
     return MonitoringEnded([device.pk for device in devices], closed, tasks)
@@ -97,7 +101,6 @@ def kit_to_collect(patient: Patient) -> QuerySet[KitTask]:
 def kit_collected(*, task: KitTask, user: AnyUser) -> KitTask:
     """The kit team brought the device back: the task is done and the device is stock again."""
     from django.core.exceptions import PermissionDenied
-    from django.db import transaction
     from django.utils import timezone
 
     from accounts.access import can_act_on_patient

@@ -253,19 +253,15 @@ class PatientSerializer(serializers.ModelSerializer):
         return StaySerializer(open_stays[0]).data if open_stays else None
 
 
-class PatientAdmitSerializer(serializers.Serializer):
+class PatientReadmitSerializer(serializers.Serializer):
+    """A stay's admission: the ward (one of the requester's) and the referral."""
+
     ward = serializers.PrimaryKeyRelatedField(queryset=Ward.objects.none())
-    nhs_number = serializers.CharField(max_length=20, help_text="Ten digits; spaces and hyphens are ignored.")
-    given_name = serializers.CharField(max_length=100)
-    family_name = serializers.CharField(max_length=100)
-    date_of_birth = serializers.DateField()
     referral_source = serializers.ChoiceField(choices=REFERRAL_CHOICES, help_text="hospital_ward means step-down.")
     reason = serializers.CharField(max_length=2000, help_text="Why the patient is admitted.")
     referrer = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")
     expected_discharge_on = serializers.DateField(required=False, allow_null=True, default=None)
     admitted_at = AwareDateTimeField(required=False, help_text="Defaults to now.")
-    phone = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
-    record = PatientRecordSerializer(required=False, help_text="Optional parts of the record.")
 
     def get_fields(self) -> dict[str, serializers.Field]:
         fields = super().get_fields()
@@ -273,6 +269,17 @@ class PatientAdmitSerializer(serializers.Serializer):
         if request is not None:
             fields["ward"].queryset = visible_wards(request.user)
         return fields
+
+
+class PatientAdmitSerializer(PatientReadmitSerializer):
+    """A first admission: the stay's admission and the patient it makes."""
+
+    nhs_number = serializers.CharField(max_length=20, help_text="Ten digits; spaces and hyphens are ignored.")
+    given_name = serializers.CharField(max_length=100)
+    family_name = serializers.CharField(max_length=100)
+    date_of_birth = serializers.DateField()
+    phone = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
+    record = PatientRecordSerializer(required=False, help_text="Optional parts of the record.")
 
     def validate_nhs_number(self, value: str) -> str:
         return normalise_nhs_number(value)
@@ -287,22 +294,6 @@ class PatientDischargeSerializer(serializers.Serializer):
 
 class ExpectedDischargeSerializer(serializers.Serializer):
     expected_discharge_on = serializers.DateField(allow_null=True, help_text="null clears it.")
-
-
-class PatientReadmitSerializer(serializers.Serializer):
-    ward = serializers.PrimaryKeyRelatedField(queryset=Ward.objects.none())
-    referral_source = serializers.ChoiceField(choices=REFERRAL_CHOICES)
-    reason = serializers.CharField(max_length=2000)
-    referrer = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")
-    expected_discharge_on = serializers.DateField(required=False, allow_null=True, default=None)
-    admitted_at = AwareDateTimeField(required=False, help_text="Defaults to now.")
-
-    def get_fields(self) -> dict[str, serializers.Field]:
-        fields = super().get_fields()
-        request = self.context.get("request")
-        if request is not None:
-            fields["ward"].queryset = visible_wards(request.user)
-        return fields
 
 
 class SpO2ScaleChangeSerializer(serializers.ModelSerializer):

@@ -21,7 +21,7 @@ from accounts.audit import audit_record
 from devices.protocol import MAX_FUTURE, MAX_PAST
 from frontend.events import publish
 from patients import stays
-from patients.models import DischargeOutcome, Observation, Patient, SpO2Scale, SpO2ScaleChange, Ward
+from patients.models import Observation, Patient, SpO2Scale, SpO2ScaleChange, Ward
 from patients.nhs_number import normalise_nhs_number
 from patients.record_services import clean_record_fields, patient_phone_add
 from patients.selectors import can_enter_observation, can_set_spo2_scale
@@ -102,19 +102,8 @@ def _readmit_known(
     return known
 
 
-def patient_discharge(
-    *,
-    patient: Patient,
-    user: AnyUser,
-    discharged_at: datetime | None = None,
-    outcome: str = DischargeOutcome.NOT_RECORDED,
-    destination: str = "",
-    note: str = "",
-) -> Patient:
-    """Discharge the patient's open stay (``patients.stays``): ends monitoring, then signals."""
-    return stays.patient_discharge(
-        patient=patient, user=user, discharged_at=discharged_at, outcome=outcome, destination=destination, note=note
-    )
+# Discharge lives with the stays it ends; this module keeps the name its callers know.
+patient_discharge = stays.patient_discharge
 
 
 SCALE_REASON_REQUIRED = {

@@ -166,3 +166,39 @@ def test_the_board_shows_each_patients_age_beside_the_name(signed_in, ward):
     patient = PatientFactory(ward=ward, sex="male", date_of_birth=dt.date(1950, 1, 1))
     page = signed_in.get(f"/wards/{ward.pk}/").content.decode()
     assert f"{patient.age} M" in page
+
+
+def test_each_record_form_saves_and_returns_to_the_patient_with_a_message(signed_in, ward):
+    patient = PatientFactory(ward=ward)
+    base = f"/patients/{patient.pk}"
+    posts = [
+        ("expected-discharge", {"expected_discharge_on": str(timezone.localdate() + dt.timedelta(days=4))},
+         "Expected discharge date saved."),
+        ("phones", {"number": "07700 900123", "kind": "mobile", "preferred": "on"}, "Phone number added."),
+        ("contacts", {"name": "Ann Pryor", "relationship": "child", "phone": "07700 900456",
+                      "is_next_of_kin": "on", "may_see": "contact_only"}, "Contact added."),
+        ("record", {"sex": "female", "nhs_number_status": "01", "postcode": "ls1 4ap"},
+         "The patient&#x27;s record has been updated."),
+    ]  # fmt: skip
+    for path, data, message in posts:
+        response = signed_in.post(f"{base}/{path}/", data, follow=True)
+        assert response.redirect_chain == [(f"{base}/", 302)], path
+        assert message in response.content.decode(), path
+    patient.refresh_from_db()
+    assert patient.open_stay.expected_discharge_on == timezone.localdate() + dt.timedelta(days=4)
+    assert list(patient.phones.values_list("kind", flat=True)) == ["mobile"]
+    assert patient.contacts.get().name == "Ann Pryor"
+    assert patient.postcode == "LS1 4AP"
+
+
+def test_an_expected_discharge_for_a_discharged_patient_is_refused(signed_in, ward):
+    patient = PatientFactory(
+        ward=ward,
+        admitted_at=timezone.now() - dt.timedelta(days=9),
+        discharged_at=timezone.now() - dt.timedelta(days=2),
+    )
+    response = signed_in.post(
+        f"/patients/{patient.pk}/expected-discharge/", {"expected_discharge_on": str(timezone.localdate())}
+    )
+    assert response.status_code == 400
+    assert not patient.stays.filter(expected_discharge_on__isnull=False).exists()

@@ -142,7 +142,11 @@ def test_the_flow_api_and_page_show_only_the_wards_a_clinician_works_on(client):
     assert body["now"]["census"] == 0 and body["beds"] == 2
     assert client.get(f"/api/v1/flow/?ward={other.pk}").status_code == 404
     assert client.get("/api/v1/flow/?period=2y").status_code == 400
-    assert client.get("/api/v1/flow/?format=csv")["Content-Type"].startswith("text/csv")
+    csv_download = client.get("/api/v1/flow/?format=csv&period=7d")
+    today = timezone.localdate()
+    assert csv_download["Content-Type"].startswith("text/csv") and csv_download.content.decode().count("\n") == 8
+    week = f"flow-{today - dt.timedelta(days=6)}-{today}.csv"
+    assert csv_download["Content-Disposition"] == f'attachment; filename="{week}"'
     page = client.get("/flow/")
     assert page.status_code == 200 and "Capacity and flow" in page.content.decode()
     assert client.get("/flow.csv?period=7d").content.decode().count("\n") == 8
@@ -252,5 +256,14 @@ def test_a_download_is_audited_against_every_patient_in_the_file_and_only_admini
     audited = set(AuditEvent.objects.filter(action="return.downloaded").values_list("patient_id", flat=True))
     assert audited == {a.patient_id, b.patient_id}
     assert client.get("/returns/2001-01-01.csv").status_code == 404
+    # the API serves the same file, under the same name, and is audited the same way
+    downloads = AuditEvent.objects.filter(action="return.downloaded")
+    before = downloads.count()
+    api = client.get(f"/api/v1/daily-returns/{yesterday}.csv")
+    assert api.status_code == 200 and api.content == response.content
+    name = f'attachment; filename="virtual-ward-return-{yesterday}.csv"'
+    assert api["Content-Disposition"] == response["Content-Disposition"] == name
+    assert downloads.count() == before + 2
+    assert client.get("/api/v1/daily-returns/2001-01-01.csv").status_code == 404
     assert daily_return_download(day=dt.date(2001, 1, 1), user=admin) is None
     assert str(yesterday.day) in client.get("/returns/").content.decode()
