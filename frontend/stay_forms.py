@@ -117,12 +117,6 @@ class DischargeForm(forms.Form):
     def clean_discharged_at(self) -> datetime | None:
         return local_aware(self.cleaned_data.get("discharged_at"))
 
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        if data.get("outcome") in ("hospital", "other_service") and not (data.get("destination") or "").strip():
-            self.add_error("destination", "Say which hospital or service the patient went to.")
-        return data
-
 
 class ExpectedDischargeForm(forms.Form):
     expected_discharge_on = forms.DateField(required=False, widget=DATE, label="Expected discharge date")

@@ -120,6 +120,10 @@ def patient_readmit(
     return stay
 
 
+# A discharge to one of these names where the patient went.
+TRANSFER_OUTCOMES = (DischargeOutcome.HOSPITAL, DischargeOutcome.OTHER_SERVICE)
+
+
 def patient_discharge(
     *,
     patient: Patient,
@@ -142,6 +146,9 @@ def patient_discharge(
     require_aware("discharged_at", discharged_at)
     if outcome not in DischargeOutcome.values:
         raise ValidationError({"outcome": "Choose the outcome: " + ", ".join(v for v, _ in OUTCOME_CHOICES) + "."})
+    if outcome in TRANSFER_OUTCOMES and not destination.strip():
+        # Whoever reads the record next must know where the patient went (the GP summary says so).
+        raise ValidationError({"destination": "Say which hospital or service the patient went to."})
     if discharged_at > timezone.now() + MAX_DISCHARGE_AHEAD:
         raise ValidationError({"discharged_at": "A discharge cannot be recorded in the future."})
     with transaction.atomic():

@@ -44,6 +44,10 @@ def test_discharge_needs_an_outcome_and_a_readmission_is_a_new_stay(api_as, clin
     client = api_as(clinician_a)
     DeviceFactory(patient=patient_a, secret_hash="$7$x")
     assert list(client.post(f"/api/v1/patients/{patient_a.pk}/discharge/", {}, format="json").json()) == ["outcome"]
+    # a transfer that does not say where to is refused beside the field, and nothing changes
+    transfer = client.post(f"/api/v1/patients/{patient_a.pk}/discharge/", {"outcome": "hospital"}, format="json")
+    assert transfer.status_code == 400 and list(transfer.json()) == ["destination"]
+    assert Device.objects.get(patient=patient_a).is_paired
     done = client.post(
         f"/api/v1/patients/{patient_a.pk}/discharge/", {"outcome": "self_discharged"}, format="json"
     ).json()

@@ -187,6 +187,15 @@ def test_discharge_ends_the_stay_with_its_outcome_and_signals_after_commit(
     assert stay.discharged_at == patient.discharged_at is not None
 
 
+@pytest.mark.parametrize(("outcome", "destination"), [("hospital", ""), ("other_service", "   ")])
+def test_a_transfer_must_say_where_the_patient_went(patient, clinician, outcome, destination):
+    # the rule is the service's, so the API and the page refuse it alike
+    with pytest.raises(ValidationError) as raised:
+        patient_discharge(patient=patient, user=clinician, outcome=outcome, destination=destination)
+    assert "Say which hospital or service" in raised.value.message_dict["destination"][0]
+    assert patient.stays.get().is_open
+
+
 @pytest.mark.parametrize(
     ("shift", "field"),
     [(dt.timedelta(days=-3), "discharged_at"), (dt.timedelta(hours=1), "discharged_at")],
